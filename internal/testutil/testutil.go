@@ -1,0 +1,44 @@
+// Package testutil holds helpers shared by Palisade's tests. Only _test.go
+// files import it.
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI (CI=true), where a missing
+// prerequisite is a failure, never a skip.
+func InCI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
+
+// Require skips the test when ok is false, or fails it under CI: a test that
+// CI silently skips proves nothing.
+func Require(t testing.TB, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if InCI() {
+		t.Fatalf("prerequisite missing in CI: %s", what)
+	}
+	t.Skipf("prerequisite missing: %s", what)
+}
+
+// RequireRoot needs uid 0 (network namespaces, nftables).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	Require(t, os.Geteuid() == 0, "root (uid 0)")
+}
+
+// RequireCommand needs an executable on PATH or at an absolute path, and
+// returns its path.
+func RequireCommand(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	Require(t, err == nil, "command "+name)
+	return p
+}

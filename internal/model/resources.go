@@ -1,0 +1,227 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Scope places a resource: the account that owns it and its region.
+type Scope struct {
+	Account AccountID `json:"account"`
+	Region  string    `json:"region"`
+}
+
+// VPC is an isolated network with an IPv4 CIDR and optionally an IPv6 /56.
+type VPC struct {
+	Scope
+	ID        VpcID        `json:"id"`
+	CIDR      netip.Prefix `json:"cidr"`
+	IPv6CIDR  netip.Prefix `json:"ipv6Cidr,omitzero"`
+	IsDefault bool         `json:"isDefault,omitempty"`
+	Tags      Tags         `json:"tags,omitempty"`
+}
+
+// Subnet is a range of a VPC's addresses in one availability zone.
+type Subnet struct {
+	Scope
+	ID           SubnetID     `json:"id"`
+	VPC          VpcID        `json:"vpc"`
+	Zone         string       `json:"zone"`
+	CIDR         netip.Prefix `json:"cidr"`
+	IPv6CIDR     netip.Prefix `json:"ipv6Cidr,omitzero"`
+	DefaultForAz bool         `json:"defaultForAz,omitempty"`
+	Tags         Tags         `json:"tags,omitempty"`
+}
+
+// SecurityGroup is a named set of allow rules in one VPC. Its rules of both
+// directions live in Rules, each with its own sgr- ID.
+type SecurityGroup struct {
+	Scope
+	ID          GroupID `json:"id"`
+	VPC         VpcID   `json:"vpc"`
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Rules       []Rule  `json:"rules,omitempty"`
+	Tags        Tags    `json:"tags,omitempty"`
+}
+
+// DefaultGroupName is the name of the group every VPC gets and nobody may
+// delete.
+const DefaultGroupName = "default"
+
+// IsDefault reports whether g is its VPC's default group.
+func (g *SecurityGroup) IsDefault() bool { return g.Name == DefaultGroupName }
+
+// RulesOf returns the group's rules of direction d, in stored order.
+func (g *SecurityGroup) RulesOf(d Direction) []Rule {
+	var out []Rule
+	for _, r := range g.Rules {
+		if r.Direction == d {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// PrefixList is a customer-managed prefix list: a named, versioned set of
+// CIDRs of one address family that rules may use as their peer.
+type PrefixList struct {
+	Scope
+	ID         PrefixListID      `json:"id"`
+	Name       string            `json:"name"`
+	IPv6       bool              `json:"ipv6,omitempty"` // address family: IPv4 unless set
+	MaxEntries int               `json:"maxEntries"`
+	Version    int64             `json:"version"`
+	Entries    []PrefixListEntry `json:"entries,omitempty"`
+	Tags       Tags              `json:"tags,omitempty"`
+}
+
+// PrefixListEntry is one CIDR of a prefix list.
+type PrefixListEntry struct {
+	CIDR        netip.Prefix `json:"cidr"`
+	Description string       `json:"description,omitempty"`
+}
+
+// InstanceState is an instance's lifecycle state, named as EC2 names it.
+type InstanceState string
+
+// Instance states with their EC2 codes (see InstanceState.Code).
+const (
+	StatePending      InstanceState = "pending"
+	StateRunning      InstanceState = "running"
+	StateShuttingDown InstanceState = "shutting-down"
+	StateTerminated   InstanceState = "terminated"
+	StateStopping     InstanceState = "stopping"
+	StateStopped      InstanceState = "stopped"
+)
+
+// Code is the numeric state code EC2 reports beside the name.
+func (s InstanceState) Code() int {
+	switch s {
+	case StatePending:
+		return 0
+	case StateRunning:
+		return 16
+	case StateShuttingDown:
+		return 32
+	case StateTerminated:
+		return 48
+	case StateStopping:
+		return 64
+	case StateStopped:
+		return 80
+	}
+	return -1
+}
+
+// Instance is a virtual machine (in the lab, a network namespace). Its
+// security groups belong to its network interfaces, not to it.
+type Instance struct {
+	Scope
+	ID           InstanceID    `json:"id"`
+	Reservation  ReservationID `json:"reservation"`
+	ImageID      string        `json:"imageId"`
+	InstanceType string        `json:"instanceType"`
+	State        InstanceState `json:"state"`
+	VPC          VpcID         `json:"vpc"`
+	Subnet       SubnetID      `json:"subnet"`
+	Zone         string        `json:"zone"`
+	ENIs         []ENIID       `json:"enis"` // device index order; ENIs[0] is the primary (eth0)
+	LaunchTime   time.Time     `json:"launchTime"`
+	StateChanged time.Time     `json:"stateChanged,omitzero"` // when State last changed (terminated instances expire an hour later)
+	ClientToken  string        `json:"clientToken,omitempty"`
+	Tags         Tags          `json:"tags,omitempty"`
+}
+
+// Attachment binds a network interface to an instance at a device index.
+type Attachment struct {
+	ID          AttachmentID `json:"id"`
+	Instance    InstanceID   `json:"instance"`
+	DeviceIndex int          `json:"deviceIndex"`
+	AttachTime  time.Time    `json:"attachTime"`
+	// DeleteOnTermination removes the interface with its instance.
+	DeleteOnTermination bool `json:"deleteOnTermination,omitempty"`
+}
+
+// ConntrackTimeouts are an interface's idle timeouts in seconds for tracked
+// flows; zero means the AWS default (see DefaultConntrackTimeouts).
+type ConntrackTimeouts struct {
+	TCPEstablished uint32 `json:"tcpEstablished,omitempty"` // 60-432000
+	UDPStream      uint32 `json:"udpStream,omitempty"`      // 60-180
+	UDP            uint32 `json:"udp,omitempty"`            // 30-60
+}
+
+// DefaultConntrackTimeouts are AWS's defaults (SEMANTICS.md §6).
+var DefaultConntrackTimeouts = ConntrackTimeouts{TCPEstablished: 432000, UDPStream: 180, UDP: 30}
+
+// Effective fills zero fields with the defaults.
+func (c ConntrackTimeouts) Effective() ConntrackTimeouts {
+	d := DefaultConntrackTimeouts
+	if c.TCPEstablished != 0 {
+		d.TCPEstablished = c.TCPEstablished
+	}
+	if c.UDPStream != 0 {
+		d.UDPStream = c.UDPStream
+	}
+	if c.UDP != 0 {
+		d.UDP = c.UDP
+	}
+	return d
+}
+
+// CheckConntrackTimeouts validates the ranges AWS accepts (zero = unset).
+func CheckConntrackTimeouts(c ConntrackTimeouts) error {
+	check := func(name string, v, lo, hi uint32) error {
+		if v != 0 && (v < lo || v > hi) {
+			return Errorf(CodeInvalidParameterValue, "Invalid value '%d' for %s: must be between %d and %d seconds.", v, name, lo, hi)
+		}
+		return nil
+	}
+	if err := check("TcpEstablishedTimeout", c.TCPEstablished, 60, 432000); err != nil {
+		return err
+	}
+	if err := check("UdpStreamTimeout", c.UDPStream, 60, 180); err != nil {
+		return err
+	}
+	return check("UdpTimeout", c.UDP, 30, 60)
+}
+
+// ENI is a network interface: the thing security groups attach to. Its
+// private addresses are what group references resolve to.
+type ENI struct {
+	Scope
+	ID          ENIID             `json:"id"`
+	VPC         VpcID             `json:"vpc"`
+	Subnet      SubnetID          `json:"subnet"`
+	Zone        string            `json:"zone"`
+	Description string            `json:"description,omitempty"`
+	MAC         string            `json:"mac"`
+	PrivateIPs  []netip.Addr      `json:"privateIps"` // IPv4; [0] is the primary
+	IPv6s       []netip.Addr      `json:"ipv6s,omitempty"`
+	Groups      []GroupID         `json:"groups"`
+	Attachment  *Attachment       `json:"attachment,omitempty"`
+	Conntrack   ConntrackTimeouts `json:"conntrack,omitzero"`
+	ClientToken string            `json:"clientToken,omitempty"`
+	Tags        Tags              `json:"tags,omitempty"`
+}
+
+// Addrs returns all private addresses of the interface, IPv4 first.
+func (e *ENI) Addrs() []netip.Addr {
+	out := make([]netip.Addr, 0, len(e.PrivateIPs)+len(e.IPv6s))
+	return append(append(out, e.PrivateIPs...), e.IPv6s...)
+}
+
+// HasAddr reports whether a is one of the interface's own addresses.
+func (e *ENI) HasAddr(a netip.Addr) bool {
+	for _, x := range e.PrivateIPs {
+		if x == a {
+			return true
+		}
+	}
+	for _, x := range e.IPv6s {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}

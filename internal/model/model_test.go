@@ -44,7 +44,7 @@ func TestParseID(t *testing.T) {
 		code string
 	}{
 		{KindGroup, "sg-0123456789abcdef0", ""},
-		{KindGroup, "sg-51530134", ""},            // legacy 8 digits
+		{KindGroup, "sg-51530134", ""},                     // legacy 8 digits
 		{KindGroup, "sg-123abc", CodeInvalidGroupNotFound}, // well formed, can't exist (§5.1)
 		{KindGroup, "foobar", CodeInvalidGroupIDMalformed},
 		{KindGroup, "", CodeInvalidGroupIDMalformed},

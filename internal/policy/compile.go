@@ -1,0 +1,250 @@
+package policy
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"palisade.dev/palisade/internal/model"
+)
+
+// Snapshot is what Compile reads: the groups, interfaces and prefix lists
+// of one store revision (of one host, or of everything).
+type Snapshot struct {
+	Groups      []model.SecurityGroup
+	ENIs        []model.ENI
+	PrefixLists []model.PrefixList
+}
+
+// Entry is one rule in the effective policy of an interface: the rule of a
+// group, with its peer resolved.
+type Entry struct {
+	Rule     model.Rule
+	Group    model.GroupID   // the group that holds the rule
+	Span     model.PortRange // the rule's extent on the port axis (model.Rule.Span)
+	Prefixes []netip.Prefix  // PeerCIDR: the prefix; PeerPrefixList: the list's entries
+	// Members of a PeerGroup rule are looked up in Compiled (shared by every
+	// interface that references the group).
+}
+
+// Side is one direction of an interface's effective policy: the union of the
+// rules of that direction of all its groups. Interfaces with the same groups
+// share one Side.
+type Side struct {
+	Direction model.Direction
+	Groups    []model.GroupID // the groups whose rules make up the side
+	Entries   []*Entry        // in group order, then rule order
+	byProto   [256]*portIndex // rules of one protocol
+	all       *portIndex      // rules of protocol -1
+	open      openWorld       // which flows are untracked (see track.go)
+}
+
+// Policy is the effective policy of one network interface.
+type Policy struct {
+	ENI       model.ENIID
+	VPC       model.VpcID
+	Addrs     []netip.Addr // the interface's own private addresses, IPv4 first
+	Groups    []model.GroupID
+	Conntrack model.ConntrackTimeouts // effective idle timeouts (defaults filled in)
+	Ingress   *Side
+	Egress    *Side
+	// Members holds, for every group that a rule of this policy references,
+	// the private addresses of its member interfaces (sorted).
+	Members map[model.GroupID][]netip.Addr
+}
+
+// Side returns the side of direction d.
+func (p *Policy) Side(d model.Direction) *Side {
+	if d == model.Egress {
+		return p.Egress
+	}
+	return p.Ingress
+}
+
+// Compiled is the compiled form of a snapshot: every interface's effective
+// policy. It is immutable and safe for concurrent use.
+type Compiled struct {
+	policies map[model.ENIID]*Policy
+	members  map[model.GroupID][]netip.Addr
+	sets     map[model.GroupID]memberSet // members as sets, for referenced groups
+	byAddr   map[vpcAddr]model.ENIID
+}
+
+// memberSet returns the member set of g, building it on first use.
+func (c *Compiled) memberSet(g model.GroupID) memberSet {
+	if s, ok := c.sets[g]; ok {
+		return s
+	}
+	s := make(memberSet, len(c.members[g]))
+	for _, a := range c.members[g] {
+		s[a] = struct{}{}
+	}
+	c.sets[g] = s
+	return s
+}
+
+type vpcAddr struct {
+	vpc  model.VpcID
+	addr netip.Addr
+}
+
+// Policy returns the effective policy of interface id, or nil.
+func (c *Compiled) Policy(id model.ENIID) *Policy { return c.policies[id] }
+
+// Policies returns every interface's policy, ordered by interface ID.
+func (c *Compiled) Policies() []*Policy {
+	out := make([]*Policy, 0, len(c.policies))
+	for _, p := range c.policies {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *Policy) int { return strings.Compare(string(a.ENI), string(b.ENI)) })
+	return out
+}
+
+// Members returns the private addresses of the member interfaces of group g.
+func (c *Compiled) Members(g model.GroupID) []netip.Addr { return c.members[g] }
+
+// ENIByAddr finds the interface that owns private address a in vpc.
+func (c *Compiled) ENIByAddr(vpc model.VpcID, a netip.Addr) (model.ENIID, bool) {
+	id, ok := c.byAddr[vpcAddr{vpc, a}]
+	return id, ok
+}
+
+// Compile computes the effective policy of every interface in s.
+func Compile(s Snapshot) *Compiled {
+	c := &Compiled{
+		policies: make(map[model.ENIID]*Policy, len(s.ENIs)),
+		members:  memberAddrs(s.ENIs),
+		sets:     map[model.GroupID]memberSet{},
+		byAddr:   make(map[vpcAddr]model.ENIID),
+	}
+	groups := make(map[model.GroupID]*model.SecurityGroup, len(s.Groups))
+	for i := range s.Groups {
+		groups[s.Groups[i].ID] = &s.Groups[i]
+	}
+	lists := make(map[model.PrefixListID]*model.PrefixList, len(s.PrefixLists))
+	for i := range s.PrefixLists {
+		lists[s.PrefixLists[i].ID] = &s.PrefixLists[i]
+	}
+	b := builder{c: c, groups: groups, lists: lists, sides: map[string]*Side{}}
+	for i := range s.ENIs {
+		e := &s.ENIs[i]
+		c.policies[e.ID] = b.policy(e)
+		for _, a := range e.Addrs() {
+			c.byAddr[vpcAddr{e.VPC, a}] = e.ID
+		}
+	}
+	return c
+}
+
+// memberAddrs maps every group to the sorted private addresses of the
+// interfaces it is attached to.
+func memberAddrs(enis []model.ENI) map[model.GroupID][]netip.Addr {
+	out := map[model.GroupID][]netip.Addr{}
+	for i := range enis {
+		for _, g := range enis[i].Groups {
+			out[g] = append(out[g], enis[i].Addrs()...)
+		}
+	}
+	for g, as := range out {
+		slices.SortFunc(as, netip.Addr.Compare)
+		out[g] = slices.Compact(as)
+	}
+	return out
+}
+
+type builder struct {
+	c      *Compiled
+	groups map[model.GroupID]*model.SecurityGroup
+	lists  map[model.PrefixListID]*model.PrefixList
+	sides  map[string]*Side // by direction and group list: shared sides
+}
+
+func (b *builder) policy(e *model.ENI) *Policy {
+	p := &Policy{
+		ENI:       e.ID,
+		VPC:       e.VPC,
+		Addrs:     e.Addrs(),
+		Groups:    slices.Clone(e.Groups),
+		Conntrack: e.Conntrack.Effective(),
+		Members:   map[model.GroupID][]netip.Addr{},
+	}
+	p.Ingress = b.side(model.Ingress, e.Groups)
+	p.Egress = b.side(model.Egress, e.Groups)
+	for _, s := range []*Side{p.Ingress, p.Egress} {
+		for _, en := range s.Entries {
+			if g := en.Rule.Peer.Group; en.Rule.Peer.Kind == model.PeerGroup {
+				p.Members[g] = b.c.members[g]
+			}
+		}
+	}
+	return p
+}
+
+func (b *builder) side(d model.Direction, groups []model.GroupID) *Side {
+	key := d.String() + ":" + joinIDs(groups)
+	if s, ok := b.sides[key]; ok {
+		return s
+	}
+	s := &Side{Direction: d, Groups: slices.Clone(groups)}
+	for _, gid := range groups {
+		g := b.groups[gid]
+		if g == nil {
+			continue // a group that is gone allows nothing
+		}
+		for _, r := range g.Rules {
+			if r.Direction == d {
+				s.Entries = append(s.Entries, b.entry(g.ID, r))
+			}
+		}
+	}
+	s.index(b.c.memberSet)
+	b.sides[key] = s
+	return s
+}
+
+func joinIDs(ids []model.GroupID) string {
+	var sb strings.Builder
+	for _, id := range ids {
+		sb.WriteString(string(id))
+		sb.WriteByte(',')
+	}
+	return sb.String()
+}
+
+func (b *builder) entry(g model.GroupID, r model.Rule) *Entry {
+	e := &Entry{Rule: r, Group: g, Span: r.Span()}
+	switch r.Peer.Kind {
+	case model.PeerCIDR:
+		e.Prefixes = []netip.Prefix{r.Peer.Prefix}
+	case model.PeerPrefixList:
+		if pl := b.lists[r.Peer.PrefixList]; pl != nil {
+			for _, en := range pl.Entries {
+				e.Prefixes = append(e.Prefixes, en.CIDR)
+			}
+		}
+	}
+	return e
+}
+
+// index builds the side's lookup structures.
+func (s *Side) index(sets func(model.GroupID) memberSet) {
+	var byProto [256][]*Entry
+	var all []*Entry
+	for _, e := range s.Entries {
+		if n, ok := e.Rule.Protocol.Number(); ok {
+			byProto[n] = append(byProto[n], e)
+		} else {
+			all = append(all, e)
+		}
+	}
+	for n, es := range byProto {
+		if len(es) > 0 {
+			s.byProto[n] = buildPortIndex(es, sets)
+		}
+	}
+	if len(all) > 0 {
+		s.all = buildPortIndex(all, sets)
+	}
+	s.open = openWorldOf(s.Entries)
+}

@@ -1,0 +1,134 @@
+package bolt
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"palisade.dev/palisade/internal/store"
+)
+
+// A log entry is one revision's events:
+//
+//	entry  = version:1 count:uvarint event*
+//	event  = type:1 key:bytes [create:uvarint value:bytes] (put only) hasPrev:1 [prev]
+//	prev   = create:uvarint mod:uvarint value:bytes
+//	bytes  = len:uvarint data
+//
+// The revision itself is the entry's key, and every event's ModRevision.
+const entryVersion = 1
+
+// encodeEntry encodes the events of one revision.
+func encodeEntry(events []store.Event) []byte {
+	b := []byte{entryVersion}
+	b = binary.AppendUvarint(b, uint64(len(events)))
+	for _, e := range events {
+		b = appendEvent(b, e)
+	}
+	return b
+}
+
+func appendEvent(b []byte, e store.Event) []byte {
+	b = append(b, byte(e.Type))
+	b = appendBytes(b, []byte(e.KV.Key))
+	if e.Type == store.EventPut {
+		b = binary.AppendUvarint(b, uint64(e.KV.CreateRevision))
+		b = appendBytes(b, e.KV.Value)
+	}
+	if e.PrevKV == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.AppendUvarint(b, uint64(e.PrevKV.CreateRevision))
+	b = binary.AppendUvarint(b, uint64(e.PrevKV.ModRevision))
+	return appendBytes(b, e.PrevKV.Value)
+}
+
+func appendBytes(b, data []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(data))), data...)
+}
+
+// decodeEntry decodes the events of revision rev, copying out of data.
+func decodeEntry(rev int64, data []byte) ([]store.Event, error) {
+	d := decoder{data: data}
+	if v := d.byte(); v != entryVersion && d.err == nil {
+		return nil, fmt.Errorf("log entry %d version %d: %w", rev, v, errCorrupt)
+	}
+	n := d.uvarint()
+	if n > uint64(len(data)) { // each event takes at least one byte
+		return nil, fmt.Errorf("log entry %d of %d events: %w", rev, n, errCorrupt)
+	}
+	events := make([]store.Event, 0, n)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		events = append(events, d.event(rev))
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("log entry %d: %w", rev, d.err)
+	}
+	return events, nil
+}
+
+// decoder reads an entry; the first error sticks and zero values follow.
+type decoder struct {
+	data []byte
+	err  error
+}
+
+func (d *decoder) event(rev int64) store.Event {
+	e := store.Event{Type: store.EventType(d.byte())}
+	e.KV = store.KeyValue{Key: string(d.bytes()), ModRevision: rev}
+	switch e.Type {
+	case store.EventPut:
+		e.KV.CreateRevision = int64(d.uvarint())
+		e.KV.Value = d.bytes()
+	case store.EventDelete:
+	default:
+		d.fail()
+	}
+	if d.byte() == 1 {
+		prev := store.KeyValue{Key: e.KV.Key, CreateRevision: int64(d.uvarint()), ModRevision: int64(d.uvarint())}
+		prev.Value = d.bytes()
+		e.PrevKV = &prev
+	}
+	return e
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.data) == 0 {
+		d.fail()
+		return 0
+	}
+	c := d.data[0]
+	d.data = d.data[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	n, size := binary.Uvarint(d.data)
+	if size <= 0 {
+		d.fail()
+		return 0
+	}
+	d.data = d.data[size:]
+	return n
+}
+
+// bytes returns a copy, never nil.
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.data)) {
+		d.fail()
+		return []byte{}
+	}
+	b := append(make([]byte, 0, n), d.data[:n]...)
+	d.data = d.data[n:]
+	return b
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+}

@@ -1,0 +1,112 @@
+package bolt
+
+import (
+	"fmt"
+
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/internal/core"
+)
+
+// commit runs a batch and answers every request of it.
+func (s *Store) commit(batch []*request) {
+	results, rev, err := s.runBatch(batch)
+	if err != nil {
+		s.log.Error("commit failed", "transactions", len(batch), "err", err)
+		for i := range results {
+			results[i] = result{err: err}
+		}
+	} else if rev > s.rev.Load() {
+		s.rev.Store(rev)
+		s.hub.Notify()
+	}
+	for i, req := range batch {
+		req.done <- results[i]
+	}
+}
+
+// runBatch runs the batch's functions one after the other in one bbolt
+// write transaction, each seeing the writes of those before it, and commits
+// them with one fsync. It returns each one's result and the new revision.
+// On error nothing is committed, and no result stands: even a failed or
+// read-only function may have read writes that were then lost.
+func (s *Store) runBatch(batch []*request) ([]result, int64, error) {
+	results := make([]result, len(batch))
+	// No s.mu here: Close stops the committer before closing the file.
+	btx, err := s.db.Begin(true)
+	if err != nil {
+		return results, 0, fmt.Errorf("begin write: %w", err)
+	}
+	defer func() { _ = btx.Rollback() }() // no-op after Commit
+	b := bucketsOf(btx)
+	start, err := b.revision()
+	if err != nil {
+		return results, 0, err
+	}
+	rev := start
+	for i, req := range batch {
+		if results[i], rev, err = s.runOne(b, req, rev); err != nil {
+			return results, 0, err
+		}
+	}
+	if rev == start {
+		return results, rev, nil // nothing written: roll back, no fsync
+	}
+	if err := s.finishBatch(b, rev); err != nil {
+		return results, 0, err
+	}
+	if err := btx.Commit(); err != nil {
+		return results, 0, fmt.Errorf("commit: %w", err)
+	}
+	return results, rev, nil
+}
+
+// runOne runs one function at revision rev and applies its writes; it
+// returns the revision after it. An error is the storage's, not fn's.
+func (s *Store) runOne(b buckets, req *request, rev int64) (result, int64, error) {
+	if err := req.ctx.Err(); err != nil {
+		return result{err: err}, rev, nil
+	}
+	tx := core.NewOverlay(b, rev)
+	if r := req.lend(tx); r.err != nil {
+		return result{err: r.err}, rev, nil
+	}
+	events, err := tx.Changes()
+	if err != nil {
+		return result{}, rev, err
+	}
+	if len(events) == 0 {
+		return result{rev: rev}, rev, nil
+	}
+	if err := apply(b, rev+1, events); err != nil {
+		return result{}, rev, err
+	}
+	return result{rev: rev + 1}, rev + 1, nil
+}
+
+// apply writes one revision: its keys and its log entry.
+func apply(b buckets, rev int64, events []store.Event) error {
+	for _, e := range events {
+		var err error
+		if e.Type == store.EventDelete {
+			err = b.kv.Delete([]byte(e.KV.Key))
+		} else {
+			err = b.kv.Put([]byte(e.KV.Key), encodeRecord(e.KV))
+		}
+		if err != nil {
+			return fmt.Errorf("write %q: %w", e.KV.Key, err)
+		}
+	}
+	if err := b.log.Put(revKey(rev), encodeEntry(events)); err != nil {
+		return fmt.Errorf("write log entry %d: %w", rev, err)
+	}
+	return nil
+}
+
+// finishBatch records the new revision and compacts the log to retention.
+func (s *Store) finishBatch(b buckets, rev int64) error {
+	if err := b.setMetaInt(metaRev, rev); err != nil {
+		return err
+	}
+	_, err := compactLog(b, rev-s.retention, autoCompactStep)
+	return err
+}

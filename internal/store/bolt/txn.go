@@ -1,0 +1,122 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/internal/core"
+)
+
+// maxBatch caps the transactions committed together: it bounds the wait of
+// the first one and the work lost if the commit fails.
+const maxBatch = 64
+
+// errAborted answers a function that panicked or exited its goroutine; its
+// caller never sees it, being busy unwinding.
+var errAborted = errors.New("transaction function did not return")
+
+// request is one Txn waiting for the committer. The committer owns the
+// bbolt transaction but lends it, through turn, to the caller's goroutine,
+// which runs fn there: a panic or a t.Fatal in fn unwinds the caller, with
+// its own stack, and the committer carries on.
+type request struct {
+	ctx  context.Context
+	fn   func(store.Tx) error
+	turn chan *core.Overlay // committer → caller: run fn now
+	ran  chan ranResult     // caller → committer: fn is done
+	done chan result        // committer → caller: the outcome; buffered
+}
+
+// ranResult is how fn ended.
+type ranResult struct {
+	err      error
+	returned bool // false: fn panicked or called runtime.Goexit
+}
+
+// result is the outcome of one request.
+type result struct {
+	rev int64
+	err error
+}
+
+// Txn implements store.Store. fn runs exactly once, in the caller's
+// goroutine, but must still have no side effects (other backends retry).
+// fn must not call the Store. Once fn has started, Txn waits for the
+// outcome even if ctx is cancelled: a cancelled Txn never leaves the caller
+// unsure whether it committed.
+func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if fn == nil {
+		return 0, fmt.Errorf("nil transaction function: %w", store.ErrInvalidArgument)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	req := &request{ctx: ctx, fn: fn, turn: make(chan *core.Overlay), ran: make(chan ranResult), done: make(chan result, 1)}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-s.closing:
+		return 0, store.ErrClosed
+	}
+	select {
+	case tx := <-req.turn:
+		req.run(tx)
+	case res := <-req.done: // skipped: ctx cancelled or the batch failed
+		return res.rev, res.err
+	}
+	res := <-req.done
+	return res.rev, res.err
+}
+
+// run runs fn on tx and reports how it ended, even if it panics.
+func (req *request) run(tx *core.Overlay) {
+	var r ranResult
+	defer func() {
+		tx.End()
+		req.ran <- r
+	}()
+	r.err = req.fn(tx)
+	r.returned = true
+}
+
+// lend has the caller run fn on tx and waits for it.
+func (req *request) lend(tx *core.Overlay) ranResult {
+	req.turn <- tx
+	r := <-req.ran
+	if !r.returned {
+		r.err = errAborted
+	}
+	return r
+}
+
+// commitLoop is the committer: it takes the waiting requests as one batch
+// and commits them together, until Close.
+func (s *Store) commitLoop() {
+	defer close(s.loopDone)
+	for {
+		select {
+		case req := <-s.reqs:
+			s.commit(s.gather(req))
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// gather adds to first the requests already waiting, up to maxBatch. It
+// never waits: a lone writer pays no batching delay.
+func (s *Store) gather(first *request) []*request {
+	batch := []*request{first}
+	for len(batch) < maxBatch {
+		select {
+		case req := <-s.reqs:
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+	return batch
+}

@@ -1,0 +1,35 @@
+// Package store is Palisade's storage contract: an ordered key-value store
+// with a global revision, serializable read-modify-write transactions and a
+// watch of changes that resumes from any revision the change log still holds.
+//
+// Keys are slash-separated paths (acct/123456789012/us-east-1/sg/sg-0abc…),
+// values are opaque bytes (callers store JSON). Backends: bolt (embedded,
+// the default), mem (tests of other packages) and, next, etcd (clusters).
+// All of them pass the one conformance suite in storetest.
+//
+// # Revisions
+//
+// Every committed transaction that changes something gets the next revision,
+// shared by all of its writes; a transaction that changes nothing does not
+// bump it. Revisions are consecutive as long as the store is the only writer
+// of its backend (always for bolt and mem; for etcd, on a cluster dedicated
+// to Palisade). The revision of a fresh store is backend-defined (0 for bolt
+// and mem, 1 for etcd): compare revisions, do not assume their origin.
+//
+// # The etcd mapping
+//
+// The contract is what bbolt and etcd's clientv3 can both provide, so that an
+// etcd backend needs no change in any caller:
+//
+//   - Txn is etcd's STM (clientv3/concurrency): reads record the mod revision
+//     they saw, writes are buffered, the commit is one Txn guarded by
+//     compares on what was read (per key ModRevision; a List adds a
+//     ModRevision(prefix).WithPrefix() compare), retried on conflict. Hence
+//     "the function may run more than once", and the limits MaxTxnWrites and
+//     MaxTxnBytes, which are etcd's defaults with headroom.
+//   - Watch is clientv3.Watch(WithPrefix, WithRev(fromRev+1), WithPrevKV),
+//     whose responses are already grouped per revision; a compacted start
+//     revision maps to *CompactedError.
+//   - Compact maps to etcd's Compact. Reads are always at the latest
+//     revision: no backend offers reads at a past revision.
+package store

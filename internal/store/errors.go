@@ -1,0 +1,35 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors; backends wrap them with context, so test with errors.Is.
+var (
+	ErrNotFound        = errors.New("store: key not found")
+	ErrClosed          = errors.New("store: closed")
+	ErrCompacted       = errors.New("store: required revision has been compacted")
+	ErrFutureRevision  = errors.New("store: required revision is a future revision")
+	ErrInvalidArgument = errors.New("store: invalid argument")
+	ErrTxnTooLarge     = errors.New("store: transaction too large")
+)
+
+// CompactedError says that a watch asked for revisions the change log no
+// longer holds. It matches ErrCompacted with errors.Is.
+type CompactedError struct {
+	// Requested is the revision the watch needed to resume after: its
+	// fromRev, or the last revision it had looked at.
+	Requested int64
+	// Oldest is the oldest revision whose events the log still holds:
+	// Watch accepts any fromRev >= Oldest-1.
+	Oldest int64
+}
+
+func (e *CompactedError) Error() string {
+	return fmt.Sprintf("%v: watch from revision %d, oldest revision held is %d",
+		ErrCompacted, e.Requested, e.Oldest)
+}
+
+// Is makes errors.Is(err, ErrCompacted) true.
+func (e *CompactedError) Is(target error) bool { return target == ErrCompacted }

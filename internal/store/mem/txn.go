@@ -1,0 +1,73 @@
+package mem
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/internal/core"
+)
+
+// Txn implements store.Store. Transactions run one at a time, so fn runs
+// exactly once, in the caller's goroutine; it must not call the Store's
+// Txn or Compact.
+func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if fn == nil {
+		return 0, fmt.Errorf("nil transaction function: %w", store.ErrInvalidArgument)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.checkOpen(ctx); err != nil {
+		return 0, err
+	}
+	rev := s.rev.Load()
+	tx := core.NewOverlay(base{s: s}, rev)
+	defer tx.End()
+	if err := fn(tx); err != nil {
+		return 0, err
+	}
+	events, err := tx.Changes()
+	if err != nil {
+		return 0, fmt.Errorf("txn: %w", err)
+	}
+	if len(events) == 0 {
+		return rev, nil
+	}
+	s.apply(rev+1, events)
+	s.hub.Notify()
+	return rev + 1, nil
+}
+
+// apply commits one revision's events, with its log entry.
+func (s *Store) apply(rev int64, events []store.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range events {
+		if e.Type == store.EventDelete {
+			s.remove(e.KV.Key)
+		} else {
+			s.insert(e.KV)
+		}
+	}
+	s.log = append(s.log, entry{rev: rev, events: events})
+	s.rev.Store(rev)
+	s.trim(rev - s.retention)
+}
+
+// insert stores kv, keeping keys sorted.
+func (s *Store) insert(kv store.KeyValue) {
+	if _, ok := s.kvs[kv.Key]; !ok {
+		i, _ := slices.BinarySearch(s.keys, kv.Key)
+		s.keys = slices.Insert(s.keys, i, kv.Key)
+	}
+	s.kvs[kv.Key] = kv
+}
+
+// remove deletes key.
+func (s *Store) remove(key string) {
+	delete(s.kvs, key)
+	if i, ok := slices.BinarySearch(s.keys, key); ok {
+		s.keys = slices.Delete(s.keys, i, i+1)
+	}
+}

@@ -1,0 +1,92 @@
+package service
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/mem"
+)
+
+var alice = Caller{Account: "123456789012", Region: "us-east-1"}
+
+func newTestService(t testing.TB, opts ...Option) *Service {
+	t.Helper()
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	return newTestServiceOn(t, st, DefaultConfig(), opts...)
+}
+
+func newTestServiceOn(t testing.TB, st store.Store, cfg Config, opts ...Option) *Service {
+	t.Helper()
+	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	base := []Option{WithRand(rand.NewChaCha8([32]byte{7})), WithClock(func() time.Time { return clock })}
+	s, err := New(st, cfg, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func i32(v int32) *int32 { return &v }
+
+// tcpFrom is an IpPermission "tcp from-to from cidrs".
+func tcpFrom(from, to int32, cidrs ...string) model.PermissionSpec {
+	p := model.PermissionSpec{Protocol: "tcp", FromPort: i32(from), ToPort: i32(to)}
+	for _, c := range cidrs {
+		if strings.Contains(c, ":") {
+			p.IPv6 = append(p.IPv6, model.SourceSpec{Value: c})
+		} else {
+			p.IPv4 = append(p.IPv4, model.SourceSpec{Value: c})
+		}
+	}
+	return p
+}
+
+func fromGroup(proto string, from, to int32, g model.GroupID) model.PermissionSpec {
+	return model.PermissionSpec{Protocol: proto, FromPort: i32(from), ToPort: i32(to), Groups: []model.GroupSourceSpec{{GroupID: string(g)}}}
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := model.CodeOf(err); got != code {
+		t.Fatalf("error = %v, want code %q", err, code)
+	}
+}
+
+func mustGroup(t *testing.T, s *Service, c Caller, name, vpc string) *model.SecurityGroup {
+	t.Helper()
+	g, err := s.CreateSecurityGroup(context.Background(), c, CreateSecurityGroupInput{Name: name, Description: name + " tier", VpcID: vpc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func mustVPC(t *testing.T, s *Service, c Caller, cidr string, v6 bool) *model.VPC {
+	t.Helper()
+	v, err := s.CreateVpc(context.Background(), c, CreateVpcInput{CIDR: cidr, IPv6: v6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func describeGroup(t *testing.T, s *Service, c Caller, id model.GroupID) *model.SecurityGroup {
+	t.Helper()
+	gs, _, err := s.DescribeSecurityGroups(context.Background(), c, DescribeSecurityGroupsInput{IDs: []string{string(id)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &gs[0]
+}
+
+func newMem(t testing.TB) store.Store {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	return st
+}

@@ -1,0 +1,162 @@
+package service
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/store"
+)
+
+// The store's key layout. Every resource of an account in a region lives
+// under ResourcePrefix(account, region); the agent watches "r/".
+//
+//	r/<account>/<region>/<kind>/<id>   a resource, as JSON
+//	d/<account>/<region>               the default VPC was created once
+const (
+	resourceRoot = "r/"
+	defaultsRoot = "d/"
+)
+
+// Resource kinds in keys.
+const (
+	kindVPC      = "vpc"
+	kindSubnet   = "subnet"
+	kindGroup    = "sg"
+	kindENI      = "eni"
+	kindInstance = "i"
+	kindPL       = "pl"
+)
+
+// ResourcePrefix is the key prefix of everything in one account and region.
+func ResourcePrefix(acct model.AccountID, region string) string {
+	return resourceRoot + string(acct) + "/" + region + "/"
+}
+
+func resourceKey(c Caller, kind, id string) string {
+	return ResourcePrefix(c.Account, c.Region) + kind + "/" + id
+}
+
+func kindPrefix(c Caller, kind string) string {
+	return ResourcePrefix(c.Account, c.Region) + kind + "/"
+}
+
+// ParseResourceKey splits a resource key into its scope, kind and ID.
+func ParseResourceKey(key string) (scope model.Scope, kind, id string, ok bool) {
+	rest, ok := strings.CutPrefix(key, resourceRoot)
+	if !ok {
+		return scope, "", "", false
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) != 4 {
+		return scope, "", "", false
+	}
+	return model.Scope{Account: model.AccountID(parts[0]), Region: parts[1]}, parts[2], parts[3], true
+}
+
+// tx is a store transaction in the caller's scope with typed accessors.
+type tx struct {
+	store.Tx
+	s *Service
+	c Caller
+}
+
+func (t *tx) get(kind, id string, v any) (bool, error) {
+	kv, err := t.Get(resourceKey(t.c, kind, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(kv.Value, v); err != nil {
+		return false, fmt.Errorf("decode %s/%s: %w", kind, id, err)
+	}
+	return true, nil
+}
+
+func (t *tx) put(kind, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s/%s: %w", kind, id, err)
+	}
+	return t.Put(resourceKey(t.c, kind, id), b)
+}
+
+func (t *tx) del(kind, id string) error { return t.Delete(resourceKey(t.c, kind, id)) }
+
+// list decodes every resource of kind in the caller's scope.
+func list[T any](t *tx, kind string) ([]T, error) {
+	page, err := t.List(kindPrefix(t.c, kind), store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(page.KVs))
+	for _, kv := range page.KVs {
+		var v T
+		if err := json.Unmarshal(kv.Value, &v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Typed getters: each returns the EC2 not-found error for a missing ID.
+
+func (t *tx) vpc(id model.VpcID) (*model.VPC, error) {
+	var v model.VPC
+	if ok, err := t.get(kindVPC, string(id), &v); err != nil || !ok {
+		return nil, orNotFound(err, model.KindVPC, string(id))
+	}
+	return &v, nil
+}
+
+func (t *tx) subnet(id model.SubnetID) (*model.Subnet, error) {
+	var v model.Subnet
+	if ok, err := t.get(kindSubnet, string(id), &v); err != nil || !ok {
+		return nil, orNotFound(err, model.KindSubnet, string(id))
+	}
+	return &v, nil
+}
+
+func (t *tx) group(id model.GroupID) (*model.SecurityGroup, error) {
+	var v model.SecurityGroup
+	if ok, err := t.get(kindGroup, string(id), &v); err != nil || !ok {
+		return nil, orNotFound(err, model.KindGroup, string(id))
+	}
+	return &v, nil
+}
+
+func (t *tx) eni(id model.ENIID) (*model.ENI, error) {
+	var v model.ENI
+	if ok, err := t.get(kindENI, string(id), &v); err != nil || !ok {
+		return nil, orNotFound(err, model.KindENI, string(id))
+	}
+	return &v, nil
+}
+
+func (t *tx) instance(id model.InstanceID) (*model.Instance, error) {
+	var v model.Instance
+	if ok, err := t.get(kindInstance, string(id), &v); err != nil || !ok {
+		return nil, orNotFound(err, model.KindInstance, string(id))
+	}
+	return &v, nil
+}
+
+func (t *tx) prefixList(id model.PrefixListID) (*model.PrefixList, error) {
+	var v model.PrefixList
+	if ok, err := t.get(kindPL, string(id), &v); err != nil || !ok {
+		return nil, orNotFound(err, model.KindPrefixList, string(id))
+	}
+	return &v, nil
+}
+
+func orNotFound(err error, k model.Kind, id string) error {
+	if err != nil {
+		return err
+	}
+	return k.NotFound(id)
+}

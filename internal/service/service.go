@@ -1,0 +1,155 @@
+// Package service implements the EC2 operations with AWS semantics: what may
+// be stored, and how each request changes the store. Every operation is one
+// store transaction; every failure is a *model.Error with the EC2 code.
+// The API layer only translates wire formats to these calls; the data plane
+// derives everything from the store.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/store"
+)
+
+// Config holds the service's quotas and address pools.
+type Config struct {
+	// MaxRulesPerGroup caps the rules of one group per direction and per
+	// address family (AWS default 60, at most 1000). AWS's extra condition
+	// that rules per group × groups per interface stay within 1000 is not
+	// enforced.
+	MaxRulesPerGroup int
+	// MaxGroupsPerInterface caps the groups of one network interface (AWS
+	// default 5, at most 16).
+	MaxGroupsPerInterface int
+	// MaxGroupsPerRegion caps the security groups of one account in one
+	// region (AWS: 2500 per VPC-enabled region).
+	MaxGroupsPerRegion int
+	// IPv6Pool is where CreateVpc's AmazonProvidedIpv6CidrBlock draws /56
+	// blocks from.
+	IPv6Pool netip.Prefix
+}
+
+// DefaultConfig returns AWS's defaults and a private IPv6 pool.
+func DefaultConfig() Config {
+	return Config{
+		MaxRulesPerGroup:      60,
+		MaxGroupsPerInterface: 5,
+		MaxGroupsPerRegion:    2500,
+		IPv6Pool:              netip.MustParsePrefix("fd00::/8"),
+	}
+}
+
+// Check validates the configuration.
+func (c Config) Check() error {
+	switch {
+	case c.MaxRulesPerGroup < 1 || c.MaxRulesPerGroup > 1000:
+		return fmt.Errorf("max rules per group %d: must be 1 to 1000", c.MaxRulesPerGroup)
+	case c.MaxGroupsPerInterface < 1 || c.MaxGroupsPerInterface > 16:
+		return fmt.Errorf("max groups per interface %d: must be 1 to 16", c.MaxGroupsPerInterface)
+	case c.MaxGroupsPerRegion < 1:
+		return fmt.Errorf("max groups per region %d: must be positive", c.MaxGroupsPerRegion)
+	case !c.IPv6Pool.IsValid() || !c.IPv6Pool.Addr().Is6() || c.IPv6Pool.Bits() > 56:
+		return fmt.Errorf("ipv6 pool %s: must be an IPv6 prefix of /56 or shorter", c.IPv6Pool)
+	}
+	return nil
+}
+
+// Service runs the EC2 operations against a store.
+type Service struct {
+	st    store.Store
+	cfg   Config
+	rand  io.Reader
+	now   func() time.Time
+	log   *slog.Logger
+	ready sync.Map // scopeKey -> struct{}: default VPC ensured
+}
+
+// Option adjusts a Service.
+type Option func(*Service)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithRand sets the random source for IDs (tests).
+func WithRand(r io.Reader) Option { return func(s *Service) { s.rand = r } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// New returns a Service over st.
+func New(st store.Store, cfg Config, opts ...Option) (*Service, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	s := &Service{st: st, cfg: cfg, rand: rand.Reader, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	s.log = s.log.With("component", "service")
+	return s, nil
+}
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Store returns the store the service writes to.
+func (s *Service) Store() store.Store { return s.st }
+
+// Caller is who makes a request, and in which region.
+type Caller struct {
+	Account model.AccountID
+	Region  string
+}
+
+func (c Caller) scope() model.Scope { return model.Scope{Account: c.Account, Region: c.Region} }
+
+// errInternal hides a store failure from the client while logging it.
+func (s *Service) internal(op string, err error) error {
+	var me *model.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return model.Errorf("RequestCanceled", "The request was canceled.")
+	}
+	s.log.Error("operation failed", "op", op, "err", err)
+	return model.Errorf(model.CodeInternalError, "An internal error has occurred")
+}
+
+// newID draws a new ID of kind k.
+func (s *Service) newID(k model.Kind) string {
+	id, err := model.NewID(k, s.rand)
+	if err != nil {
+		panic(err) // crypto/rand does not fail
+	}
+	return id
+}
+
+// txn runs fn as one transaction in the caller's scope, after making sure
+// the scope has its default VPC.
+func (s *Service) txn(ctx context.Context, c Caller, op string, fn func(t *tx) error) error {
+	if err := s.ensureDefaults(ctx, c); err != nil {
+		return s.internal(op, err)
+	}
+	_, err := s.st.Txn(ctx, func(stx store.Tx) error {
+		return fn(&tx{Tx: stx, s: s, c: c})
+	})
+	if err != nil {
+		return s.internal(op, err)
+	}
+	return nil
+}
+
+// read runs fn over a consistent view (a transaction that writes nothing).
+func (s *Service) read(ctx context.Context, c Caller, op string, fn func(t *tx) error) error {
+	return s.txn(ctx, c, op, fn)
+}

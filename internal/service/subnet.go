@@ -1,0 +1,156 @@
+package service
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+
+	"palisade.dev/palisade/internal/model"
+)
+
+// CreateSubnetInput is CreateSubnet's request.
+type CreateSubnetInput struct {
+	VpcID    string
+	CIDR     string
+	IPv6CIDR string // optional /64 inside the VPC's /56
+	Zone     string // optional; default <region>a
+	Tags     model.Tags
+}
+
+// CreateSubnet creates a subnet inside a VPC's block, overlapping no other.
+func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInput) (*model.Subnet, error) {
+	if in.VpcID == "" {
+		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter vpcId")
+	}
+	vid, err := model.ParseVpcID(in.VpcID)
+	if err != nil {
+		return nil, err
+	}
+	cidr, err := checkBlock(in.CIDR, "InvalidSubnet.Range")
+	if err != nil {
+		return nil, err
+	}
+	zone := in.Zone
+	if zone == "" {
+		zone = c.Region + "a"
+	} else if !validZone(c.Region, zone) {
+		return nil, model.Errorf("InvalidParameterValue", "Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %sa, %sb, %sc.", zone, c.Region, c.Region, c.Region)
+	}
+	var out *model.Subnet
+	err = s.txn(ctx, c, "CreateSubnet", func(t *tx) error {
+		v, err := t.vpc(vid)
+		if err != nil {
+			return err
+		}
+		if !v.CIDR.Contains(cidr.Addr()) || cidr.Bits() < v.CIDR.Bits() {
+			return model.Errorf("InvalidSubnet.Range", "The CIDR '%s' is invalid.", in.CIDR)
+		}
+		v6, err := checkSubnetIPv6(in.IPv6CIDR, v)
+		if err != nil {
+			return err
+		}
+		subnets, err := list[model.Subnet](t, kindSubnet)
+		if err != nil {
+			return err
+		}
+		for _, sn := range subnets {
+			if sn.VPC == vid && sn.CIDR.Overlaps(cidr) {
+				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.CIDR)
+			}
+			if sn.VPC == vid && v6.IsValid() && sn.IPv6CIDR.IsValid() && sn.IPv6CIDR.Overlaps(v6) {
+				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.IPv6CIDR)
+			}
+		}
+		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: vid, Zone: zone, CIDR: cidr, IPv6CIDR: v6, Tags: in.Tags}
+		return t.put(kindSubnet, string(out.ID), out)
+	})
+	return out, err
+}
+
+func validZone(region, zone string) bool {
+	return len(zone) == len(region)+1 && zone[:len(region)] == region && zone[len(region)] >= 'a' && zone[len(region)] <= 'c'
+}
+
+func checkSubnetIPv6(s string, v *model.VPC) (netip.Prefix, error) {
+	if s == "" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is6() || p.Bits() != 64 {
+		return netip.Prefix{}, model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter ipv6CidrBlock is invalid. This is not a valid /64 IPv6 CIDR block.", s)
+	}
+	if !v.IPv6CIDR.IsValid() || !v.IPv6CIDR.Contains(p.Addr()) {
+		return netip.Prefix{}, model.Errorf("InvalidSubnet.Range", "The IPv6 CIDR '%s' is invalid: it is not inside the VPC's IPv6 block.", s)
+	}
+	return p.Masked(), nil
+}
+
+// DescribeSubnets lists the caller's subnets.
+func (s *Service) DescribeSubnets(ctx context.Context, c Caller, ids []string, filters []Filter, p Page) ([]model.Subnet, string, error) {
+	if err := checkFilters(filters, subnetFields(&model.Subnet{})); err != nil {
+		return nil, "", err
+	}
+	var out []model.Subnet
+	err := s.read(ctx, c, "DescribeSubnets", func(t *tx) error {
+		all, err := list[model.Subnet](t, kindSubnet)
+		if err != nil {
+			return err
+		}
+		if out, err = selectByID(all, ids, model.KindSubnet, func(v model.Subnet) string { return string(v.ID) }); err != nil {
+			return err
+		}
+		out = keep(out, func(v *model.Subnet) bool { return matchFilters(filters, subnetFields(v)) })
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return paginate(out, func(v model.Subnet) string { return string(v.ID) }, p)
+}
+
+func subnetFields(v *model.Subnet) fieldsFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "subnet-id":
+			return []string{string(v.ID)}, true
+		case "vpc-id":
+			return []string{string(v.VPC)}, true
+		case "cidr", "cidr-block", "cidrBlock":
+			return []string{v.CIDR.String()}, true
+		case "ipv6-cidr-block-association.ipv6-cidr-block":
+			return nonEmpty(prefixString(v.IPv6CIDR)), true
+		case "availability-zone", "availabilityZone":
+			return []string{v.Zone}, true
+		case "default-for-az", "defaultForAz":
+			return []string{strconv.FormatBool(v.DefaultForAz)}, true
+		case "state":
+			return []string{"available"}, true
+		case "owner-id":
+			return []string{string(v.Account)}, true
+		}
+		return tagFields(v.Tags, name)
+	}
+}
+
+// DeleteSubnet deletes a subnet that no network interface uses.
+func (s *Service) DeleteSubnet(ctx context.Context, c Caller, id string) error {
+	sid, err := model.ParseSubnetID(id)
+	if err != nil {
+		return err
+	}
+	return s.txn(ctx, c, "DeleteSubnet", func(t *tx) error {
+		if _, err := t.subnet(sid); err != nil {
+			return err
+		}
+		enis, err := list[model.ENI](t, kindENI)
+		if err != nil {
+			return err
+		}
+		for _, e := range enis {
+			if e.Subnet == sid {
+				return model.Errorf(model.CodeDependencyViolation, "The subnet '%s' has dependencies and cannot be deleted.", id)
+			}
+		}
+		return t.del(kindSubnet, id)
+	})
+}

@@ -162,10 +162,10 @@ func TestAuthorizeErrors(t *testing.T) {
 	}
 	ref := GroupRef{ID: string(web.ID)}
 	cases := []struct {
-		name  string
-		in    AuthorizeInput
-		code  string
-		msg   string
+		name string
+		in   AuthorizeInput
+		code string
+		msg  string
 	}{
 		{"duplicate", AuthorizeInput{Group: ref, Permissions: []model.PermissionSpec{tcpFrom(22, 22, "10.1.2.3/8")}}, model.CodeInvalidPermissionDuplicate, `the specified rule "peer: 10.0.0.0/8, TCP, from port: 22, to port: 22, ALLOW" already exists`},
 		{"same twice in one request", AuthorizeInput{Group: ref, Permissions: []model.PermissionSpec{tcpFrom(80, 80, "1.0.0.0/8"), tcpFrom(80, 80, "1.2.0.0/8")}}, model.CodeInvalidParameterValue, "The same permission must not appear multiple times"},

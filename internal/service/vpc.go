@@ -113,9 +113,9 @@ func (t *tx) defaultVPC() (*model.VPC, error) {
 
 // CreateVpcInput is CreateVpc's request.
 type CreateVpcInput struct {
-	CIDR     string
-	IPv6     bool // AmazonProvidedIpv6CidrBlock
-	Tags     model.Tags
+	CIDR string
+	IPv6 bool // AmazonProvidedIpv6CidrBlock
+	Tags model.Tags
 }
 
 // CreateVpc creates a VPC with its default security group.

@@ -1,0 +1,234 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"palisade.dev/palisade/internal/model"
+)
+
+// DefaultMaxSkew is how far the signing time of a request may lie from the
+// server clock, either way, when Verifier.MaxSkew is zero. SigV4 services use
+// 5 minutes.
+const DefaultMaxSkew = 5 * time.Minute
+
+// amzDateLayout is the ISO 8601 basic format of X-Amz-Date.
+const amzDateLayout = "20060102T150405Z"
+
+// Identity is who signed a verified request, and for what.
+type Identity struct {
+	AccessKeyID string
+	AccountID   string
+	Region      string    // from the credential scope, e.g. "us-east-1"
+	Service     string    // from the credential scope: "ec2" or "sts"
+	SigningTime time.Time // X-Amz-Date (or Date), UTC
+	Presigned   bool      // signed in the query string rather than the Authorization header
+}
+
+// Verifier checks SigV4 signatures. Its zero value rejects every key; set
+// Keys. A Verifier is safe for concurrent use if its KeyLookup is.
+type Verifier struct {
+	Keys     KeyLookup
+	Now      func() time.Time // the server clock; nil means time.Now
+	MaxSkew  time.Duration    // zero means DefaultMaxSkew
+	Services []string         // accepted scope services; nil means "ec2" and "sts"
+}
+
+// Verify checks the signature of r, whose body has already been read into
+// body, against keys at the time now. It is Verifier{...}.Verify for callers
+// with nothing else to configure.
+func Verify(r *http.Request, body []byte, keys KeyLookup, now time.Time) (Identity, error) {
+	v := Verifier{Keys: keys, Now: func() time.Time { return now }}
+	return v.Verify(r, body)
+}
+
+// Verify checks the SigV4 signature of r, in the Authorization header or in
+// the query string, over the given body, and returns who signed it. Every
+// error is a *model.Error (see the package documentation for the codes).
+func (v Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
+	s, err := extract(r)
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := v.checkScope(s); err != nil {
+		return Identity{}, err
+	}
+	if err := v.checkTime(s); err != nil {
+		return Identity{}, err
+	}
+	secret, account, ok := v.lookup(s.auth.Credential.AccessKeyID)
+	if !ok {
+		return Identity{}, &model.Error{Code: model.CodeAuthFailure, Message: msgUnknownKey}
+	}
+	hash, err := payloadHash(r, body)
+	if err != nil {
+		return Identity{}, err
+	}
+	want := signature(secret, s.auth.Credential, s.amzDate, canonicalRequest(r, s.auth.SignedHeaders, hash, s.presigned))
+	if !hmac.Equal([]byte(want), []byte(s.auth.Signature)) {
+		return Identity{}, &model.Error{Code: model.CodeSignatureDoesNotMatch, Message: msgSignatureMismatch}
+	}
+	return s.identity(account), nil
+}
+
+// signedRequest is what a request claims about its signature.
+type signedRequest struct {
+	auth      Authorization
+	amzDate   string    // the signing time as signed, 20060102T150405Z
+	at        time.Time // the same, parsed
+	dateFrom  string    // where amzDate came from, for messages
+	expires   time.Duration
+	presigned bool
+}
+
+func (s signedRequest) identity(account string) Identity {
+	c := s.auth.Credential
+	return Identity{
+		AccessKeyID: c.AccessKeyID, AccountID: account, Region: c.Region, Service: c.Service,
+		SigningTime: s.at, Presigned: s.presigned,
+	}
+}
+
+// extract finds the signature of r in its Authorization header or its query.
+func extract(r *http.Request) (signedRequest, error) {
+	headers := r.Header.Values("Authorization")
+	query := r.URL.Query()
+	presigned := query.Has("X-Amz-Algorithm") || query.Has("X-Amz-Credential") || query.Has("X-Amz-Signature")
+	switch {
+	case len(headers) > 0 && presigned:
+		return signedRequest{}, incomplete("Only one auth mechanism allowed; only the X-Amz-Algorithm " +
+			"query parameter or the Authorization header should be specified")
+	case len(headers) > 1:
+		return signedRequest{}, incomplete("Only one Authorization header is allowed")
+	case len(headers) == 1:
+		return fromHeader(r, headers[0])
+	case presigned:
+		return fromQuery(query)
+	}
+	return signedRequest{}, &model.Error{Code: CodeMissingAuthenticationToken, Message: msgMissingToken}
+}
+
+// fromHeader reads the Authorization header form.
+func fromHeader(r *http.Request, h string) (signedRequest, error) {
+	a, err := ParseAuthorization(h)
+	if err != nil {
+		return signedRequest{}, err
+	}
+	s := signedRequest{auth: a}
+	switch {
+	case r.Header.Get("X-Amz-Date") != "":
+		s.dateFrom = "X-Amz-Date"
+		s.amzDate, s.at, err = parseAmzDate(r.Header.Get("X-Amz-Date"))
+	case r.Header.Get("Date") != "":
+		s.dateFrom = "Date"
+		s.amzDate, s.at, err = parseHTTPDate(r.Header.Get("Date"))
+	default:
+		err = incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+	}
+	return s, err
+}
+
+// parseAmzDate parses an X-Amz-Date value, strictly.
+func parseAmzDate(v string) (string, time.Time, error) {
+	t, err := time.Parse(amzDateLayout, v)
+	if err != nil || t.Format(amzDateLayout) != v {
+		return "", time.Time{}, incomplete("X-Amz-Date '%s' is not an ISO 8601 basic date-time "+
+			"of the form YYYYMMDDTHHMMSSZ", clip(v))
+	}
+	return v, t, nil
+}
+
+// parseHTTPDate parses a Date header, which SigV4 allows in place of
+// X-Amz-Date; the signer then used its ISO 8601 form.
+func parseHTTPDate(v string) (string, time.Time, error) {
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return "", time.Time{}, incomplete("Date header '%s' is not an HTTP date", clip(v))
+	}
+	t = t.UTC()
+	return t.Format(amzDateLayout), t, nil
+}
+
+// checkScope checks the credential scope against the service, the signing
+// date and the signed headers.
+func (v Verifier) checkScope(s signedRequest) error {
+	c := s.auth.Credential
+	if services := v.services(); !slices.Contains(services, c.Service) {
+		return mismatch("Credential should be scoped to correct service: '%s'.", strings.Join(services, "' or '"))
+	}
+	if !validRegion(c.Region) {
+		return mismatch("Credential should be scoped to a valid region, not '%s'.", clip(c.Region))
+	}
+	if day := s.amzDate[:len(dateLayout)]; c.Date != day {
+		return mismatch("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "+
+			"from HTTP: '%s' != '%s', from '%s'.", c.Date, day, s.dateFrom)
+	}
+	if !slices.Contains(s.auth.SignedHeaders, "host") {
+		return incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	return nil
+}
+
+// checkTime rejects a request signed too far from now, or a presigned one
+// past its expiry.
+func (v Verifier) checkTime(s signedRequest) error {
+	now, skew := v.now().UTC(), v.maxSkew()
+	if latest := now.Add(skew); s.at.After(latest) {
+		return model.Errorf(CodeRequestExpired, "Signature not yet current: %s is still later than %s (%s + %s).",
+			s.amzDate, latest.Format(amzDateLayout), now.Format(amzDateLayout), skew)
+	}
+	deadline := s.at.Add(skew)
+	if s.expires > 0 {
+		deadline = s.at.Add(s.expires)
+	}
+	if now.After(deadline) {
+		return &model.Error{Code: CodeRequestExpired, Message: msgExpired}
+	}
+	return nil
+}
+
+// payloadHash is the hex SHA-256 of the body. A client's
+// X-Amz-Content-Sha256 claim must agree with it; UNSIGNED-PAYLOAD is not
+// honoured (see the package documentation).
+func payloadHash(r *http.Request, body []byte) (string, error) {
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:])
+	claimed := r.Header.Get("X-Amz-Content-Sha256")
+	if claimed != "" && claimed != "UNSIGNED-PAYLOAD" && claimed != h {
+		return "", mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
+	}
+	return h, nil
+}
+
+func (v Verifier) lookup(id string) (secret, account string, ok bool) {
+	if v.Keys == nil {
+		return "", "", false
+	}
+	return v.Keys.LookupKey(id)
+}
+
+func (v Verifier) now() time.Time {
+	if v.Now == nil {
+		return time.Now()
+	}
+	return v.Now()
+}
+
+func (v Verifier) maxSkew() time.Duration {
+	if v.MaxSkew <= 0 {
+		return DefaultMaxSkew
+	}
+	return v.MaxSkew
+}
+
+func (v Verifier) services() []string {
+	if v.Services == nil {
+		return []string{"ec2", "sts"}
+	}
+	return v.Services
+}

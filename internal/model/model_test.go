@@ -441,3 +441,20 @@ func TestSecurityGroupHelpers(t *testing.T) {
 		t.Fatal("helpers")
 	}
 }
+
+func TestResourceKeys(t *testing.T) {
+	s := Scope{Account: "123456789012", Region: "us-east-1"}
+	k := ResourceKey(s, KeyGroup, "sg-0123456789abcdef0")
+	if k != "r/123456789012/us-east-1/sg/sg-0123456789abcdef0" {
+		t.Fatal(k)
+	}
+	got, kind, id, ok := ParseResourceKey(k)
+	if !ok || got != s || kind != KeyGroup || id != "sg-0123456789abcdef0" {
+		t.Fatal(got, kind, id, ok)
+	}
+	for _, bad := range []string{"x/1/2/3/4", "r/1/2/3", "r//us-east-1/sg/x", "r/1/2/3/"} {
+		if _, _, _, ok := ParseResourceKey(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

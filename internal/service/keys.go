@@ -4,56 +4,33 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/store"
 )
 
-// The store's key layout. Every resource of an account in a region lives
-// under ResourcePrefix(account, region); the agent watches "r/".
+// The store's key layout is model's (model.ResourceKey); the default VPC
+// marker lives apart from the resources:
 //
-//	r/<account>/<region>/<kind>/<id>   a resource, as JSON
 //	d/<account>/<region>               the default VPC was created once
-const (
-	resourceRoot = "r/"
-	defaultsRoot = "d/"
-)
+const defaultsRoot = "d/"
 
 // Resource kinds in keys.
 const (
-	kindVPC      = "vpc"
-	kindSubnet   = "subnet"
-	kindGroup    = "sg"
-	kindENI      = "eni"
-	kindInstance = "i"
-	kindPL       = "pl"
+	kindVPC      = model.KeyVPC
+	kindSubnet   = model.KeySubnet
+	kindGroup    = model.KeyGroup
+	kindENI      = model.KeyENI
+	kindInstance = model.KeyInstance
+	kindPL       = model.KeyPrefixList
 )
 
-// ResourcePrefix is the key prefix of everything in one account and region.
-func ResourcePrefix(acct model.AccountID, region string) string {
-	return resourceRoot + string(acct) + "/" + region + "/"
-}
-
 func resourceKey(c Caller, kind, id string) string {
-	return ResourcePrefix(c.Account, c.Region) + kind + "/" + id
+	return model.ResourceKey(c.scope(), kind, id)
 }
 
 func kindPrefix(c Caller, kind string) string {
-	return ResourcePrefix(c.Account, c.Region) + kind + "/"
-}
-
-// ParseResourceKey splits a resource key into its scope, kind and ID.
-func ParseResourceKey(key string) (scope model.Scope, kind, id string, ok bool) {
-	rest, ok := strings.CutPrefix(key, resourceRoot)
-	if !ok {
-		return scope, "", "", false
-	}
-	parts := strings.SplitN(rest, "/", 4)
-	if len(parts) != 4 {
-		return scope, "", "", false
-	}
-	return model.Scope{Account: model.AccountID(parts[0]), Region: parts[1]}, parts[2], parts[3], true
+	return model.ResourcePrefix(c.Account, c.Region) + kind + "/"
 }
 
 // tx is a store transaction in the caller's scope with typed accessors.

@@ -458,3 +458,12 @@ func TestResourceKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckLabHostName(t *testing.T) {
+	for name, ok := range map[string]bool{"client": true, "office-1": true, "a.b_c": true, "": false, "-x": false, ".x": false,
+		"i-0123456789abcdef0": false, "i-x": false, "has space": false, "slash/": false, strings.Repeat("a", 65): false} {
+		if err := CheckLabHostName(name); (err == nil) != ok {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -224,4 +225,29 @@ func (e *ENI) HasAddr(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// LabHost is an "outside computer" of the lab: a network namespace with one
+// address outside its VPC's CIDR, from which users try rules ("tcp 22 from
+// 203.0.113.5/32") with the right and the wrong source address.
+type LabHost struct {
+	Scope
+	Name string     `json:"name"` // the namespace name; never shaped like an instance ID
+	VPC  VpcID      `json:"vpc"`
+	IPv4 netip.Addr `json:"ipv4"`
+	IPv6 netip.Addr `json:"ipv6,omitzero"`
+}
+
+// CheckLabHostName validates the name of a lab host: a valid network
+// namespace name (1 to 64 characters of a-z, A-Z, 0-9, '.', '_' and '-',
+// not starting with '.' or '-') that is not shaped like an instance ID,
+// since instance namespaces are named by their IDs.
+func CheckLabHostName(name string) error {
+	if name == "" || len(name) > 64 || name[0] == '.' || name[0] == '-' || !allowedText(name, "._-") {
+		return Errorf(CodeInvalidParameterValue, "Invalid lab host name '%s': use 1 to 64 characters of a-z, A-Z, 0-9, '.', '_' and '-', not starting with '.' or '-'.", name)
+	}
+	if strings.HasPrefix(name, "i-") {
+		return Errorf(CodeInvalidParameterValue, "Invalid lab host name '%s': names starting with 'i-' are reserved for instances.", name)
+	}
+	return nil
 }

@@ -342,6 +342,15 @@ func (s *Service) DeleteVpc(ctx context.Context, c Caller, id string) error {
 				return dep
 			}
 		}
+		hosts, err := list[model.LabHost](t, model.KeyLabHost)
+		if err != nil {
+			return err
+		}
+		for _, h := range hosts {
+			if h.VPC == vid {
+				return dep
+			}
+		}
 		var def *model.SecurityGroup
 		for i := range groups {
 			if groups[i].VPC != vid {

@@ -123,4 +123,3 @@ func (s *Service) ListLabHosts(ctx context.Context, c Caller) ([]model.LabHost, 
 	})
 	return out, err
 }
-

@@ -1,0 +1,495 @@
+package service
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+
+	"palisade.dev/palisade/internal/model"
+)
+
+// oneAttribute enforces AWS's "you can specify only one attribute at a
+// time" for the Modify*Attribute actions.
+func oneAttribute(given ...bool) error {
+	n := 0
+	for _, g := range given {
+		if g {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return model.Errorf(model.CodeMissingParameter, "The request must contain an attribute to modify")
+	case n > 1:
+		return model.Errorf(model.CodeInvalidParameterCombination, "Only one attribute can be modified at a time")
+	}
+	return nil
+}
+
+// ModifyNetworkInterfaceAttributeInput is ModifyNetworkInterfaceAttribute's
+// request: one attribute per call.
+type ModifyNetworkInterfaceAttributeInput struct {
+	NetworkInterfaceID string
+	GroupIDs           []string // SecurityGroupId.N: replaces the set (IDs only)
+	Description        *string
+	SourceDestCheck    *bool
+	// Conntrack sets the timeouts it gives (non-zero fields); the others
+	// keep their values.
+	Conntrack *model.ConntrackTimeouts
+	// DeleteOnTermination of the attachment AttachmentID (Attachment.*).
+	AttachmentID        string
+	DeleteOnTermination *bool
+}
+
+// ModifyNetworkInterfaceAttribute changes one attribute of an interface.
+// New groups must exist in the interface's VPC (else InvalidGroup.NotFound,
+// "…belong to different networks" for another VPC's group) and number at
+// most cfg.MaxGroupsPerInterface (SecurityGroupsPerInterfaceLimitExceeded).
+func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, c Caller, in ModifyNetworkInterfaceAttributeInput) error {
+	eid, err := model.ParseENIID(in.NetworkInterfaceID)
+	if err != nil {
+		return err
+	}
+	if err := oneAttribute(len(in.GroupIDs) > 0, in.Description != nil, in.SourceDestCheck != nil, in.Conntrack != nil, in.DeleteOnTermination != nil); err != nil {
+		return err
+	}
+	switch {
+	case in.Description != nil:
+		err = checkENIDescription(*in.Description)
+	case in.Conntrack != nil:
+		err = model.CheckConntrackTimeouts(*in.Conntrack)
+	case in.DeleteOnTermination != nil && in.AttachmentID == "":
+		err = model.Errorf(model.CodeMissingParameter, "The request must contain the parameter attachmentId")
+	}
+	if err != nil {
+		return err
+	}
+	return s.txn(ctx, c, "ModifyNetworkInterfaceAttribute", func(t *tx) error {
+		e, err := t.eniRec(eid)
+		if err != nil {
+			return err
+		}
+		if err := t.modifyENI(e, in); err != nil {
+			return err
+		}
+		return t.putENI(e)
+	})
+}
+
+func (t *tx) modifyENI(e *eniRecord, in ModifyNetworkInterfaceAttributeInput) error {
+	switch {
+	case len(in.GroupIDs) > 0:
+		groups, err := t.interfaceGroups(&model.Subnet{ID: e.Subnet, VPC: e.VPC}, in.GroupIDs, groupsModify)
+		if err != nil {
+			return err
+		}
+		e.Groups = groups
+	case in.Description != nil:
+		e.Description = *in.Description
+	case in.SourceDestCheck != nil:
+		e.SourceDestCheckOff = !*in.SourceDestCheck
+	case in.Conntrack != nil:
+		e.Conntrack = mergeConntrack(e.Conntrack, *in.Conntrack)
+	default:
+		if e.Attachment == nil || string(e.Attachment.ID) != in.AttachmentID {
+			if _, err := model.ParseID(model.KindAttachment, in.AttachmentID); err != nil {
+				return err
+			}
+			return model.KindAttachment.NotFound(in.AttachmentID)
+		}
+		e.Attachment.DeleteOnTermination = *in.DeleteOnTermination
+	}
+	return nil
+}
+
+func mergeConntrack(have, set model.ConntrackTimeouts) model.ConntrackTimeouts {
+	if set.TCPEstablished != 0 {
+		have.TCPEstablished = set.TCPEstablished
+	}
+	if set.UDPStream != 0 {
+		have.UDPStream = set.UDPStream
+	}
+	if set.UDP != 0 {
+		have.UDP = set.UDP
+	}
+	return have
+}
+
+// NetworkInterfaceAttribute is DescribeNetworkInterfaceAttribute's answer:
+// the interface ID and the one attribute asked for.
+type NetworkInterfaceAttribute struct {
+	NetworkInterfaceID model.ENIID
+	Attribute          string // description | groupSet | sourceDestCheck | attachment
+	Description        string
+	GroupSet           []GroupIdentifier
+	SourceDestCheck    bool
+	Attachment         *model.Attachment // nil when not attached
+}
+
+var eniAttributes = []string{"description", "groupSet", "sourceDestCheck", "attachment"}
+
+// DescribeNetworkInterfaceAttribute describes one attribute of an
+// interface.
+func (s *Service) DescribeNetworkInterfaceAttribute(ctx context.Context, c Caller, id, attribute string) (*NetworkInterfaceAttribute, error) {
+	eid, err := model.ParseENIID(id)
+	if err != nil {
+		return nil, err
+	}
+	if attribute == "" {
+		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter attribute")
+	}
+	if !slices.Contains(eniAttributes, attribute) {
+		return nil, unknownAttribute(attribute)
+	}
+	var out *NetworkInterfaceAttribute
+	err = s.read(ctx, c, "DescribeNetworkInterfaceAttribute", func(t *tx) error {
+		e, err := t.eniRec(eid)
+		if err != nil {
+			return err
+		}
+		names, err := t.groupNames()
+		if err != nil {
+			return err
+		}
+		v := e.view(names)
+		out = &NetworkInterfaceAttribute{NetworkInterfaceID: eid, Attribute: attribute, Description: v.Description,
+			GroupSet: v.GroupSet, SourceDestCheck: v.SourceDestCheck, Attachment: v.Attachment}
+		return nil
+	})
+	return out, err
+}
+
+func unknownAttribute(name string) error {
+	return model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter attribute is invalid. Unknown attribute.", name)
+}
+
+// ModifyInstanceAttributeInput is ModifyInstanceAttribute's request: one
+// attribute per call.
+type ModifyInstanceAttributeInput struct {
+	InstanceID      string
+	GroupIDs        []string // GroupId.N: replaces the groups of the primary interface
+	InstanceType    *string  // only while stopped
+	SourceDestCheck *bool    // of the primary interface
+}
+
+// ModifyInstanceAttribute changes one attribute of an instance. Groups
+// belong to interfaces: GroupId.N replaces the groups of the primary
+// interface, and an instance with several interfaces is InvalidInstanceID
+// (the caller must name an interface), as on AWS.
+func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in ModifyInstanceAttributeInput) error {
+	iid, err := model.ParseInstanceID(in.InstanceID)
+	if err != nil {
+		return err
+	}
+	if err := oneAttribute(len(in.GroupIDs) > 0, in.InstanceType != nil, in.SourceDestCheck != nil); err != nil {
+		return err
+	}
+	if in.InstanceType != nil && !validInstanceType(*in.InstanceType) {
+		return model.Errorf(model.CodeInvalidParameterValue, "Invalid value '%s' for InstanceType.", *in.InstanceType)
+	}
+	return s.txn(ctx, c, "ModifyInstanceAttribute", func(t *tx) error {
+		r, err := t.liveInstance(iid)
+		if err != nil {
+			return err
+		}
+		if r.State == model.StateTerminated || len(r.ENIs) == 0 {
+			return model.Errorf(model.CodeIncorrectState, "The instance '%s' is not in a state from which it can be modified.", iid)
+		}
+		if in.InstanceType != nil {
+			if r.State != model.StateStopped {
+				return model.Errorf(model.CodeIncorrectState, "The instance '%s' is not in the 'stopped' state.", iid)
+			}
+			r.InstanceType = *in.InstanceType
+			return t.putInstance(r)
+		}
+		if len(in.GroupIDs) > 0 && len(r.ENIs) > 1 {
+			return model.Errorf(model.CodeInvalidInstanceID, "There are multiple interfaces attached to instance '%s'. Please specify an interface ID for the operation instead.", iid)
+		}
+		e, err := t.eniRec(r.ENIs[0])
+		if err != nil {
+			return err
+		}
+		if err := t.modifyENI(e, ModifyNetworkInterfaceAttributeInput{GroupIDs: in.GroupIDs, SourceDestCheck: in.SourceDestCheck}); err != nil {
+			return err
+		}
+		return t.putENI(e)
+	})
+}
+
+// InstanceAttribute is DescribeInstanceAttribute's answer: the instance ID
+// and the one attribute asked for.
+type InstanceAttribute struct {
+	InstanceID model.InstanceID
+	Attribute  string
+	GroupSet   []GroupIdentifier // groupSet
+	// Value is a scalar attribute as EC2 renders it ("t3.micro", "true",
+	// "stop"); HasValue is false for attributes Palisade has no value for
+	// (kernel, ramdisk, userData), which AWS shows empty.
+	Value    string
+	HasValue bool
+}
+
+// instanceAttributes are the names DescribeInstanceAttribute accepts, with
+// the fixed values of those Palisade does not model.
+var instanceAttributes = map[string]string{
+	"instanceType": "", "sourceDestCheck": "", "groupSet": "",
+	"kernel": "", "ramdisk": "", "userData": "", "blockDeviceMapping": "", "productCodes": "",
+	"disableApiTermination": "false", "disableApiStop": "false", "instanceInitiatedShutdownBehavior": "stop",
+	"rootDeviceName": "/dev/xvda", "ebsOptimized": "false", "sriovNetSupport": "", "enaSupport": "true",
+	"enclaveOptions": "false",
+}
+
+// DescribeInstanceAttribute describes one attribute of an instance.
+func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, id, attribute string) (*InstanceAttribute, error) {
+	iid, err := model.ParseInstanceID(id)
+	if err != nil {
+		return nil, err
+	}
+	if attribute == "" {
+		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter attribute")
+	}
+	fixed, ok := instanceAttributes[attribute]
+	if !ok {
+		return nil, unknownAttribute(attribute)
+	}
+	var out *InstanceAttribute
+	err = s.read(ctx, c, "DescribeInstanceAttribute", func(t *tx) error {
+		r, err := t.liveInstance(iid)
+		if err != nil {
+			return err
+		}
+		enis, err := t.eniIndex()
+		if err != nil {
+			return err
+		}
+		names, err := t.groupNames()
+		if err != nil {
+			return err
+		}
+		v := instanceView(r, enis, names)
+		out = &InstanceAttribute{InstanceID: iid, Attribute: attribute, Value: fixed, HasValue: fixed != ""}
+		switch attribute {
+		case "groupSet":
+			out.GroupSet = v.GroupSet
+		case "instanceType":
+			out.Value, out.HasValue = v.InstanceType, true
+		case "sourceDestCheck":
+			out.Value, out.HasValue = strconv.FormatBool(v.SourceDestCheck), true
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AccountAttribute is one item of DescribeAccountAttributes.
+type AccountAttribute struct {
+	Name   string
+	Values []string
+}
+
+// accountAttributeNames in the order they are answered.
+var accountAttributeNames = []string{
+	"supported-platforms", "default-vpc", "max-instances", "vpc-max-security-groups-per-interface",
+	"max-security-groups-per-interface", "max-elastic-ips", "vpc-max-elastic-ips",
+}
+
+// DescribeAccountAttributes answers the account attributes tools read:
+// supported-platforms (VPC only), default-vpc (its ID, or "none"),
+// max-instances, the per-interface group limit under both of its names, and
+// the elastic IP limits AWS reports (5; Palisade has no elastic IPs).
+// names selects attributes; an unknown name is InvalidParameterValue.
+func (s *Service) DescribeAccountAttributes(ctx context.Context, c Caller, names []string) ([]AccountAttribute, error) {
+	for _, n := range names {
+		if !slices.Contains(accountAttributeNames, n) {
+			return nil, model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter attributeName is invalid. Unknown attribute.", n)
+		}
+	}
+	defVPC := "none"
+	err := s.read(ctx, c, "DescribeAccountAttributes", func(t *tx) error {
+		v, err := t.defaultVPC()
+		if err == nil {
+			defVPC = string(v.ID)
+		} else if model.CodeOf(err) != model.CodeVPCIDNotSpecified {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	perENI := strconv.Itoa(s.cfg.MaxGroupsPerInterface)
+	values := map[string]string{
+		"supported-platforms": "VPC", "default-vpc": defVPC, "max-instances": strconv.Itoa(maxInstancesPerRegion),
+		"vpc-max-security-groups-per-interface": perENI, "max-security-groups-per-interface": perENI,
+		"max-elastic-ips": "5", "vpc-max-elastic-ips": "5",
+	}
+	var out []AccountAttribute
+	for _, n := range accountAttributeNames {
+		if len(names) == 0 || slices.Contains(names, n) {
+			out = append(out, AccountAttribute{Name: n, Values: []string{values[n]}})
+		}
+	}
+	return out, nil
+}
+
+// Region is one item of DescribeRegions.
+type Region struct {
+	Name        string
+	Endpoint    string
+	OptInStatus string // opt-in-not-required | opted-in
+}
+
+// The commercial AWS regions: those every account has, and the opt-in
+// ones. Palisade serves any region a request is signed for, so opt-in
+// regions are reported "opted-in", and the caller's region is listed even
+// when it is not a real one.
+var (
+	defaultRegions = []string{
+		"ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+		"ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
+		"us-east-1", "us-east-2", "us-west-1", "us-west-2",
+	}
+	optInRegions = []string{
+		"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+		"ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1", "eu-south-2", "il-central-1", "me-central-1",
+		"me-south-1", "mx-central-1",
+	}
+)
+
+func regionInfo(name string) Region {
+	r := Region{Name: name, Endpoint: "ec2." + name + ".amazonaws.com", OptInStatus: "opted-in"}
+	if slices.Contains(defaultRegions, name) {
+		r.OptInStatus = "opt-in-not-required"
+	}
+	return r
+}
+
+// DescribeRegions lists the regions (by name: any region-shaped name, since
+// Palisade serves them all), filtered by endpoint, region-name and
+// opt-in-status, sorted by name. AllRegions changes nothing: every region
+// is enabled.
+func (s *Service) DescribeRegions(ctx context.Context, c Caller, names []string, filters []Filter) ([]Region, error) {
+	if err := checkFilters(filters, regionFields(&Region{})); err != nil {
+		return nil, err
+	}
+	all := append(slices.Clone(defaultRegions), optInRegions...)
+	if !slices.Contains(all, c.Region) && model.ValidRegion(c.Region) {
+		all = append(all, c.Region)
+	}
+	if len(names) > 0 {
+		all = nil
+		for _, n := range names {
+			if !model.ValidRegion(n) {
+				return nil, model.Errorf(model.CodeInvalidParameterValue, "Invalid region: %s", n)
+			}
+			if !slices.Contains(all, n) {
+				all = append(all, n)
+			}
+		}
+	}
+	slices.Sort(all)
+	var out []Region
+	for _, n := range all {
+		r := regionInfo(n)
+		if matchFilters(filters, regionFields(&r)) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func regionFields(r *Region) fieldsFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "endpoint":
+			return []string{r.Endpoint}, true
+		case "region-name":
+			return []string{r.Name}, true
+		case "opt-in-status":
+			return []string{r.OptInStatus}, true
+		}
+		return nil, false
+	}
+}
+
+// AvailabilityZone is one item of DescribeAvailabilityZones.
+type AvailabilityZone struct {
+	Name   string // us-east-1a
+	ID     string // use1-az1
+	Region string
+	State  string // available
+}
+
+// zoneSuffixes are the zones of every region (subnet.go's validZone).
+var zoneSuffixes = []string{"a", "b", "c"}
+
+// DescribeAvailabilityZones lists the caller's region's zones a, b and c,
+// selected by name or ID and filtered by zone-name, zone-id, state,
+// region-name, zone-type, group-name, network-border-group and
+// opt-in-status. An unknown zone is InvalidParameterValue.
+func (s *Service) DescribeAvailabilityZones(ctx context.Context, c Caller, names, ids []string, filters []Filter) ([]AvailabilityZone, error) {
+	if err := checkFilters(filters, zoneFields(&AvailabilityZone{})); err != nil {
+		return nil, err
+	}
+	var all []AvailabilityZone
+	for i, sfx := range zoneSuffixes {
+		all = append(all, AvailabilityZone{Name: c.Region + sfx, ID: regionCode(c.Region) + "-az" + strconv.Itoa(i+1), Region: c.Region, State: "available"})
+	}
+	for _, want := range append(slices.Clone(names), ids...) {
+		if !slices.ContainsFunc(all, func(z AvailabilityZone) bool { return z.Name == want || z.ID == want }) {
+			return nil, model.Errorf(model.CodeInvalidParameterValue, "Invalid availability zone: [%s]", want)
+		}
+	}
+	var out []AvailabilityZone
+	for _, z := range all {
+		if (len(names)+len(ids) > 0 && !slices.Contains(names, z.Name) && !slices.Contains(ids, z.ID)) || !matchFilters(filters, zoneFields(&z)) {
+			continue
+		}
+		out = append(out, z)
+	}
+	return out, nil
+}
+
+func zoneFields(z *AvailabilityZone) fieldsFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "zone-name":
+			return []string{z.Name}, true
+		case "zone-id":
+			return []string{z.ID}, true
+		case "state":
+			return []string{z.State}, true
+		case "region-name", "group-name", "network-border-group":
+			return []string{z.Region}, true
+		case "zone-type":
+			return []string{"availability-zone"}, true
+		case "opt-in-status":
+			return []string{"opt-in-not-required"}, true
+		}
+		return nil, false
+	}
+}
+
+// regionCode is the short form AWS zone IDs start with: "use1" for
+// us-east-1, "apse2" for ap-southeast-2, "euc1" for eu-central-1.
+func regionCode(region string) string {
+	parts := strings.Split(region, "-")
+	if len(parts) < 3 {
+		return region
+	}
+	var b strings.Builder
+	b.WriteString(parts[0])
+	for _, p := range parts[1 : len(parts)-1] {
+		switch p {
+		case "northeast", "northwest", "southeast", "southwest":
+			b.WriteString(p[:1] + p[5:6])
+		case "gov":
+			b.WriteString("g")
+		default:
+			b.WriteString(p[:1])
+		}
+	}
+	b.WriteString(parts[len(parts)-1])
+	return b.String()
+}

@@ -1,0 +1,434 @@
+package service
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/store"
+)
+
+// Instance lifecycle, decided:
+//
+//   - Transitions complete at once in the store; responses report the
+//     transitional state AWS reports. RunInstances stores "running" and
+//     answers "pending"; StopInstances stores "stopped" and answers
+//     "stopping"; StartInstances stores "running" and answers "pending";
+//     TerminateInstances stores "terminated" and answers "shutting-down".
+//     So DescribeInstances right after RunInstances shows "running" and
+//     `aws ec2 wait instance-running` returns at its first poll, and the
+//     agent, which reads the store, never has to interpret a clock.
+//   - A terminated instance stays visible for terminatedTTL after it was
+//     terminated, then disappears (filtered by s.now() at read time, and
+//     deleted lazily by DescribeInstances).
+const terminatedTTL = time.Hour
+
+// instanceRecord is how an instance is stored: model.Instance plus what it
+// does not carry yet (see eniRecord).
+type instanceRecord struct {
+	model.Instance
+	LaunchIndex int    `json:"launchIndex,omitempty"` // position in its reservation (amiLaunchIndex)
+	RequestHash string `json:"requestHash,omitempty"` // RunInstances fingerprint, for ClientToken
+}
+
+// instanceRec returns a stored instance, expired or not.
+func (t *tx) instanceRec(id model.InstanceID) (*instanceRecord, error) {
+	var v instanceRecord
+	if ok, err := t.get(kindInstance, string(id), &v); err != nil || !ok {
+		return nil, orNotFound(err, model.KindInstance, string(id))
+	}
+	return &v, nil
+}
+
+// liveInstance returns an instance that is still visible.
+func (t *tx) liveInstance(id model.InstanceID) (*instanceRecord, error) {
+	r, err := t.instanceRec(id)
+	if err != nil {
+		return nil, err
+	}
+	if t.s.expired(&r.Instance) {
+		return nil, model.KindInstance.NotFound(string(id))
+	}
+	return r, nil
+}
+
+// liveInstances lists the visible instances.
+func (t *tx) liveInstances() ([]instanceRecord, error) {
+	all, err := list[instanceRecord](t, kindInstance)
+	if err != nil {
+		return nil, err
+	}
+	return keep(all, func(r *instanceRecord) bool { return !t.s.expired(&r.Instance) }), nil
+}
+
+func (t *tx) putInstance(r *instanceRecord) error { return t.put(kindInstance, string(r.ID), r) }
+
+// expired reports whether a terminated instance has passed its hour.
+func (s *Service) expired(i *model.Instance) bool {
+	return i.State == model.StateTerminated && !s.now().Before(i.StateChanged.Add(terminatedTTL))
+}
+
+// InstanceView is an instance as the API shows it.
+type InstanceView struct {
+	model.Instance
+	LaunchIndex     int
+	Interfaces      []NetworkInterface // attached, in device index order
+	GroupSet        []GroupIdentifier  // the groups of all its interfaces, primary first
+	PrivateIP       netip.Addr         // the primary interface's primary address
+	PrivateDNSName  string
+	SourceDestCheck bool // the primary interface's
+}
+
+// Reservation is the instances one RunInstances launched.
+type Reservation struct {
+	ID        model.ReservationID
+	Owner     model.AccountID
+	Instances []InstanceView
+}
+
+// instanceView builds the view of r; enis maps interface IDs to records.
+func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[model.GroupID]string) InstanceView {
+	v := InstanceView{Instance: r.Instance, LaunchIndex: r.LaunchIndex, SourceDestCheck: true}
+	var groups []model.GroupID
+	for _, id := range r.ENIs {
+		e := enis[id]
+		if e == nil {
+			continue
+		}
+		v.Interfaces = append(v.Interfaces, e.view(names))
+		for _, g := range e.Groups {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	v.GroupSet = groupSet(groups, names)
+	if len(v.Interfaces) > 0 {
+		p := v.Interfaces[0]
+		v.PrivateIP, v.PrivateDNSName, v.SourceDestCheck = p.PrivateIPs[0], p.PrivateDNSName, p.SourceDestCheck
+	}
+	return v
+}
+
+// eniIndex loads every interface, by ID.
+func (t *tx) eniIndex() (map[model.ENIID]*eniRecord, error) {
+	enis, err := list[eniRecord](t, kindENI)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[model.ENIID]*eniRecord, len(enis))
+	for i := range enis {
+		out[enis[i].ID] = &enis[i]
+	}
+	return out, nil
+}
+
+// DescribeInstancesInput is DescribeInstances' request.
+type DescribeInstancesInput struct {
+	IDs     []string
+	Filters []Filter
+	Page    Page // MaxResults counts instances
+}
+
+// DescribeInstances lists instances, grouped into their reservations, in
+// instance ID order. Terminated instances older than an hour are gone (and
+// deleted here, a bounded number per call). As on AWS, IDs and MaxResults
+// cannot be combined.
+func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeInstancesInput) ([]Reservation, string, error) {
+	if err := checkFilters(in.Filters, instanceFields(&InstanceView{})); err != nil {
+		return nil, "", err
+	}
+	if len(in.IDs) > 0 && in.Page.MaxResults != 0 {
+		return nil, "", model.Errorf(model.CodeInvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
+	}
+	var views []InstanceView
+	err := s.read(ctx, c, "DescribeInstances", func(t *tx) error {
+		if err := t.purgeExpired(); err != nil {
+			return err
+		}
+		live, err := t.liveInstances()
+		if err != nil {
+			return err
+		}
+		if live, err = selectByID(live, in.IDs, model.KindInstance, func(r instanceRecord) string { return string(r.ID) }); err != nil {
+			return err
+		}
+		enis, err := t.eniIndex()
+		if err != nil {
+			return err
+		}
+		names, err := t.groupNames()
+		if err != nil {
+			return err
+		}
+		for i := range live {
+			v := instanceView(&live[i], enis, names)
+			if matchFilters(in.Filters, instanceFields(&v)) {
+				views = append(views, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	page, next, err := paginate(views, func(v InstanceView) string { return string(v.ID) }, in.Page)
+	return groupReservations(page), next, err
+}
+
+// groupReservations groups instances by reservation, in order of first
+// appearance, each reservation's instances in launch order.
+func groupReservations(views []InstanceView) []Reservation {
+	var out []Reservation
+	at := map[model.ReservationID]int{}
+	for _, v := range views {
+		i, ok := at[v.Reservation]
+		if !ok {
+			i = len(out)
+			at[v.Reservation] = i
+			out = append(out, Reservation{ID: v.Reservation, Owner: v.Account})
+		}
+		out[i].Instances = append(out[i].Instances, v)
+	}
+	for i := range out {
+		slices.SortStableFunc(out[i].Instances, func(a, b InstanceView) int { return a.LaunchIndex - b.LaunchIndex })
+	}
+	return out
+}
+
+// purgeExpired deletes terminated instances past their hour, at most half a
+// transaction's worth per call.
+func (t *tx) purgeExpired() error {
+	all, err := list[instanceRecord](t, kindInstance)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, r := range all {
+		if t.s.expired(&r.Instance) && n < store.MaxTxnWrites/2 {
+			if err := t.del(kindInstance, string(r.ID)); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	return nil
+}
+
+// instanceFields answers DescribeInstances' filters.
+func instanceFields(v *InstanceView) fieldsFunc {
+	return func(name string) ([]string, bool) {
+		ifaces := func(f func(n *NetworkInterface) []string) []string {
+			var out []string
+			for i := range v.Interfaces {
+				out = append(out, f(&v.Interfaces[i])...)
+			}
+			return out
+		}
+		switch name {
+		case "instance-id":
+			return []string{string(v.ID)}, true
+		case "instance-state-name":
+			return []string{string(v.State)}, true
+		case "instance-state-code":
+			return []string{strconv.Itoa(v.State.Code())}, true
+		case "vpc-id":
+			return []string{string(v.VPC)}, true
+		case "subnet-id":
+			return []string{string(v.Subnet)}, true
+		case "availability-zone":
+			return []string{v.Zone}, true
+		case "reservation-id":
+			return []string{string(v.Reservation)}, true
+		case "image-id":
+			return []string{v.ImageID}, true
+		case "instance-type":
+			return []string{v.InstanceType}, true
+		case "owner-id":
+			return []string{string(v.Account)}, true
+		case "client-token":
+			return nonEmpty(v.ClientToken), true
+		case "private-ip-address":
+			return nonEmpty(addrString(v.PrivateIP)), true
+		case "private-dns-name":
+			return nonEmpty(v.PrivateDNSName), true
+		case "instance.group-id", "network-interface.group-id":
+			return mapStrings(v.GroupSet, func(g GroupIdentifier) string { return string(g.ID) }), true
+		case "instance.group-name", "network-interface.group-name":
+			return mapStrings(v.GroupSet, func(g GroupIdentifier) string { return g.Name }), true
+		case "network-interface.network-interface-id":
+			return ifaces(func(n *NetworkInterface) []string { return []string{string(n.ID)} }), true
+		case "network-interface.subnet-id":
+			return ifaces(func(n *NetworkInterface) []string { return []string{string(n.Subnet)} }), true
+		case "network-interface.vpc-id":
+			return ifaces(func(n *NetworkInterface) []string { return []string{string(n.VPC)} }), true
+		case "network-interface.mac-address":
+			return ifaces(func(n *NetworkInterface) []string { return []string{n.MAC} }), true
+		case "network-interface.addresses.private-ip-address", "network-interface.private-ip-address":
+			return ifaces(func(n *NetworkInterface) []string { return mapStrings(n.PrivateIPs, netip.Addr.String) }), true
+		case "network-interface.ipv6-addresses.ipv6-address", "ipv6-address":
+			return ifaces(func(n *NetworkInterface) []string { return mapStrings(n.IPv6s, netip.Addr.String) }), true
+		}
+		return tagFields(v.Tags, name)
+	}
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// InstanceStateChange is one item of Terminate/Stop/StartInstances.
+type InstanceStateChange struct {
+	ID       model.InstanceID
+	Previous model.InstanceState
+	Current  model.InstanceState
+}
+
+// parseInstanceIDs validates InstanceId.N (at least one; duplicates
+// dropped).
+func parseInstanceIDs(ids []string) ([]model.InstanceID, error) {
+	if len(ids) == 0 {
+		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter InstanceId")
+	}
+	var out []model.InstanceID
+	for _, s := range ids {
+		id, err := model.ParseInstanceID(s)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// TerminateInstances terminates instances: each is stored as terminated
+// and answered as shutting-down (already terminated: terminated). Its
+// interfaces with DeleteOnTermination are deleted, the others detached,
+// so its groups lose it as a member at once.
+//
+// Decided: one request may write at most store.MaxTxnWrites keys (each
+// instance and each of its interfaces); more is InvalidParameterValue.
+func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
+	iids, err := parseInstanceIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []InstanceStateChange
+	err = s.txn(ctx, c, "TerminateInstances", func(t *tx) error {
+		out = out[:0]
+		recs, err := t.liveInstancesByID(iids)
+		if err != nil {
+			return err
+		}
+		writes := 0
+		for _, r := range recs {
+			writes += 1 + len(r.ENIs)
+		}
+		if writes > store.MaxTxnWrites {
+			return model.Errorf(model.CodeInvalidParameterValue, "These instances and their network interfaces are more than one request can change (%d keys); terminate fewer instances per request.", store.MaxTxnWrites)
+		}
+		for _, r := range recs {
+			ch := InstanceStateChange{ID: r.ID, Previous: r.State, Current: model.StateShuttingDown}
+			if r.State == model.StateTerminated {
+				ch.Current = model.StateTerminated
+			} else if err := t.terminate(r); err != nil {
+				return err
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (t *tx) terminate(r *instanceRecord) error {
+	for _, id := range r.ENIs {
+		e, err := t.eniRec(id)
+		if err != nil {
+			return err
+		}
+		if e.Attachment != nil && e.Attachment.DeleteOnTermination {
+			err = t.del(kindENI, string(id))
+		} else {
+			e.Attachment = nil
+			err = t.putENI(e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.ENIs, r.State, r.StateChanged = nil, model.StateTerminated, t.s.now().UTC()
+	return t.putInstance(r)
+}
+
+func (t *tx) liveInstancesByID(ids []model.InstanceID) ([]*instanceRecord, error) {
+	out := make([]*instanceRecord, 0, len(ids))
+	for _, id := range ids {
+		r, err := t.liveInstance(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// StopInstances stops running instances: stored as stopped, answered as
+// stopping. A stopped one stays stopped; a terminated one is
+// IncorrectInstanceState. Interfaces stay attached.
+func (s *Service) StopInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
+	return s.transition(ctx, c, "StopInstances", ids, model.StateRunning, model.StateStopped, model.StateStopping,
+		"This instance '%s' is not in a state from which it can be stopped.")
+}
+
+// StartInstances starts stopped instances: stored as running, answered as
+// pending. A running one stays running; a terminated one is
+// IncorrectInstanceState.
+func (s *Service) StartInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
+	return s.transition(ctx, c, "StartInstances", ids, model.StateStopped, model.StateRunning, model.StatePending,
+		"The instance '%s' is not in a state from which it can be started.")
+}
+
+// transition moves instances from state from to state to (answered as
+// shown); instances already in to are left alone.
+func (s *Service) transition(ctx context.Context, c Caller, op string, ids []string, from, to, shown model.InstanceState, badState string) ([]InstanceStateChange, error) {
+	iids, err := parseInstanceIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(iids) > store.MaxTxnWrites {
+		return nil, model.Errorf(model.CodeInvalidParameterValue, "One request may change at most %d instances.", store.MaxTxnWrites)
+	}
+	var out []InstanceStateChange
+	err = s.txn(ctx, c, op, func(t *tx) error {
+		out = out[:0]
+		recs, err := t.liveInstancesByID(iids)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			switch r.State {
+			case to:
+				out = append(out, InstanceStateChange{r.ID, to, to})
+			case from:
+				out = append(out, InstanceStateChange{r.ID, from, shown})
+				r.State, r.StateChanged = to, s.now().UTC()
+				if err := t.putInstance(r); err != nil {
+					return err
+				}
+			default:
+				return model.Errorf(model.CodeIncorrectState, badState, r.ID)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

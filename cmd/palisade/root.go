@@ -21,7 +21,7 @@ with nftables.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newAccountCmd())
 	return root
 }
 

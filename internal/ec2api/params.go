@@ -292,3 +292,17 @@ func (p *Params) RejectUnread() error {
 	}
 	return nil
 }
+
+// Ignore marks as read every parameter named one of names or nested below
+// one ("BlockDeviceMapping" covers BlockDeviceMapping.1.DeviceName): for
+// parameters an action accepts and deliberately does nothing with. Names are
+// absolute, whichever view Ignore is called on.
+func (p *Params) Ignore(names ...string) {
+	for _, n := range p.form.order {
+		for _, name := range names {
+			if n.name == name || strings.HasPrefix(n.name, name+".") {
+				n.read = true
+			}
+		}
+	}
+}

@@ -2,8 +2,10 @@ package ec2api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"palisade.dev/palisade/internal/auth"
@@ -31,6 +33,11 @@ type Handler struct {
 	// DryRun says the action takes the DryRun parameter: a request with
 	// DryRun=true is parsed and checked, then answered DryRunOperation.
 	DryRun bool
+	// Authorize, when set, decides whether the caller may call the action
+	// at all, before anything else is read (nil: every account may; the
+	// service scopes what it touches). Its error is the response, typically
+	// UnauthorizedOperation.
+	Authorize func(c *Call) error
 }
 
 // Action builds a Handler from a typed parser and runner.
@@ -65,7 +72,8 @@ func NewServer(svc *service.Service, keys auth.KeyLookup, log *slog.Logger) *Ser
 	return s
 }
 
-// Handle registers (or replaces) the handler of an action.
+// Handle registers (or replaces) the handler of an action. Register every
+// action before serving: the table is not guarded against concurrent use.
 func (s *Server) Handle(action string, h Handler) { s.actions[action] = h }
 
 // ec2Actions collects the action tables of this package's handler files.
@@ -83,49 +91,104 @@ func ec2Actions() Table {
 // actionTables lists the functions returning each handler file's actions.
 var actionTables []func() Table
 
-// ServeHTTP answers one request. Nothing answers 5xx for bad input: every
-// failure of the client is a *model.Error with a 4xx status.
+// ServeHTTP answers one request and logs one line about it. Nothing answers
+// 5xx for bad input: every failure of the client is a *model.Error with a
+// 4xx status. A handler that panics is logged with its stack and answered
+// InternalError, and the server goes on.
+//
+// Requests signed for the service "sts" are STS Query requests
+// (GetCallerIdentity, see sts.go), answered in STS's XML dialect; all
+// others are EC2's.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := NewRequestID()
-	start := s.now()
-	action, err := s.serve(w, r, reqID)
-	status := http.StatusOK
-	if err != nil {
-		status = WriteError(w, err, reqID)
-	}
-	s.log.Info("request", "action", action, "status", status, "request_id", reqID, "duration_ms", float64(s.now().Sub(start).Microseconds())/1000, "code", model.CodeOf(err))
+	ex := &exchange{reqID: NewRequestID(), start: s.now(), service: claimedService(r)}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("handler panicked", "action", clipValue(ex.action), "request_id", ex.reqID, "panic", p, "stack", string(debug.Stack()))
+			ex.err = fmt.Errorf("panic: %v", p)
+		}
+		s.finish(w, ex)
+	}()
+	ex.err = s.serve(w, r, ex)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqID string) (string, error) {
+// exchange is what ServeHTTP learns about one request as it goes.
+type exchange struct {
+	reqID   string
+	start   time.Time
+	service string // "sts" selects STS's dialect; anything else is EC2
+	account string // once verified
+	action  string // once decoded
+	err     error
+}
+
+// finish writes the error response, if any, and the access log line.
+func (s *Server) finish(w http.ResponseWriter, ex *exchange) {
+	status := http.StatusOK
+	if ex.err != nil {
+		if ex.service == stsService {
+			status = writeSTSError(w, ex.err, ex.reqID)
+		} else {
+			status = WriteError(w, ex.err, ex.reqID)
+		}
+	}
+	s.log.Info("request", "action", clipValue(ex.action), "status", status, "request_id", ex.reqID,
+		"duration_ms", float64(s.now().Sub(ex.start).Microseconds())/1000, "code", model.CodeOf(ex.err),
+		"account", ex.account, "service", ex.service)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ex *exchange) error {
 	body, err := ReadBody(r, DefaultMaxBody)
 	if err != nil {
-		return "", err
+		return unreadableBody(err)
 	}
 	id, err := auth.Verify(r, body, s.keys, s.now())
 	if err != nil {
-		return "", err
+		return err
 	}
+	ex.account, ex.service = id.AccountID, id.Service
 	req, err := DecodeRequest(r, body)
 	if err != nil {
-		return "", err
+		return err
+	}
+	ex.action = req.Action
+	if id.Service == stsService {
+		return serveSTS(w, id, req, ex.reqID)
 	}
 	h, ok := s.actions[req.Action]
 	if !ok {
-		return req.Action, UnknownAction(req.Action)
+		return UnknownAction(req.Action)
 	}
 	if err := req.CheckVersion(APIVersion); err != nil {
-		return req.Action, err
+		return err
 	}
 	c := &Call{Ctx: r.Context(), Caller: service.Caller{Account: model.AccountID(id.AccountID), Region: id.Region},
 		Identity: id, Action: req.Action, Params: req.Params, Service: s.svc}
 	out, err := s.dispatch(c, h)
 	if err != nil {
-		return req.Action, err
+		return err
 	}
-	return req.Action, WriteResponse(w, req.Action, reqID, out)
+	return WriteResponse(w, req.Action, ex.reqID, out)
+}
+
+// unreadableBody turns a failure to read the body (a broken chunked
+// encoding, a client that went away) into a client error; ReadBody's own
+// errors pass unchanged.
+func unreadableBody(err error) error {
+	if model.CodeOf(err) != "" {
+		return err
+	}
+	return model.Errorf(model.CodeInvalidParameterValue, "The request body could not be read: %s", clipValue(err.Error()))
 }
 
 func (s *Server) dispatch(c *Call, h Handler) (any, error) {
+	if h.Authorize != nil {
+		if err := h.Authorize(c); err != nil {
+			return nil, err
+		}
+	}
 	dry := false
 	if h.DryRun {
 		var err error

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	bbolt "go.etcd.io/bbolt"
+
+	"palisade.dev/palisade/internal/auth"
+	"palisade.dev/palisade/internal/ec2api"
+	"palisade.dev/palisade/internal/service"
+	"palisade.dev/palisade/internal/store/bolt"
+)
+
+// Timeouts of the HTTP server. Query API requests are small (bodies are
+// capped at 1 MiB) and answered in milliseconds.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 10 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// dbFile is the store's file in the data directory.
+const dbFile = "palisade.db"
+
+func newServeCmd() *cobra.Command {
+	cfg := defaultServeConfig()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the control plane: the EC2 security-group API",
+		Long: `Serve the EC2 security-group API (and sts:GetCallerIdentity) on --listen.
+
+On first start with an empty data directory, serve creates an admin account
+and writes its credentials in the AWS shared-credentials format to
+DATA_DIR/credentials (profile "palisade") and DATA_DIR/config. Every flag can
+also be set with the PALISADE_* environment variable shown in its help;
+flags win.`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags(), os.LookupEnv)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			if err := runServe(ctx, cfg, log); err != nil {
+				return err
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+	cfg.flags(cmd.Flags())
+	documentEnv(cmd.Flags())
+	return cmd
+}
+
+// runServe runs the control plane until ctx ends, then shuts it down:
+// in-flight requests finish (for up to shutdownTimeout), then the store is
+// closed.
+func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	if cfg.Dataplane == dataplaneLab {
+		return errors.New("--dataplane lab: the lab data plane is not available yet")
+	}
+	// Bind first: a taken port fails the start before anything is created.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // no-op once served: Shutdown closes it
+	own := sudoOwner(os.Geteuid(), os.Getenv)
+	dir, err := resolveDataDir(cfg.DataDir, own)
+	if err != nil {
+		return err
+	}
+	log.Info("data directory", "path", dir)
+
+	st, err := openStore(dir, own, log)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "store", st.Close)
+	svc, err := service.New(st, cfg.Service, service.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	accounts, err := auth.OpenAccounts(ctx, st, auth.WithAccountsLogger(log))
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "accounts", accounts.Close)
+	admin, key, fresh, err := accounts.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		log.Info("first start: created the admin account", "account", admin.ID, "access_key_id", key.ID)
+	}
+	if err := writeClientFiles(dir, key, fresh, own, log); err != nil {
+		return err
+	}
+
+	api := ec2api.NewServer(svc, accounts, log)
+	for name, h := range ec2api.PalisadeAccountActions(accounts) {
+		api.Handle(name, h)
+	}
+	return serveUntilDone(ctx, ln, newRootHandler(api), log)
+}
+
+// resolveDataDir picks the data directory and creates it.
+func resolveDataDir(dir string, own owner) (string, error) {
+	if dir == "" {
+		var err error
+		if dir, err = defaultDataDir(os.Getenv, os.Geteuid(), homeOfUID); err != nil {
+			return "", err
+		}
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return dir, makeDataDir(dir, own)
+}
+
+// openStore opens DIR/palisade.db, giving a newly created file to own.
+func openStore(dir string, own owner, log *slog.Logger) (*bolt.Store, error) {
+	path := filepath.Join(dir, dbFile)
+	existed, err := fileExists(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := bolt.Open(path, bolt.Options{Logger: log.With("component", "store")})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w (is another palisade serve using %s?)", err, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !existed {
+		if err := own.chown(path); err != nil {
+			return nil, errors.Join(err, st.Close())
+		}
+	}
+	return st, nil
+}
+
+// rootHandler serves GET /healthz and passes everything else to the API.
+// /healthz answers 200 while the server takes requests and 503 once it
+// is shutting down; it is the only path that needs no signature.
+type rootHandler struct {
+	api      http.Handler
+	stopping atomic.Bool
+}
+
+func newRootHandler(api http.Handler) *rootHandler { return &rootHandler{api: api} }
+
+func (h *rootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/healthz" {
+		h.api.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	case h.stopping.Load():
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	default:
+		fmt.Fprintln(w, "ok")
+	}
+}
+
+// serveUntilDone serves h on ln until ctx ends, then shuts down cleanly.
+func serveUntilDone(ctx context.Context, ln net.Listener, h *rootHandler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "endpoint", "http://"+ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "cause", context.Cause(ctx))
+	h.stopping.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// closeLogged closes something on the way out and logs a failure.
+func closeLogged(log *slog.Logger, what string, closeFn func() error) {
+	if err := closeFn(); err != nil {
+		log.Error("close "+what, "err", err)
+	}
+}

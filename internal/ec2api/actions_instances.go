@@ -1,0 +1,230 @@
+package ec2api
+
+import (
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/service"
+)
+
+func init() { actionTables = append(actionTables, instanceActions) }
+
+// instanceActions serves instances: in the lab, network namespaces whose
+// interfaces carry security groups.
+func instanceActions() Table {
+	return Table{
+		"RunInstances":              Action(parseRunInstances, runRunInstances),
+		"DescribeInstances":         Action(parseDescribeInstances, runDescribeInstances),
+		"TerminateInstances":        Action(parseInstanceIDs, runTerminateInstances),
+		"StopInstances":             Action(parseInstanceIDs, runStopInstances),
+		"StartInstances":            Action(parseStartInstances, runStartInstances),
+		"ModifyInstanceAttribute":   Action(parseModifyInstanceAttribute, runModifyInstanceAttribute),
+		"DescribeInstanceAttribute": Action(parseDescribeInstanceAttribute, runDescribeInstanceAttribute),
+	}
+}
+
+// parseRunInstances reads what the service launches with. Parameters of
+// what Palisade does not model (KeyName, UserData, BlockDeviceMapping,
+// Monitoring, IamInstanceProfile, …) are left unread, so a request with
+// them is refused with UnknownParameter rather than half done.
+func parseRunInstances(p *Params) (service.RunInstancesInput, error) {
+	in := service.RunInstancesInput{
+		ImageID: p.String("ImageId"), InstanceType: p.String("InstanceType"), SubnetID: p.String("SubnetId"),
+		Zone: p.String("Placement.AvailabilityZone"), PrivateIP: p.String("PrivateIpAddress"), ClientToken: p.String("ClientToken"),
+	}
+	var err error
+	if in.MinCount, err = p.OptInt32("MinCount"); err != nil {
+		return in, err
+	}
+	if in.MaxCount, err = p.OptInt32("MaxCount"); err != nil {
+		return in, err
+	}
+	if in.GroupIDs, err = p.Strings("SecurityGroupId"); err != nil {
+		return in, err
+	}
+	if in.GroupNames, err = p.Strings("SecurityGroup"); err != nil {
+		return in, err
+	}
+	if in.IPv6AddressCount, err = optInt32(p, "Ipv6AddressCount"); err != nil {
+		return in, err
+	}
+	if in.Interfaces, err = readInterfaceSpecs(p); err != nil {
+		return in, err
+	}
+	// Launch options that change nothing about the network of a lab
+	// instance are accepted and ignored, so that tutorials, Terraform and
+	// boto3 scripts run unchanged (Palisade has no key pairs, disks or
+	// instance metadata service).
+	p.Ignore("KeyName", "UserData", "Monitoring", "BlockDeviceMapping", "IamInstanceProfile", "MetadataOptions",
+		"DisableApiTermination", "DisableApiStop", "EbsOptimized", "Placement.Tenancy", "Placement.GroupName",
+		"InstanceInitiatedShutdownBehavior", "CreditSpecification", "HibernationOptions", "EnclaveOptions",
+		"PrivateDnsNameOptions", "MaintenanceOptions", "CapacityReservationSpecification")
+	in.TagSpecifications, err = readRawTagSpecs(p)
+	return in, err
+}
+
+// readInterfaceSpecs reads NetworkInterface.N of RunInstances.
+func readInterfaceSpecs(p *Params) ([]service.InterfaceSpec, error) {
+	elems, err := p.List("NetworkInterface")
+	if err != nil {
+		return nil, err
+	}
+	var out []service.InterfaceSpec
+	for _, e := range elems {
+		sp := service.InterfaceSpec{
+			NetworkInterfaceID: e.String("NetworkInterfaceId"), SubnetID: e.String("SubnetId"),
+			PrivateIP: e.String("PrivateIpAddress"), Description: e.String("Description"),
+		}
+		if sp.DeviceIndex, err = e.OptInt32("DeviceIndex"); err != nil {
+			return nil, err
+		}
+		if sp.GroupIDs, err = e.Strings("SecurityGroupId"); err != nil {
+			return nil, err
+		}
+		if sp.IPv6AddressCount, err = optInt32(e, "Ipv6AddressCount"); err != nil {
+			return nil, err
+		}
+		if sp.DeleteOnTermination, err = e.OptBool("DeleteOnTermination"); err != nil {
+			return nil, err
+		}
+		if sp.Conntrack, _, err = readConntrack(e, "ConnectionTrackingSpecification"); err != nil {
+			return nil, err
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+func runRunInstances(c *Call, in service.RunInstancesInput) (any, error) {
+	res, err := c.Service.RunInstances(c.Ctx, c.Caller, in)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := zoneIDs(c)
+	if err != nil {
+		return nil, err
+	}
+	return reservationOf(res, ids), nil
+}
+
+func parseDescribeInstances(p *Params) (service.DescribeInstancesInput, error) {
+	in, err := parseDescribe("InstanceId")(p)
+	return service.DescribeInstancesInput(in), err
+}
+
+func runDescribeInstances(c *Call, in service.DescribeInstancesInput) (any, error) {
+	reservations, next, err := c.Service.DescribeInstances(c.Ctx, c.Caller, in)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := zoneIDs(c)
+	if err != nil {
+		return nil, err
+	}
+	out := describeInstancesXML{Reservations: make(Set[reservationXML], len(reservations)), NextToken: next}
+	for i := range reservations {
+		out.Reservations[i] = reservationOf(&reservations[i], ids)
+	}
+	return out, nil
+}
+
+// parseInstanceIDs reads InstanceId.N of TerminateInstances and
+// StopInstances, and their Force and SkipOsShutdown, which change nothing:
+// a Palisade instance has no operating system to wait for, and stops and
+// terminates at once.
+func parseInstanceIDs(p *Params) ([]string, error) {
+	for _, name := range []string{"Force", "SkipOsShutdown"} {
+		if _, err := p.Bool(name); err != nil {
+			return nil, err
+		}
+	}
+	return p.Strings("InstanceId")
+}
+
+func parseStartInstances(p *Params) ([]string, error) { return p.Strings("InstanceId") }
+
+func runTerminateInstances(c *Call, ids []string) (any, error) {
+	return stateChanges(c.Service.TerminateInstances(c.Ctx, c.Caller, ids))
+}
+
+func runStopInstances(c *Call, ids []string) (any, error) {
+	return stateChanges(c.Service.StopInstances(c.Ctx, c.Caller, ids))
+}
+
+func runStartInstances(c *Call, ids []string) (any, error) {
+	return stateChanges(c.Service.StartInstances(c.Ctx, c.Caller, ids))
+}
+
+func stateChanges(changes []service.InstanceStateChange, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := stateChangesXML{Instances: make(Set[stateChangeXML], len(changes))}
+	for i, ch := range changes {
+		out.Instances[i] = stateChangeXML{string(ch.ID), stateOf(ch.Current), stateOf(ch.Previous)}
+	}
+	return out, nil
+}
+
+// parseModifyInstanceAttribute reads the attributes the service changes, in
+// both wire forms: the structured one (GroupId.N, InstanceType.Value,
+// SourceDestCheck.Value) and the older Attribute=name&Value=v (boto3's
+// Instance.modify_attribute, aws ec2 modify-instance-attribute --attribute).
+func parseModifyInstanceAttribute(p *Params) (service.ModifyInstanceAttributeInput, error) {
+	in := service.ModifyInstanceAttributeInput{InstanceID: p.String("InstanceId")}
+	var err error
+	if in.GroupIDs, err = p.Strings("GroupId"); err != nil {
+		return in, err
+	}
+	if v, ok := p.OptString("InstanceType.Value"); ok {
+		in.InstanceType = &v
+	}
+	if in.SourceDestCheck, err = p.OptBool("SourceDestCheck.Value"); err != nil {
+		return in, err
+	}
+	name, ok := p.OptString("Attribute")
+	if !ok {
+		return in, nil
+	}
+	return in, readAttributeValue(p, name, &in)
+}
+
+// readAttributeValue applies Attribute=name&Value=v to in.
+func readAttributeValue(p *Params, name string, in *service.ModifyInstanceAttributeInput) error {
+	twice := model.Errorf(model.CodeInvalidParameterCombination, "The attribute %s is given both as Attribute and by name.", clipValue(name))
+	switch name {
+	case "instanceType":
+		if in.InstanceType != nil {
+			return twice
+		}
+		v := p.String("Value")
+		in.InstanceType = &v
+	case "sourceDestCheck":
+		if in.SourceDestCheck != nil {
+			return twice
+		}
+		v, err := p.OptBool("Value")
+		if v == nil && err == nil {
+			err = model.Errorf(model.CodeMissingParameter, "The request must contain the parameter Value")
+		}
+		in.SourceDestCheck = v
+		return err
+	default:
+		return model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter attribute is invalid. Palisade can modify instanceType, sourceDestCheck and groupSet (GroupId.N).", clipValue(name))
+	}
+	return nil
+}
+
+func runModifyInstanceAttribute(c *Call, in service.ModifyInstanceAttributeInput) (any, error) {
+	return returnTrue, c.Service.ModifyInstanceAttribute(c.Ctx, c.Caller, in)
+}
+
+func parseDescribeInstanceAttribute(p *Params) (attributeInput, error) {
+	return attributeInput{p.String("InstanceId"), p.String("Attribute")}, nil
+}
+
+func runDescribeInstanceAttribute(c *Call, in attributeInput) (any, error) {
+	a, err := c.Service.DescribeInstanceAttribute(c.Ctx, c.Caller, in.ID, in.Attribute)
+	if err != nil {
+		return nil, err
+	}
+	return instanceAttributeOf(a), nil
+}

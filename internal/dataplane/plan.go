@@ -1,0 +1,283 @@
+package dataplane
+
+import (
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+)
+
+// plan is one batch: what to add, change and delete, queued in an order the
+// kernel accepts inside one transaction (objects, sets and chains exist
+// before anything refers to them; references are gone before what they
+// refer to is deleted).
+type plan struct {
+	full                 bool // delete and re-add the whole table
+	addObjs, delObjs     []*ctObj
+	addSets, delSets     []*set
+	addChains, delChains []*chain
+	rewrite              []*chain // existing chains whose rules change
+	elems                []elemDelta
+}
+
+// elemDelta changes the elements of a set that stays.
+type elemDelta struct {
+	s        *set
+	add, del []element
+}
+
+// rebuild replaces the table with rs.
+func rebuild(rs *ruleset) *plan {
+	return &plan{full: true, addObjs: rs.objs, addSets: rs.sets, addChains: rs.chains}
+}
+
+// diff plans the update from old to cur; ok is false when only a rebuild
+// can do it (a set or base chain that changed its type).
+func diff(old, cur *ruleset) (p *plan, ok bool) {
+	p = &plan{}
+	oldObjs := byName(old.objs, func(o *ctObj) string { return o.name })
+	for _, o := range cur.objs {
+		if oldObjs[o.name] == nil {
+			p.addObjs = append(p.addObjs, o)
+		}
+		delete(oldObjs, o.name)
+	}
+	p.delObjs = sortedValues(oldObjs, func(o *ctObj) string { return o.name })
+
+	oldSets := byName(old.sets, func(s *set) string { return s.name })
+	for _, s := range cur.sets {
+		was := oldSets[s.name]
+		delete(oldSets, s.name)
+		switch {
+		case was == nil:
+			p.addSets = append(p.addSets, s)
+		case was.typeText() != s.typeText() || was.interval != s.interval:
+			return nil, false
+		default:
+			if d := diffElems(was, s); len(d.add)+len(d.del) > 0 {
+				p.elems = append(p.elems, d)
+			}
+		}
+	}
+	p.delSets = sortedValues(oldSets, func(s *set) string { return s.name })
+
+	oldChains := byName(old.chains, func(c *chain) string { return c.name })
+	for _, c := range cur.chains {
+		was := oldChains[c.name]
+		delete(oldChains, c.name)
+		switch {
+		case was == nil:
+			p.addChains = append(p.addChains, c)
+		case (was.base == nil) != (c.base == nil) || was.base != nil && *was.base != *c.base:
+			return nil, false
+		case !sameRules(was.rules, c.rules):
+			p.rewrite = append(p.rewrite, c)
+		}
+	}
+	p.delChains = sortedValues(oldChains, func(c *chain) string { return c.name })
+	return p, true
+}
+
+func diffElems(old, cur *set) elemDelta {
+	d := elemDelta{s: cur}
+	had := make(map[string]bool, len(old.elems))
+	for _, e := range old.elems {
+		had[e.id()] = true
+	}
+	for _, e := range cur.elems {
+		if !had[e.id()] {
+			d.add = append(d.add, e)
+		}
+		delete(had, e.id())
+	}
+	for _, e := range old.elems {
+		if had[e.id()] {
+			d.del = append(d.del, e)
+		}
+	}
+	return d
+}
+
+func sameRules(a, b []rule) bool {
+	return slices.EqualFunc(a, b, func(x, y rule) bool { return x.text == y.text })
+}
+
+func byName[T any](xs []T, name func(T) string) map[string]T {
+	m := make(map[string]T, len(xs))
+	for _, x := range xs {
+		m[name(x)] = x
+	}
+	return m
+}
+
+func sortedValues[T any](m map[string]T, name func(T) string) []T {
+	out := make([]T, 0, len(m))
+	for _, x := range m {
+		out = append(out, x)
+	}
+	return sortedByName(out, name)
+}
+
+// result counts what the plan changes.
+func (p *plan) result() Result {
+	r := Result{
+		Full:   p.full,
+		Sets:   len(p.addSets) + len(p.delSets),
+		Chains: len(p.addChains) + len(p.delChains) + len(p.rewrite),
+	}
+	for _, s := range p.addSets {
+		r.Elements += len(s.elems)
+	}
+	for _, d := range p.elems {
+		r.Elements += len(d.add) + len(d.del)
+	}
+	return r
+}
+
+// bulkMin is the number of elements added to one set in one batch from
+// which Apply counts the set's elements back from the kernel: google/
+// nftables v0.3.0 silently dropped elements beyond 64 KiB per message
+// (DATAPLANE.md pitfall 1); the pinned version splits them, and this check
+// would catch a regression.
+const bulkMin = 1000
+
+// bulk lists the sets that got at least bulkMin elements.
+func (p *plan) bulk() []string {
+	var out []string
+	for _, s := range p.addSets {
+		if len(s.elems) >= bulkMin {
+			out = append(out, s.name)
+		}
+	}
+	for _, d := range p.elems {
+		if len(d.add) >= bulkMin {
+			out = append(out, d.s.name)
+		}
+	}
+	return out
+}
+
+// enqueue queues the plan's messages on t's connection, in this order:
+// objects, sets and chains are created before anything refers to them
+// (map elements jump to chains, so maps get theirs after the chains);
+// elements are deleted before they are added (a replacement cell of an
+// interval set may overlap the one it replaces); chains are flushed
+// before their rules are added again or they are deleted; what is deleted
+// goes last, when no rule or element refers to it any more.
+func (p *plan) enqueue(t *Table) error {
+	c := t.conn
+	if p.full {
+		c.AddTable(t.tbl) // so that the delete finds it
+		c.DelTable(t.tbl)
+		c.AddTable(t.tbl)
+	}
+	for _, o := range p.addObjs {
+		addCtObj(c, t.tbl, o)
+	}
+	for _, s := range p.addSets {
+		var es []element
+		if !s.vmap {
+			es = s.elems
+		}
+		if err := c.AddSet(t.nftSet(s), nftElems(s, es)); err != nil {
+			return err
+		}
+	}
+	for _, ch := range p.addChains {
+		c.AddChain(t.nftChain(ch))
+	}
+	if err := p.enqueueElems(t); err != nil {
+		return err
+	}
+	p.enqueueRules(t)
+	for _, ch := range p.delChains {
+		c.DelChain(t.nftChain(ch))
+	}
+	for _, s := range p.delSets {
+		c.DelSet(t.nftSet(s))
+	}
+	for _, o := range p.delObjs {
+		c.DeleteObject(&nftables.NamedObj{Table: t.tbl, Name: o.name, Type: nftables.ObjTypeCtTimeout})
+	}
+	return nil
+}
+
+func (p *plan) enqueueElems(t *Table) error {
+	c := t.conn
+	for _, d := range p.elems {
+		if err := c.SetDeleteElements(t.nftSet(d.s), nftElems(d.s, d.del)); err != nil {
+			return err
+		}
+	}
+	for _, d := range p.elems {
+		if err := c.SetAddElements(t.nftSet(d.s), nftElems(d.s, d.add)); err != nil {
+			return err
+		}
+	}
+	for _, s := range p.addSets {
+		if s.vmap && len(s.elems) > 0 {
+			if err := c.SetAddElements(t.nftSet(s), nftElems(s, s.elems)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *plan) enqueueRules(t *Table) {
+	c := t.conn
+	for _, ch := range append(slices.Clone(p.rewrite), p.delChains...) {
+		c.FlushChain(t.nftChain(ch))
+	}
+	for _, ch := range append(slices.Clone(p.addChains), p.rewrite...) {
+		nc := t.nftChain(ch)
+		for _, r := range ch.rules {
+			c.AddRule(&nftables.Rule{Table: t.tbl, Chain: nc, Exprs: r.exprs})
+		}
+	}
+}
+
+func (t *Table) nftSet(s *set) *nftables.Set {
+	ns := &nftables.Set{Table: t.tbl, Name: s.name, Interval: s.interval, Concatenation: len(s.fields) > 1}
+	types := make([]nftables.SetDatatype, len(s.fields))
+	for i, f := range s.fields {
+		types[i] = f.dt
+	}
+	ns.KeyType = types[0]
+	if s.fields[0] == tIfname && len(types) == 1 {
+		// nft reads an ifname key in host byte order, as it declares it;
+		// without this userdata `nft list` shows the names as "".
+		ns.KeyByteOrder = binaryutil.NativeEndian
+	}
+	if len(types) > 1 {
+		ns.KeyType = nftables.MustConcatSetType(types...)
+	}
+	if s.vmap {
+		ns.IsMap, ns.DataType = true, nftables.TypeVerdict
+	}
+	return ns
+}
+
+func nftElems(s *set, es []element) []nftables.SetElement {
+	out := make([]nftables.SetElement, len(es))
+	for i, e := range es {
+		out[i] = nftables.SetElement{Key: e.key, KeyEnd: e.end}
+		if s.vmap {
+			out[i].VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: e.jump}
+		}
+	}
+	return out
+}
+
+func (t *Table) nftChain(c *chain) *nftables.Chain {
+	nc := &nftables.Chain{Name: c.name, Table: t.tbl}
+	if c.base != nil {
+		drop := nftables.ChainPolicyDrop
+		nc.Type = nftables.ChainTypeFilter
+		nc.Hooknum = nftables.ChainHookForward
+		nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(*c.base))
+		nc.Policy = &drop
+	}
+	return nc
+}

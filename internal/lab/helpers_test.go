@@ -418,3 +418,21 @@ func watchChanges(t *testing.T, ns string) func() int {
 		}
 	}
 }
+
+// settle drains the watches until none has seen a change for 300 ms (at most
+// 5 s): asynchronous kernel work after an Ensure is over.
+func settle(watches []func() int) {
+	deadline := time.Now().Add(5 * time.Second)
+	for quiet := 0; quiet < 3 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		n := 0
+		for _, w := range watches {
+			n += w()
+		}
+		if n == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+}

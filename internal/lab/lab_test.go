@@ -156,6 +156,10 @@ func TestEnsureIsIdempotentAndAdopts(t *testing.T) {
 	for _, ns := range []string{l.RouterNamespace(vpc), a.ID, b.ID, h.Name} {
 		watches = append(watches, watchChanges(t, ns))
 	}
+	// The kernel finishes some work of the first Ensure asynchronously
+	// (link-up routes, IPv6 multicast): wait until the namespaces are quiet,
+	// so that only what the second Ensure does is counted.
+	settle(watches)
 	noChanges := func(when string) {
 		t.Helper()
 		for _, changes := range watches {

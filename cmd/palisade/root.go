@@ -21,7 +21,7 @@ with nftables.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newAccountCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newAccountCmd(), newLabCmd())
 	return root
 }
 

@@ -76,7 +76,14 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 	if cfg.Dataplane == dataplaneLab {
-		return errors.New("--dataplane lab: the lab data plane is not available yet")
+		if err := checkLabHost(); err != nil {
+			return err
+		}
+		unlock, err := lockLab()
+		if err != nil {
+			return fmt.Errorf("--dataplane lab: %w", err)
+		}
+		defer unlock()
 	}
 	// Bind first: a taken port fails the start before anything is created.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -116,6 +123,13 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 
+	if cfg.Dataplane == dataplaneLab {
+		stopAgent, err := startAgent(ctx, st, log)
+		if err != nil {
+			return err
+		}
+		defer stopAgent()
+	}
 	api := ec2api.NewServer(svc, accounts, log)
 	for name, h := range ec2api.PalisadeAccountActions(accounts) {
 		api.Handle(name, h)

@@ -112,13 +112,25 @@ func TestServeHelpNamesEnvironmentVariables(t *testing.T) {
 	}
 }
 
-func TestLabDataplaneIsNotAvailableYet(t *testing.T) {
+// TestLabDataplaneRefusesClearly: without root the lab says why; with root,
+// a second serve with the lab on the same machine is refused (the lab lock
+// is held) before anything is created.
+func TestLabDataplaneRefusesClearly(t *testing.T) {
 	cfg := defaultServeConfig()
 	cfg.Dataplane = "lab"
 	cfg.DataDir = t.TempDir()
+	want := "needs root"
+	if os.Geteuid() == 0 {
+		unlock, err := lockLab()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unlock()
+		want = "a palisade serve with the lab is running on this machine"
+	}
 	err := runServe(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "the lab data plane is not available yet") {
-		t.Fatalf("%v", err)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
 	}
 	if entries, _ := os.ReadDir(cfg.DataDir); len(entries) != 0 {
 		t.Fatalf("the data directory was touched: %v", entries)

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"palisade.dev/palisade/internal/client"
+	"palisade.dev/palisade/internal/lab"
+)
+
+// labLockFile is held (flock) by a palisade serve that runs the lab, so that
+// `palisade lab down` cannot pull the namespaces from under it.
+const labLockFile = "/run/palisade/lab.lock"
+
+func newLabCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Manage the lab: outside hosts, and tearing everything down",
+		Long: `In the lab (palisade serve --dataplane lab), every VPC is a router network
+namespace, every running instance a network namespace named by its ID, and
+lab hosts are "outside computers" that reach a VPC's instances with their
+own address as the source.`,
+	}
+	cmd.AddCommand(newLabHostCmd(), newLabDownCmd())
+	return cmd
+}
+
+func newLabHostCmd() *cobra.Command {
+	var flags clientFlags
+	cmd := &cobra.Command{Use: "host", Short: "Add, remove and list outside computers of the lab"}
+	flags.register(cmd.PersistentFlags())
+	cmd.AddCommand(newLabHostAddCmd(&flags), newLabHostRmCmd(&flags), newLabHostLsCmd(&flags))
+	return cmd
+}
+
+// labHost is a lab host as the CLI prints it.
+type labHost struct {
+	Name        string `json:"Name" xml:"name"`
+	VpcID       string `json:"VpcId" xml:"vpcId"`
+	IPv4Address string `json:"Ipv4Address" xml:"ipv4Address"`
+	IPv6Address string `json:"Ipv6Address,omitempty" xml:"ipv6Address"`
+}
+
+func newLabHostAddCmd(flags *clientFlags) *cobra.Command {
+	var vpc, ip4, ip6 string
+	cmd := &cobra.Command{
+		Use:   "add NAME --vpc VPC-ID --ip ADDR [--ip6 ADDR]",
+		Short: "Add an outside computer: a namespace NAME with one address outside the VPC",
+		Example: `  palisade lab host add office --vpc vpc-0123456789abcdef0 --ip 203.0.113.5
+  sudo ip netns exec office ssh 172.31.5.9`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, format, err := flags.connect(cmd)
+			if err != nil {
+				return err
+			}
+			params := url.Values{"Name": {args[0]}, "VpcId": {vpc}, "Ipv4Address": {ip4}}
+			setIf(params, "Ipv6Address", ip6)
+			var resp struct {
+				Host labHost `xml:"labHost"`
+			}
+			if err := c.Call(cmd.Context(), "PalisadeCreateLabHost", params, &resp); err != nil {
+				return err
+			}
+			return client.Print(cmd.OutOrStdout(), format, "LabHost", resp.Host)
+		},
+	}
+	cmd.Flags().StringVar(&vpc, "vpc", "", "the VPC whose instances the host reaches")
+	cmd.Flags().StringVar(&ip4, "ip", "", "the host's IPv4 address (outside the VPC's CIDR)")
+	cmd.Flags().StringVar(&ip6, "ip6", "", "the host's IPv6 address (optional)")
+	cmd.MarkFlagRequired("vpc")
+	cmd.MarkFlagRequired("ip")
+	return cmd
+}
+
+func newLabHostRmCmd(flags *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Remove an outside computer",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := flags.connect(cmd)
+			if err != nil {
+				return err
+			}
+			return c.Call(cmd.Context(), "PalisadeDeleteLabHost", url.Values{"Name": {args[0]}}, nil)
+		},
+	}
+}
+
+func newLabHostLsCmd(flags *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls",
+		Short: "List the outside computers of your account",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, format, err := flags.connect(cmd)
+			if err != nil {
+				return err
+			}
+			var resp struct {
+				Hosts []labHost `xml:"labHostSet>item"`
+			}
+			if err := c.Call(cmd.Context(), "PalisadeDescribeLabHosts", nil, &resp); err != nil {
+				return err
+			}
+			if resp.Hosts == nil {
+				resp.Hosts = []labHost{}
+			}
+			return client.Print(cmd.OutOrStdout(), format, "LabHosts", struct {
+				LabHosts []labHost `json:"LabHosts"`
+			}{resp.Hosts})
+		},
+	}
+}
+
+func newLabDownCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Remove every namespace, interface and firewall table the lab made on this machine",
+		Long: `Remove every namespace, interface and firewall table that the lab made on this
+machine. The store is left alone: the next palisade serve --dataplane lab
+builds the lab again from it. Refuses while a palisade serve runs the lab.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("lab down needs root (it removes network namespaces): run it with sudo")
+			}
+			unlock, err := lockLab()
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			l, err := lab.New(lab.DefaultConfig())
+			if err != nil {
+				return err
+			}
+			before, err := l.List()
+			if err != nil {
+				return err
+			}
+			if err := l.Down(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d VPC routers, %d instances and %d lab hosts\n",
+				len(before.VPCs), len(before.Instances), len(before.Hosts))
+			return nil
+		},
+	}
+}
+
+// lockLab takes the lab lock without waiting: it fails, saying why, when a
+// palisade serve runs the lab. The lock goes with the process.
+func lockLab() (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(labLockFile), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(labLockFile, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errors.New("a palisade serve with the lab is running on this machine: stop it first")
+		}
+		return nil, fmt.Errorf("lock %s: %w", labLockFile, err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"runtime"
+
+	"palisade.dev/palisade/internal/agent"
+	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/store"
+)
+
+// checkLabHost says clearly why this machine cannot run the lab.
+func checkLabHost() error {
+	if runtime.GOOS != "linux" {
+		return errors.New("--dataplane lab needs Linux (network namespaces and nftables)")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("--dataplane lab needs root to create network namespaces and firewall tables: run sudo palisade serve --dataplane lab")
+	}
+	return nil
+}
+
+// startAgent runs the lab's agent until ctx ends or stop is called. When it
+// stops, every namespace and firewall stays as it is: the last rules stay in
+// force while the control plane is down, and the next start adopts them.
+func startAgent(ctx context.Context, st store.Store, log *slog.Logger) (stop func(), err error) {
+	l, err := lab.New(lab.Config{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a := agent.New(st, l, agent.DefaultConfig(), log)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Run(ctx); err != nil {
+			log.Error("agent stopped", "err", err)
+		}
+	}()
+	log.Info("lab data plane running: VPCs are router namespaces, instances are namespaces named by their IDs")
+	return func() { cancel(); <-done }, nil
+}

@@ -1,0 +1,310 @@
+// Package agent is the reconcile loop of one host: it watches the store,
+// compiles every VPC's policies with internal/policy, wires the lab's
+// namespaces with internal/lab and makes each VPC router's firewall match
+// with internal/dataplane. It is level-triggered and idempotent: a restart,
+// a missed event or a hand edit heals at the next reconcile. It fails
+// closed: a VPC's firewall (which drops every instance interface it does not
+// know) is in place before any instance of that VPC is wired, and an
+// interface's policy is applied before its namespace exists.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"palisade.dev/palisade/internal/dataplane"
+	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/policy"
+	"palisade.dev/palisade/internal/store"
+)
+
+// Config tunes the agent.
+type Config struct {
+	// DriftEvery is how often the firewall tables are compared with what the
+	// agent last applied (someone may have edited or deleted them by hand).
+	DriftEvery time.Duration
+	// Debounce gathers bursts of store changes into one reconcile.
+	Debounce time.Duration
+}
+
+// DefaultConfig returns the agent's defaults.
+func DefaultConfig() Config {
+	return Config{DriftEvery: 2 * time.Second, Debounce: 2 * time.Millisecond}
+}
+
+// Agent keeps this machine's lab and firewalls in step with the store.
+type Agent struct {
+	st    store.Store
+	lab   *lab.Lab
+	cfg   Config
+	log   *slog.Logger
+	world *world
+	vpcs  map[model.VpcID]*vpcState
+	// Applied is signalled (non-blocking) after each reconcile with the store
+	// revision it reflects; benchmarks and tests wait on it.
+	applied chan int64
+	rev     int64
+}
+
+// vpcState is what the agent has put in the kernel for one VPC.
+type vpcState struct {
+	table    *dataplane.Table
+	compiled *policy.Compiled
+}
+
+// New returns an agent over st that wires namespaces with l.
+func New(st store.Store, l *lab.Lab, cfg Config, log *slog.Logger) *Agent {
+	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), world: newWorld(),
+		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1)}
+}
+
+// Applied delivers the store revision of the latest reconcile.
+func (a *Agent) Applied() <-chan int64 { return a.applied }
+
+// Run reconciles until ctx ends. It lists the store, reconciles, then
+// follows the watch; if the watch falls behind compaction it lists again.
+// When Run returns, every firewall stays as it was: rules stay in force
+// while the control plane is down.
+func (a *Agent) Run(ctx context.Context) error {
+	for {
+		err := a.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrCompacted) {
+			return err
+		}
+		a.log.Warn("watch fell behind compaction; listing the store again", "err", err)
+	}
+}
+
+// follow lists everything, reconciles, and applies watch events until the
+// watch ends.
+func (a *Agent) follow(ctx context.Context) error {
+	page, err := a.st.List(ctx, model.ResourceRoot, store.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list resources: %w", err)
+	}
+	a.world = newWorld()
+	for _, kv := range page.KVs {
+		if err := a.world.apply(kv.Key, kv.Value); err != nil {
+			a.log.Error("skipping undecodable resource", "key", kv.Key, "err", err)
+		}
+	}
+	a.rev = page.Revision
+	a.reconcile(ctx)
+	events, err := a.st.Watch(ctx, model.ResourceRoot, page.Revision)
+	if err != nil {
+		return fmt.Errorf("watch resources: %w", err)
+	}
+	drift := time.NewTicker(a.cfg.DriftEvery)
+	defer drift.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-drift.C:
+			a.repairDrift(ctx)
+		case resp, ok := <-events:
+			if !ok {
+				return ctx.Err()
+			}
+			if resp.Err != nil {
+				return resp.Err
+			}
+			a.take(resp)
+			a.drain(events)
+			a.reconcile(ctx)
+		}
+	}
+}
+
+// drain takes every response already waiting (and those arriving within the
+// debounce), so that a burst costs one reconcile.
+func (a *Agent) drain(events <-chan store.WatchResponse) {
+	timer := time.NewTimer(a.cfg.Debounce)
+	defer timer.Stop()
+	for {
+		select {
+		case resp, ok := <-events:
+			if !ok || resp.Err != nil {
+				return // the main loop sees the end on its next receive
+			}
+			a.take(resp)
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+func (a *Agent) take(resp store.WatchResponse) {
+	for _, ev := range resp.Events {
+		var value []byte
+		if ev.Type == store.EventPut {
+			value = ev.KV.Value
+		}
+		if err := a.world.apply(ev.KV.Key, value); err != nil {
+			a.log.Error("skipping undecodable resource", "key", ev.KV.Key, "err", err)
+		}
+	}
+	a.rev = resp.Revision
+}
+
+// reconcile makes the machine match the world: every VPC's router and
+// firewall, its instances and hosts; and removes what the world no longer
+// has.
+func (a *Agent) reconcile(ctx context.Context) {
+	start := time.Now()
+	views := a.world.views()
+	want := map[model.VpcID]bool{}
+	for _, v := range views {
+		want[v.vpc.ID] = true
+		if err := a.reconcileVPC(v); err != nil {
+			a.log.Error("reconcile vpc failed; will retry on the next change or drift check", "vpc", v.vpc.ID, "err", err)
+		}
+	}
+	a.removeStale(want, views)
+	a.log.Debug("reconciled", "revision", a.rev, "vpcs", len(views), "duration_ms", time.Since(start).Milliseconds())
+	select {
+	case <-a.applied:
+	default:
+	}
+	a.applied <- a.rev
+}
+
+// reconcileVPC brings one VPC in order: router, firewall, then instances
+// and hosts (fail closed: the firewall exists before any interface).
+func (a *Agent) reconcileVPC(v *vpcView) error {
+	id := v.vpc.ID
+	if err := a.lab.EnsureVPC(string(id)); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	st := a.vpcs[id]
+	if st == nil {
+		t, err := dataplane.Open(filepath.Join("/run/netns", a.lab.RouterNamespace(string(id))), a.log.With("vpc", id))
+		if err != nil {
+			return fmt.Errorf("open firewall: %w", err)
+		}
+		st = &vpcState{table: t}
+		a.vpcs[id] = st
+	}
+	compiled := policy.Compile(v.snapshot)
+	res, err := st.table.Apply(a.desired(v, compiled))
+	if err != nil {
+		return fmt.Errorf("apply firewall: %w", err)
+	}
+	if res.Full {
+		a.log.Info("firewall programmed", "vpc", id, "chains", res.Chains, "sets", res.Sets, "elements", res.Elements, "commit", res.Commit)
+	}
+	a.cut(st, compiled)
+	st.compiled = compiled
+	for _, inst := range v.instances {
+		if err := a.lab.EnsureInstance(inst); err != nil {
+			a.log.Error("wire instance", "instance", inst.ID, "err", err)
+		}
+	}
+	for _, h := range v.hosts {
+		if err := a.lab.EnsureHost(h); err != nil {
+			a.log.Error("wire lab host", "host", h.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// desired is the firewall content of one VPC.
+func (a *Agent) desired(v *vpcView, c *policy.Compiled) dataplane.Desired {
+	var d dataplane.Desired
+	for _, eni := range v.ports {
+		if p := c.Policy(eni); p != nil {
+			d.Ports = append(d.Ports, dataplane.Port{ENI: eni, IfName: lab.RouterIfName(string(eni)), Policy: p})
+		}
+	}
+	for _, h := range v.hosts {
+		d.HostIfaces = append(d.HostIfaces, lab.HostIfName(h.Name))
+	}
+	return d
+}
+
+// cut ends the untracked flows that a change took the rule away from.
+func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
+	if st.compiled == nil {
+		return
+	}
+	for _, d := range policy.DiffCompiled(st.compiled, now) {
+		if len(d.Cuts) == 0 {
+			continue
+		}
+		was := dataplane.Port{ENI: d.ENI, IfName: lab.RouterIfName(string(d.ENI)), Policy: st.compiled.Policy(d.ENI)}
+		n, err := st.table.Cut(was, d.Cuts, now.Policy(d.ENI))
+		if err != nil {
+			a.log.Error("cut untracked flows", "eni", d.ENI, "err", err)
+		} else if n > 0 {
+			a.log.Info("cut untracked flows", "eni", d.ENI, "flows", n)
+		}
+	}
+}
+
+// removeStale removes instances, hosts and VPCs that the world no longer
+// has (or whose instances stopped).
+func (a *Agent) removeStale(want map[model.VpcID]bool, views []*vpcView) {
+	have, err := a.lab.List()
+	if err != nil {
+		a.log.Error("list lab", "err", err)
+		return
+	}
+	inst, hosts := map[string]bool{}, map[string]bool{}
+	for _, v := range views {
+		for _, i := range v.instances {
+			inst[i.ID] = true
+		}
+		for _, h := range v.hosts {
+			hosts[h.Name] = true
+		}
+	}
+	for _, i := range have.Instances {
+		if !inst[i.ID] {
+			a.log.Info("removing instance namespace", "instance", i.ID)
+			if err := a.lab.RemoveInstance(i.ID); err != nil {
+				a.log.Error("remove instance", "instance", i.ID, "err", err)
+			}
+		}
+	}
+	for _, h := range have.Hosts {
+		if !hosts[h.Name] {
+			a.log.Info("removing lab host", "host", h.Name)
+			if err := a.lab.RemoveHost(h.Name); err != nil {
+				a.log.Error("remove lab host", "host", h.Name, "err", err)
+			}
+		}
+	}
+	for _, v := range have.VPCs {
+		if !want[model.VpcID(v.ID)] {
+			a.log.Info("removing vpc router", "vpc", v.ID)
+			if err := a.lab.RemoveVPC(v.ID); err != nil {
+				a.log.Error("remove vpc", "vpc", v.ID, "err", err)
+			}
+			delete(a.vpcs, model.VpcID(v.ID))
+		}
+	}
+}
+
+// repairDrift restores firewalls that someone changed by hand.
+func (a *Agent) repairDrift(ctx context.Context) {
+	for id, st := range a.vpcs {
+		drift, err := st.table.Check()
+		if err != nil {
+			a.log.Error("check firewall", "vpc", id, "err", err)
+			continue
+		}
+		if drift {
+			a.log.Warn("firewall table changed outside palisade; restoring it", "vpc", id)
+			a.reconcile(ctx)
+			return
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/policy"
+)
+
+// world is the agent's copy of the store's resources, kept current from the
+// watch. Reconcile derives everything from it (level-triggered).
+type world struct {
+	vpcs      map[model.VpcID]*model.VPC
+	subnets   map[model.SubnetID]*model.Subnet
+	groups    map[model.GroupID]*model.SecurityGroup
+	enis      map[model.ENIID]*model.ENI
+	instances map[model.InstanceID]*model.Instance
+	lists     map[model.PrefixListID]*model.PrefixList
+	hosts     map[string]*model.LabHost
+}
+
+func newWorld() *world {
+	return &world{
+		vpcs:      map[model.VpcID]*model.VPC{},
+		subnets:   map[model.SubnetID]*model.Subnet{},
+		groups:    map[model.GroupID]*model.SecurityGroup{},
+		enis:      map[model.ENIID]*model.ENI{},
+		instances: map[model.InstanceID]*model.Instance{},
+		lists:     map[model.PrefixListID]*model.PrefixList{},
+		hosts:     map[string]*model.LabHost{},
+	}
+}
+
+// apply records one key's new value (nil: deleted). Keys that are not
+// resources are ignored.
+func (w *world) apply(key string, value []byte) error {
+	_, kind, id, ok := model.ParseResourceKey(key)
+	if !ok {
+		return nil
+	}
+	switch kind {
+	case model.KeyVPC:
+		return set(w.vpcs, model.VpcID(id), value)
+	case model.KeySubnet:
+		return set(w.subnets, model.SubnetID(id), value)
+	case model.KeyGroup:
+		return set(w.groups, model.GroupID(id), value)
+	case model.KeyENI:
+		return set(w.enis, model.ENIID(id), value)
+	case model.KeyInstance:
+		return set(w.instances, model.InstanceID(id), value)
+	case model.KeyPrefixList:
+		return set(w.lists, model.PrefixListID(id), value)
+	case model.KeyLabHost:
+		return set(w.hosts, id, value)
+	}
+	return nil
+}
+
+func set[K comparable, V any](m map[K]*V, k K, value []byte) error {
+	if value == nil {
+		delete(m, k)
+		return nil
+	}
+	v := new(V)
+	if err := json.Unmarshal(value, v); err != nil {
+		return fmt.Errorf("decode %v: %w", k, err)
+	}
+	m[k] = v
+	return nil
+}
+
+// running reports whether an instance has a network: pending and running
+// instances do; stopped, stopping and terminated ones do not.
+func running(i *model.Instance) bool {
+	return i.State == model.StatePending || i.State == model.StateRunning
+}
+
+// vpcView is what one VPC needs: its lab wiring and its policy input.
+type vpcView struct {
+	vpc       *model.VPC
+	instances []lab.Instance
+	hosts     []lab.Host
+	snapshot  policy.Snapshot
+	ports     []model.ENIID // ENIs attached to running instances, enforced
+}
+
+// views splits the world by VPC, in VPC ID order.
+func (w *world) views() []*vpcView {
+	byVPC := map[model.VpcID]*vpcView{}
+	var order []model.VpcID
+	for id, v := range w.vpcs {
+		byVPC[id] = &vpcView{vpc: v}
+		order = append(order, id)
+	}
+	slices.Sort(order)
+	for _, g := range w.groups {
+		if v := byVPC[g.VPC]; v != nil {
+			v.snapshot.Groups = append(v.snapshot.Groups, *g)
+		}
+	}
+	for _, e := range w.enis {
+		if v := byVPC[e.VPC]; v != nil {
+			v.snapshot.ENIs = append(v.snapshot.ENIs, *e)
+		}
+	}
+	for _, pl := range w.lists {
+		for _, v := range byVPC {
+			if v.vpc.Scope == pl.Scope {
+				v.snapshot.PrefixLists = append(v.snapshot.PrefixLists, *pl)
+			}
+		}
+	}
+	for _, i := range w.instances {
+		v := byVPC[i.VPC]
+		if v == nil || !running(i) {
+			continue
+		}
+		li := lab.Instance{ID: string(i.ID), VPC: string(i.VPC)}
+		for dev, eid := range i.ENIs {
+			e := w.enis[eid]
+			if e == nil || len(e.PrivateIPs) == 0 {
+				continue
+			}
+			li.NICs = append(li.NICs, w.nic(e, dev))
+			v.ports = append(v.ports, eid)
+		}
+		if len(li.NICs) > 0 {
+			v.instances = append(v.instances, li)
+		}
+	}
+	for _, h := range w.hosts {
+		if v := byVPC[h.VPC]; v != nil {
+			v.hosts = append(v.hosts, lab.Host{Name: h.Name, VPC: string(h.VPC), IPv4: h.IPv4, IPv6: h.IPv6})
+		}
+	}
+	out := make([]*vpcView, 0, len(order))
+	for _, id := range order {
+		v := byVPC[id]
+		slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(a.ID, b.ID) })
+		slices.SortFunc(v.hosts, func(a, b lab.Host) int { return cmpStr(a.Name, b.Name) })
+		slices.Sort(v.ports)
+		out = append(out, v)
+	}
+	return out
+}
+
+// nic is the lab wiring of one interface: its primary addresses with the
+// prefix length of its subnet.
+func (w *world) nic(e *model.ENI, dev int) lab.NIC {
+	n := lab.NIC{ENI: string(e.ID), Device: dev}
+	if e.Attachment != nil {
+		n.Device = e.Attachment.DeviceIndex
+	}
+	bits4, bits6 := 32, 128
+	if sn := w.subnets[e.Subnet]; sn != nil {
+		bits4 = sn.CIDR.Bits()
+		if sn.IPv6CIDR.IsValid() {
+			bits6 = sn.IPv6CIDR.Bits()
+		}
+	}
+	n.IPv4 = netip.PrefixFrom(e.PrivateIPs[0], bits4)
+	if len(e.IPv6s) > 0 {
+		n.IPv6 = netip.PrefixFrom(e.IPv6s[0], bits6)
+	}
+	return n
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

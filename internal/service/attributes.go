@@ -421,7 +421,7 @@ type AvailabilityZone struct {
 	State  string // available
 }
 
-// zoneSuffixes are the zones of every region (subnet.go's validZone).
+// zoneSuffixes are the zones of every region: <region>a, b and c.
 var zoneSuffixes = []string{"a", "b", "c"}
 
 // DescribeAvailabilityZones lists the caller's region's zones a, b and c,

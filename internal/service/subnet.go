@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 
 	"palisade.dev/palisade/internal/model"
 )
@@ -67,8 +69,10 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 	return out, err
 }
 
+// validZone reports whether zone is one of region's zones (zoneSuffixes).
 func validZone(region, zone string) bool {
-	return len(zone) == len(region)+1 && zone[:len(region)] == region && zone[len(region)] >= 'a' && zone[len(region)] <= 'c'
+	sfx, ok := strings.CutPrefix(zone, region)
+	return ok && slices.Contains(zoneSuffixes, sfx)
 }
 
 func checkSubnetIPv6(s string, v *model.VPC) (netip.Prefix, error) {

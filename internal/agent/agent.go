@@ -76,10 +76,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !errors.Is(err, store.ErrCompacted) {
-			return err
+		if errors.Is(err, store.ErrCompacted) {
+			a.log.Warn("watch fell behind compaction; listing the store again", "err", err)
+			continue
 		}
-		a.log.Warn("watch fell behind compaction; listing the store again", "err", err)
+		// Any other failure (a store hiccup): the rules in the kernel stay as
+		// they are; list and watch again after a pause rather than stop
+		// enforcing changes while the API keeps accepting them.
+		a.log.Error("watch failed; listing the store again in a second", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 }
 
@@ -288,7 +297,14 @@ func (a *Agent) removeStale(want map[model.VpcID]bool, views []*vpcView) {
 			if err := a.lab.RemoveVPC(v.ID); err != nil {
 				a.log.Error("remove vpc", "vpc", v.ID, "err", err)
 			}
-			delete(a.vpcs, model.VpcID(v.ID))
+			// The table holds the router namespace open: close it, or the
+			// deleted namespace lives on in the kernel.
+			if st := a.vpcs[model.VpcID(v.ID)]; st != nil {
+				if err := st.table.Close(); err != nil {
+					a.log.Error("close firewall", "vpc", v.ID, "err", err)
+				}
+				delete(a.vpcs, model.VpcID(v.ID))
+			}
 		}
 	}
 }

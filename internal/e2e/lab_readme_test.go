@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"palisade.dev/palisade/internal/testutil"
+)
+
+// TestLabREADMEWalkthrough follows README.md's "The lab: see a security
+// group work" with the same commands: the aws CLI, palisade lab host add,
+// and netcat in the namespaces through ip netns exec. Only the server's
+// address (a free port) and the host names (namespace names are unique on
+// the machine, so they get a random suffix) differ. The agent applies
+// asynchronously where a reader types slowly, so the first command of each
+// step is retried until it shows what the README says.
+func TestLabREADMEWalkthrough(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	testutil.RequireCommand(t, "nc")
+	testutil.RequireCommand(t, "nft")
+	l := startLab(t)
+	env := append(profileEnv(t, l.dir), "AWS_ENDPOINT_URL="+l.endpoint) // ./palisade lab host finds the server
+	ep := "--endpoint-url=" + l.endpoint
+	aws := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := run(t, env, awsCLI, append([]string{ep}, args...)...)
+		if code != 0 {
+			t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return strings.TrimSpace(stdout)
+	}
+	pal := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := palisade(t, env, args...)
+		if code != 0 {
+			t.Fatalf("palisade %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return stdout
+	}
+	officeNS, strangerNS := uniqueName("office"), uniqueName("stranger")
+
+	sg := aws("ec2", "create-security-group", "--group-name", "ssh", "--description", "SSH from the office", "--query", "GroupId", "--output", "text")
+	aws("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "203.0.113.5/32")
+	i := aws("ec2", "run-instances", "--image-id", "lab", "--security-group-ids", sg, "--query", "Instances[0].InstanceId", "--output", "text")
+	aws("ec2", "wait", "instance-running", "--instance-ids", i)
+	ip := aws("ec2", "describe-instances", "--instance-ids", i, "--query", "Reservations[0].Instances[0].PrivateIpAddress", "--output", "text")
+	vpc := aws("ec2", "describe-instances", "--instance-ids", i, "--query", "Reservations[0].Instances[0].VpcId", "--output", "text")
+	pal("lab", "host", "add", officeNS, "--vpc", vpc, "--ip", "203.0.113.5")
+	pal("lab", "host", "add", strangerNS, "--vpc", vpc, "--ip", "198.51.100.7")
+
+	waitNS(t, i, officeNS, strangerNS)
+	listener := exec.Command("ip", "netns", "exec", i, "nc", "-l", "-k", "22")
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
+	knock := func(ns, port string) string {
+		_, stderr, _ := run(t, baseEnv(t), "ip", "netns", "exec", ns, "nc", "-vz", "-w", "3", ip, port)
+		return strings.TrimSpace(stderr)
+	}
+	says := func(ns, port, want string) {
+		t.Helper()
+		if got := knock(ns, port); !strings.Contains(got, want) {
+			t.Errorf("nc -vz -w 3 %s %s from %s: %q, want %q", ip, port, ns, got, want)
+		}
+	}
+	eventually(t, "nc from the office to port 22", "succeeded", func() string {
+		if strings.Contains(knock(officeNS, "22"), "succeeded") {
+			return "succeeded"
+		}
+		time.Sleep(200 * time.Millisecond) // nc -l may not listen yet
+		return "not yet"
+	})
+	says(strangerNS, "22", "timed out")
+	says(officeNS, "23", "timed out")
+
+	aws("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "23", "--cidr", "203.0.113.0/24")
+	eventually(t, "nc from the office to port 23", "Connection refused", func() string {
+		got := knock(officeNS, "23")
+		if strings.Contains(got, "Connection refused") {
+			return "Connection refused"
+		}
+		return got
+	})
+
+	// The rules live in the VPC's router, not in the instance.
+	if out, err := exec.Command("ip", "netns", "exec", i, "nft", "list", "ruleset").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Errorf("nft list ruleset in the instance: %v\n%s", err, out)
+	}
+	out, err := exec.Command("ip", "netns", "exec", "palisade-"+vpc, "nft", "list", "table", "inet", "palisade").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "203.0.113.5") || !strings.Contains(string(out), "203.0.113.0/24") {
+		t.Errorf("nft list table inet palisade in the router: %v\n%s", err, out)
+	}
+
+	var ls struct{ LabHosts []labHost }
+	if err := json.Unmarshal([]byte(pal("lab", "host", "ls")), &ls); err != nil {
+		t.Fatal(err)
+	}
+	want := []labHost{{officeNS, vpc, "203.0.113.5"}, {strangerNS, vpc, "198.51.100.7"}}
+	if len(ls.LabHosts) != 2 || ls.LabHosts[0] != want[0] || ls.LabHosts[1] != want[1] {
+		t.Errorf("palisade lab host ls: %+v, want %+v", ls.LabHosts, want)
+	}
+	pal("lab", "host", "rm", strangerNS)
+	waitNSGone(t, strangerNS)
+	l.stop()
+}
+
+// labHost is a lab host as `palisade lab host ls` prints it.
+type labHost struct {
+	Name, VpcId, Ipv4Address string
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -131,7 +132,9 @@ func stableBody(body string) []byte {
 }
 
 // sdkClient returns an aws-sdk-go-v2 EC2 client talking to h's server over
-// HTTP, with static credentials, no retries, and region us-east-1.
+// HTTP, with static credentials and region us-east-1. It retries only what
+// the SDK deems transient (a connection dropped on a loaded machine), never
+// a client error, so the codes the tests expect still come back first time.
 func (h *apiHarness) sdkClient() *ec2.Client {
 	srv := httptest.NewServer(h.srv)
 	h.t.Cleanup(srv.Close)
@@ -139,7 +142,7 @@ func (h *apiHarness) sdkClient() *ec2.Client {
 		Region:       apiRegion,
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(apiKeyID, apiSecret, ""),
-		Retryer:      aws.NopRetryer{},
+		Retryer:      retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 3 }),
 	})
 }
 

@@ -21,7 +21,7 @@ with nftables.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newAccountCmd(), newLabCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newAccountCmd(), newLabCmd(), newBenchCmd())
 	return root
 }
 

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"palisade.dev/palisade/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure and cross-check the data plane on this machine (root)",
+		Long: `Benchmarks and cross-checks that build their own lab (router prefixes
+palbench- and palbase-, never a user's lab), hold the lab lock while they
+run (so they refuse to start while palisade serve runs the lab), and remove
+everything they made when they end, also on failure or Ctrl-C.`,
+	}
+	cmd.AddCommand(newBenchDifferentialCmd(), newBenchDataplaneCmd(), newBenchHelperCmd())
+	return cmd
+}
+
+// benchContext is the context of a bench command: cancelled by SIGINT and
+// SIGTERM, so that the command cleans up before it exits.
+func benchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+}
+
+// benchPrerequisites checks the machine and takes the lab lock.
+func benchPrerequisites() (unlock func(), err error) {
+	if runtime.GOOS != "linux" {
+		return nil, errors.New("bench needs Linux (network namespaces and nftables)")
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("bench needs root to create network namespaces and firewall tables: run it with sudo")
+	}
+	return lockLab()
+}
+
+// benchLogger logs warnings of the lab, agent and control plane to stderr,
+// or everything with verbose.
+func benchLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func newBenchDifferentialCmd() *cobra.Command {
+	cfg := bench.DefaultDifferentialConfig()
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "differential",
+		Short: "Send random flows through the kernel and compare every verdict with policy.Decide",
+		Long: `Build a lab (one VPC router with Palisade's nftables table, instances with
+several interfaces, two lab hosts), then round after round draw random
+groups, rules (tcp, udp, icmp, icmpv6, all, other protocols; ports, ranges,
+ICMP types; IPv4 and IPv6 CIDRs around the lab's addresses; group and
+prefix-list references) and memberships, apply them, and send random first
+packets (TCP SYN, UDP, ICMP queries and errors, other protocols) from packet
+sockets with the senders' real addresses (a few spoofed), a thousand in
+flight at once. A packet seen at its receiver was allowed, one not seen
+within the grace window was dropped; each is compared with the verdict of
+policy.Compiled.Path. Prints progress to stderr and the result to stdout;
+exits 1 on any mismatch, printing the flow, the policy's reason and the
+rules.`,
+		Example: `  sudo palisade bench differential
+  sudo palisade bench differential --flows 5000 --seed 42`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			unlock, err := benchPrerequisites()
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			cfg.Progress = cmd.ErrOrStderr()
+			cfg.Logger = benchLogger(cmd.ErrOrStderr(), verbose)
+			res, err := bench.RunDifferential(ctx, cfg)
+			out := cmd.OutOrStdout()
+			for _, m := range res.Mismatches {
+				fmt.Fprintln(out, m)
+			}
+			if res.Flows > 0 {
+				fmt.Fprintf(out, "%s\n%s", res.Summary(), res.Coverage())
+			}
+			if err != nil {
+				return err
+			}
+			if res.MismatchCount > 0 {
+				return fmt.Errorf("%d mismatches", res.MismatchCount)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Flows, "flows", cfg.Flows, "flows to send and judge")
+	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the random policies and flows (0: a random one, printed)")
+	f.IntVar(&cfg.RoundFlows, "round-flows", cfg.RoundFlows, "flows per random policy")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "probes in flight at once")
+	f.DurationVar(&cfg.Grace, "grace", cfg.Grace, "how long after a batch's last packet a probe not seen counts as dropped")
+	f.BoolVar(&verbose, "verbose", false, "log what the lab and the table do")
+	return cmd
+}
+
+func newBenchDataplaneCmd() *cobra.Command {
+	cfg := bench.DefaultDataplaneConfig()
+	var output string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "dataplane",
+		Short: "Measure the data plane against a no-firewall baseline, and API-to-enforced latencies",
+		Long: `Start a control plane in this process (a bolt store in a temporary
+directory, quotas of 1,000 rules per group and 16 groups per interface, the
+EC2 API on a loopback port, the agent over its own lab) and create through
+the EC2 API: a VPC; 200 instances whose interfaces carry 50 rules each; a
+server instance whose interface carries 1,000 rules and a rule letting a
+referenced group in; that group's 10,000 members (unattached interfaces);
+a client instance in it, a prober outside it, and a lab host. A baseline of
+the same two instances is wired the same way in a VPC without a firewall.
+
+Then measure, with client and server pinned to one CPU and the baseline and
+firewall runs interleaved: new TCP connections per second and bulk
+throughput (medians of the repeats, as ratios to the baseline); the time
+from an API call returning to the first connection it allows, for a rule
+change and a membership change; and the kernel's commit time of a
+membership change in a table of the same content. Prints progress to
+stderr and a table (or JSON) to stdout, with the targets and PASS or MISS.`,
+		Example: `  sudo palisade bench dataplane
+  sudo palisade bench dataplane --members 1000 --repeats 5 --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output %q: want table or json", output)
+			}
+			unlock, err := benchPrerequisites()
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			cfg.Helper = benchHelper
+			cfg.Progress = cmd.ErrOrStderr()
+			cfg.Logger = benchLogger(cmd.ErrOrStderr(), verbose)
+			res, err := bench.RunDataplane(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			return res.WriteTable(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Interfaces, "interfaces", cfg.Interfaces, "instance interfaces that carry rules")
+	f.IntVar(&cfg.RulesPerInterface, "rules", cfg.RulesPerInterface, "rules of each of those interfaces")
+	f.IntVar(&cfg.HeavyRules, "heavy-rules", cfg.HeavyRules, "rules of the server's interface (at most 1000)")
+	f.IntVar(&cfg.Members, "members", cfg.Members, "members of the referenced group")
+	f.IntVar(&cfg.Repeats, "repeats", cfg.Repeats, "interleaved repeats of each traffic run")
+	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of each traffic run")
+	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "parallel connections of the connection-rate client")
+	f.IntVar(&cfg.Samples, "samples", cfg.Samples, "latency samples of each kind")
+	f.IntVar(&cfg.CPU, "cpu", cfg.CPU, "CPU to pin the traffic to (-1: the last one)")
+	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	f.BoolVar(&verbose, "verbose", false, "log what the control plane, the agent and the lab do")
+	return cmd
+}
+
+// benchHelper runs this binary's hidden helper subcommand.
+func benchHelper(args ...string) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return exec.Command(exe, append([]string{"bench", "helper", "--"}, args...)...)
+}
+
+func newBenchHelperCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                "helper",
+		Short:              "Traffic helper of bench dataplane (internal)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && args[0] == "--" {
+				args = args[1:]
+			}
+			if code := bench.Helper(args, cmd.InOrStdin(), cmd.OutOrStdout()); code != 0 {
+				os.Exit(code)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,336 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/model"
+)
+
+// DataplaneConfig configures RunDataplane. Zero fields take
+// DefaultDataplaneConfig's values, except CPU (0 is a CPU) and Helper
+// (which has no default).
+type DataplaneConfig struct {
+	Interfaces        int           // instance interfaces that carry rules
+	RulesPerInterface int           // rules of each of them
+	HeavyRules        int           // rules of the one heavy interface (the traffic's server)
+	Members           int           // members of the referenced group (unattached interfaces)
+	Repeats           int           // interleaved repeats of each traffic run
+	Duration          time.Duration // of each traffic run
+	Workers           int           // parallel connections of the connection-rate client
+	Samples           int           // latency samples of each kind
+	CPU               int           // the CPU the traffic is pinned to; -1 (or out of range): the last one
+	// RouterPrefix names the lab of the control plane's agent, and
+	// BaselinePrefix the no-firewall lab; whatever an interrupted run left
+	// under them is removed first.
+	RouterPrefix, BaselinePrefix string
+	// Helper starts the traffic helper processes (see Helper). Required.
+	Helper HelperFunc
+	// Progress receives progress lines; nil discards.
+	Progress io.Writer
+	// Logger receives the control plane's and the agent's messages; nil
+	// discards.
+	Logger *slog.Logger
+}
+
+// DefaultDataplaneConfig returns the sizes of the issue: 10,000 rules over
+// 200 interfaces plus one interface with 1,000, a referenced group of
+// 10,000 members, five interleaved repeats of 3 s, 50 latency samples.
+func DefaultDataplaneConfig() DataplaneConfig {
+	return DataplaneConfig{
+		Interfaces: 200, RulesPerInterface: 50, HeavyRules: 1000, Members: 10_000,
+		Repeats: 5, Duration: 3 * time.Second, Workers: 8, Samples: 50, CPU: -1,
+		RouterPrefix: "palbench-", BaselinePrefix: "palbase-",
+	}
+}
+
+func (c DataplaneConfig) withDefaults() DataplaneConfig {
+	d := DefaultDataplaneConfig()
+	def := func(v *int, dv int) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	def(&c.Interfaces, d.Interfaces)
+	def(&c.RulesPerInterface, d.RulesPerInterface)
+	def(&c.HeavyRules, d.HeavyRules)
+	def(&c.Members, d.Members)
+	def(&c.Repeats, d.Repeats)
+	def(&c.Workers, d.Workers)
+	def(&c.Samples, d.Samples)
+	if c.Duration <= 0 {
+		c.Duration = d.Duration
+	}
+	if c.CPU < 0 || c.CPU >= runtime.NumCPU() {
+		c.CPU = runtime.NumCPU() - 1
+	}
+	if c.RouterPrefix == "" {
+		c.RouterPrefix = d.RouterPrefix
+	}
+	if c.BaselinePrefix == "" {
+		c.BaselinePrefix = d.BaselinePrefix
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// dpRun is one run of the data-plane benchmark.
+type dpRun struct {
+	cfg     DataplaneConfig
+	start   time.Time
+	cp      *controlPlane
+	sc      *scenario
+	fwLab   *lab.Lab // the agent's
+	baseLab *lab.Lab // the baseline's, and the scratch table's
+	res     DataplaneResult
+}
+
+func (r *dpRun) note(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Progress, "[%7.1fs] %s\n", time.Since(r.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// RunDataplane runs the data-plane benchmark (see the README's
+// "Benchmarks"): it starts a control plane in this process, creates the
+// scenario through the EC2 API, lets the agent build and program the lab,
+// builds a baseline of the same two instances without a firewall, and
+// measures connection rate and throughput (interleaved repeats on one
+// pinned CPU), API-to-enforced latencies and kernel commit times. It
+// removes everything it made before it returns, whatever happened.
+func RunDataplane(ctx context.Context, cfg DataplaneConfig) (_ *DataplaneResult, err error) {
+	cfg = cfg.withDefaults()
+	if cfg.Helper == nil {
+		return nil, errors.New("bench: DataplaneConfig.Helper is required")
+	}
+	r := &dpRun{cfg: cfg, start: time.Now()}
+	cleanup, err := r.labs()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, cleanup()) }()
+	if r.cp, err = startControlPlane(ctx, r.fwLab, cfg.Logger); err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, r.cp.Close()) }()
+	if err := r.setUp(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.measure(ctx); err != nil {
+		return nil, err
+	}
+	r.res.WallSeconds = time.Since(r.start).Seconds()
+	r.res.check()
+	return &r.res, nil
+}
+
+// labs makes both labs, after removing what an earlier run left in them;
+// cleanup removes everything they hold.
+func (r *dpRun) labs() (cleanup func() error, err error) {
+	if r.fwLab, err = lab.New(lab.Config{RouterPrefix: r.cfg.RouterPrefix, Logger: r.cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if r.baseLab, err = lab.New(lab.Config{RouterPrefix: r.cfg.BaselinePrefix, Logger: r.cfg.Logger}); err != nil {
+		return nil, err
+	}
+	cleanup = func() error {
+		start := time.Now()
+		err := errors.Join(r.fwLab.Down(), r.baseLab.Down())
+		r.note("removed the labs in %s", elapsed(start))
+		return err
+	}
+	if err := cleanup(); err != nil {
+		return nil, fmt.Errorf("remove what an earlier run left: %w", err)
+	}
+	return cleanup, nil
+}
+
+// setUp creates the scenario through the API and waits until the agent has
+// applied all of it.
+func (r *dpRun) setUp(ctx context.Context) error {
+	r.sc = &scenario{}
+	b := &builder{cp: r.cp, cfg: r.cfg, rng: rand.New(rand.NewPCG(1, 2)), sc: r.sc, note: r.note}
+	if err := b.build(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := r.cp.settle(ctx, 10*time.Minute); err != nil {
+		return err
+	}
+	r.note("the agent applied everything %s after the last call", elapsed(start))
+	v, err := readVPC(ctx, r.cp.st, model.VpcID(r.sc.vpc))
+	if err != nil {
+		return err
+	}
+	r.res.Setup = SetupReport{
+		Instances: 3 + len(r.sc.ruleInst), RuleInterfaces: r.cfg.Interfaces, RulesPerInterface: r.cfg.RulesPerInterface,
+		HeavyRules: r.cfg.HeavyRules, RouterRules: v.rules(), Members: r.sc.members,
+		Seconds: time.Since(r.start).Seconds(),
+	}
+	return nil
+}
+
+// measure runs everything that is measured.
+func (r *dpRun) measure(ctx context.Context) error {
+	r.res.Kernel, r.res.CPUs, r.res.TrafficCPU = kernelRelease(), runtime.NumCPU(), r.cfg.CPU
+	r.res.Repeats, r.res.RunSeconds = r.cfg.Repeats, r.cfg.Duration.Seconds()
+	base, fw, stop, err := r.sides()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	r.note("measuring connection rate and throughput (%d repeats of %v, interleaved)", r.cfg.Repeats, r.cfg.Duration)
+	if err := r.measureTraffic(ctx, base, fw); err != nil {
+		return err
+	}
+	lns, err := r.latencyListeners()
+	if err != nil {
+		return err
+	}
+	defer closeAll(lns)
+	r.note("measuring rule changes, API to enforced (%d samples)", r.cfg.Samples)
+	if r.res.RuleChange, err = r.ruleLatency(ctx); err != nil {
+		return fmt.Errorf("rule change latency: %w", err)
+	}
+	r.note("measuring membership changes, API to enforced (%d samples)", r.cfg.Samples)
+	if r.res.MemberChange, err = r.memberLatency(ctx); err != nil {
+		return fmt.Errorf("membership latency: %w", err)
+	}
+	r.note("measuring kernel commits of membership changes in a copy of the table (the agent stopped)")
+	r.cp.stopAgent()
+	return r.kernelCommits(ctx)
+}
+
+// measureTraffic measures with this process (the control plane, the
+// agent and its drift checks) kept off the traffic's CPU.
+func (r *dpRun) measureTraffic(ctx context.Context, base, fw *side) error {
+	restore, err := avoidCPU(r.cfg.CPU)
+	if err != nil {
+		return err
+	}
+	defer restore()
+	m := &measurer{h: r.cfg.Helper, cfg: r.cfg}
+	r.res.Baseline, r.res.Firewall, err = m.measure(ctx, base, fw, r.note)
+	return err
+}
+
+// latencyListeners listen on the server for the latency probes: the
+// membership port and one rule port per sample.
+func (r *dpRun) latencyListeners() ([]net.Listener, error) {
+	var lns []net.Listener
+	ports := []int{memberPort}
+	for i := range r.cfg.Samples {
+		ports = append(ports, rulePort+i)
+	}
+	for _, port := range ports {
+		ln, err := listenIn(r.sc.srv.id, port)
+		if err != nil {
+			closeAll(lns)
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
+
+// sides starts the traffic servers of the firewall's VPC and of a baseline
+// built the same way (the lab's wiring, the same addresses) in a VPC of the
+// baseline's lab, which has no firewall table; it checks that the client
+// reaches the server on both and that the firewall blocks what it must.
+func (r *dpRun) sides() (base, fw *side, stop func(), err error) {
+	fw = &side{name: "firewall", router: r.fwLab.RouterNamespace(r.sc.vpc), client: r.sc.cli.id, server: r.sc.srv.id,
+		addr: r.sc.srv.addr, conntrak: true}
+	base = &side{name: "baseline", addr: r.sc.srv.addr}
+	if err := r.baseline(base); err != nil {
+		return nil, nil, nil, err
+	}
+	var started []*side
+	stop = func() {
+		for _, s := range started {
+			s.srv.stop()
+		}
+	}
+	for _, s := range []*side{base, fw} {
+		if s.srv, err = startTrafficServer(r.cfg.Helper, s.server, r.cfg.CPU); err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+		started = append(started, s)
+		if err := r.reaches(s.client, s.addr); err != nil {
+			stop()
+			return nil, nil, nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	if ok, err := connects(r.sc.probe.id, netip.AddrPortFrom(r.sc.srv.addr, connPort), time.Second); err != nil || ok {
+		stop()
+		return nil, nil, nil, errors.Join(err, errors.New("the firewall lets an interface outside the referenced group reach the server"))
+	}
+	return base, fw, stop, nil
+}
+
+// baseline wires the baseline's VPC: the server and the client with the
+// firewall's instances' addresses and subnet.
+func (r *dpRun) baseline(s *side) error {
+	vpc := "vpc-" + randHex(17)
+	if err := r.baseLab.EnsureVPC(vpc); err != nil {
+		return err
+	}
+	s.router = r.baseLab.RouterNamespace(vpc)
+	for _, x := range []struct {
+		ns   *string
+		addr netip.Addr
+	}{{&s.server, r.sc.srv.addr}, {&s.client, r.sc.cli.addr}} {
+		inst := lab.Instance{ID: "i-" + randHex(17), VPC: vpc, NICs: []lab.NIC{{
+			ENI: "eni-" + randHex(17), IPv4: netip.PrefixFrom(x.addr, 20)}}}
+		if err := r.baseLab.EnsureInstance(inst); err != nil {
+			return err
+		}
+		*x.ns = inst.ID
+	}
+	return nil
+}
+
+// reaches checks that the client namespace connects to the traffic server.
+func (r *dpRun) reaches(client string, addr netip.Addr) error {
+	dst := netip.AddrPortFrom(addr, connPort)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := connects(client, dst, time.Second)
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.Join(err, fmt.Errorf("%s cannot reach %s", client, dst))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "unknown"
+	}
+	return strings.TrimRight(string(u.Release[:]), "\x00")
+}

@@ -1,0 +1,47 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"palisade.dev/palisade/internal/testutil"
+)
+
+// TestDataplaneSmoke runs the data-plane benchmark at toy sizes, once: it
+// must complete, clean up and print its table. Speed is never asserted.
+func TestDataplaneSmoke(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	suffix := randHex(6) + "-"
+	res, err := RunDataplane(ctx, DataplaneConfig{
+		Interfaces: 3, RulesPerInterface: 5, HeavyRules: 30, Members: 20,
+		Repeats: 1, Duration: 300 * time.Millisecond, Workers: 2, Samples: 3, CPU: -1,
+		RouterPrefix: "ptb" + suffix, BaselinePrefix: "ptz" + suffix,
+		Helper: testHelper, Progress: testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := res.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", out.String())
+	for _, want := range []string{"new TCP connections/s", "bulk TCP throughput", "rule change → enforced",
+		"membership change → enforced", "membership change, kernel commit", "targets met"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q", want)
+		}
+	}
+	if res.Setup.Members != 20 || res.Setup.RouterRules < 3*5+30 || len(res.RuleChange.SamplesMs) != 3 {
+		t.Errorf("setup %+v, %d rule-change samples", res.Setup, len(res.RuleChange.SamplesMs))
+	}
+	if _, err := json.Marshal(res); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// DataplaneResult is everything `palisade bench dataplane` measured. Its
+// JSON form is the command's --output json.
+type DataplaneResult struct {
+	Kernel     string  `json:"kernel"`
+	CPUs       int     `json:"cpus"`
+	TrafficCPU int     `json:"traffic_cpu"`
+	Repeats    int     `json:"repeats"`
+	RunSeconds float64 `json:"run_seconds"` // length of each traffic run
+
+	Setup    SetupReport   `json:"setup"`
+	Baseline TrafficReport `json:"baseline"`
+	Firewall TrafficReport `json:"firewall"`
+	// ConnRatio and BulkRatio are the firewall's medians over the
+	// baseline's.
+	ConnRatio float64 `json:"conn_ratio"`
+	BulkRatio float64 `json:"bulk_ratio"`
+
+	// RuleChange and MemberChange run from an API call returning to the
+	// first connection the change allows.
+	RuleChange   LatencyReport `json:"rule_change_to_enforced"`
+	MemberChange LatencyReport `json:"membership_change_to_enforced"`
+	// MemberCommit is the kernel's commit of one member joining or leaving
+	// the referenced group; InterfaceJoinCommit that of an instance's
+	// interface joining or leaving it (one element plus its own chains).
+	MemberCommit        LatencyReport `json:"membership_change_kernel_commit"`
+	InterfaceJoinCommit LatencyReport `json:"interface_join_kernel_commit"`
+	// MemberApply is the whole dataplane.Table.Apply of a membership
+	// change (rendering and diffing in Go, then the commit), and CompileMs
+	// policy.Compile of the VPC: the agent's work besides the kernel's.
+	MemberApply LatencyReport `json:"membership_change_apply"`
+	CompileMs   float64       `json:"compile_ms"`
+	// FullProgramMs is the kernel's commit of the whole table in one batch.
+	FullProgramMs float64 `json:"full_program_commit_ms"`
+
+	Checks      []Check `json:"checks"`
+	WallSeconds float64 `json:"wall_seconds"`
+}
+
+// SetupReport describes what was created through the API.
+type SetupReport struct {
+	Instances         int     `json:"instances"`
+	RuleInterfaces    int     `json:"rule_interfaces"`
+	RulesPerInterface int     `json:"rules_per_interface"`
+	HeavyRules        int     `json:"heavy_interface_rules"`
+	RouterRules       int     `json:"router_rules"` // rules of all groups on the router's interfaces
+	Members           int     `json:"referenced_group_members"`
+	Seconds           float64 `json:"seconds"` // creating it, and the agent applying it
+}
+
+// TrafficReport holds one side's traffic runs.
+type TrafficReport struct {
+	ConnPerSec []float64 `json:"conn_per_s"`
+	ConnP50us  []float64 `json:"conn_p50_us"`
+	ConnErrors int       `json:"conn_errors"`
+	BulkGbps   []float64 `json:"bulk_gbit_per_s"`
+
+	MedianConnPerSec float64 `json:"median_conn_per_s"`
+	MedianConnP50us  float64 `json:"median_conn_p50_us"`
+	MedianBulkGbps   float64 `json:"median_bulk_gbit_per_s"`
+}
+
+func (t *TrafficReport) addConn(r connRun) {
+	t.ConnPerSec = append(t.ConnPerSec, math.Round(r.rate()))
+	t.ConnP50us = append(t.ConnP50us, r.P50us)
+	t.ConnErrors += r.Errors
+}
+
+func (t *TrafficReport) addBulk(r bulkRun) {
+	t.BulkGbps = append(t.BulkGbps, math.Round(r.gbps()*1000)/1000)
+}
+
+func (t *TrafficReport) summarize() {
+	t.MedianConnPerSec = median(t.ConnPerSec)
+	t.MedianConnP50us = median(t.ConnP50us)
+	t.MedianBulkGbps = median(t.BulkGbps)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// LatencyReport holds latency samples and their percentiles (nearest
+// rank: with 50 samples, p99 is the largest).
+type LatencyReport struct {
+	SamplesMs []float64 `json:"samples_ms"`
+	P50Ms     float64   `json:"p50_ms"`
+	P99Ms     float64   `json:"p99_ms"`
+	MaxMs     float64   `json:"max_ms"`
+}
+
+func (l *LatencyReport) add(d time.Duration) {
+	l.SamplesMs = append(l.SamplesMs, float64(d.Microseconds())/1000)
+}
+
+func (l *LatencyReport) summarize() {
+	s := slices.Sorted(slices.Values(l.SamplesMs))
+	if len(s) == 0 {
+		return
+	}
+	rank := func(p float64) float64 { return s[max(0, int(math.Ceil(p*float64(len(s))))-1)] }
+	l.P50Ms, l.P99Ms, l.MaxMs = rank(0.50), rank(0.99), s[len(s)-1]
+}
+
+// Check is one goal of the issue, with what was measured.
+type Check struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Target string `json:"target"`
+	Pass   bool   `json:"pass"`
+}
+
+// Targets of the data plane (the issue; DATAPLANE.md §5.2).
+const (
+	targetConnRatio    = 0.88
+	targetBulkRatio    = 0.90
+	targetEnforcedP99  = 50.0 // ms
+	targetMemberCommit = 1.0  // ms
+)
+
+// check computes the checks from the measurements.
+func (r *DataplaneResult) check() {
+	r.ConnRatio = ratio(r.Firewall.MedianConnPerSec, r.Baseline.MedianConnPerSec)
+	r.BulkRatio = ratio(r.Firewall.MedianBulkGbps, r.Baseline.MedianBulkGbps)
+	r.Checks = []Check{
+		{"new connections/s, firewall / baseline", fmt.Sprintf("%.3f", r.ConnRatio), fmt.Sprintf("≥ %.2f", targetConnRatio), r.ConnRatio >= targetConnRatio},
+		{"bulk throughput, firewall / baseline", fmt.Sprintf("%.3f", r.BulkRatio), fmt.Sprintf("≥ %.2f", targetBulkRatio), r.BulkRatio >= targetBulkRatio},
+		{"rule change, API to enforced, p99", fmt.Sprintf("%.1f ms", r.RuleChange.P99Ms), fmt.Sprintf("< %.0f ms", targetEnforcedP99), r.RuleChange.P99Ms < targetEnforcedP99},
+		{"membership change, API to enforced, p99", fmt.Sprintf("%.1f ms", r.MemberChange.P99Ms), fmt.Sprintf("< %.0f ms", targetEnforcedP99), r.MemberChange.P99Ms < targetEnforcedP99},
+		{"membership change, kernel commit, p99", fmt.Sprintf("%.3f ms", r.MemberCommit.P99Ms), fmt.Sprintf("< %.0f ms", targetMemberCommit), r.MemberCommit.P99Ms < targetMemberCommit},
+	}
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return math.Round(a/b*1000) / 1000
+}
+
+func passMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// WriteTable prints the result for people.
+func (r *DataplaneResult) WriteTable(w io.Writer) error {
+	s := r.Setup
+	fmt.Fprintf(w, "Palisade data-plane benchmark: kernel %s, %d CPUs, traffic pinned to CPU %d, %d interleaved repeats of %.1f s, medians\n",
+		r.Kernel, r.CPUs, r.TrafficCPU, r.Repeats, r.RunSeconds)
+	fmt.Fprintf(w, "Setup through the EC2 API (%s): %d instances; %d rules on the router: %d interfaces × %d rules, one interface with %d rules (raised quota); a referenced group of %d members\n\n",
+		(time.Duration(s.Seconds*1000) * time.Millisecond).Round(time.Second), s.Instances, s.RouterRules, s.RuleInterfaces, s.RulesPerInterface, s.HeavyRules, s.Members)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "metric\tbaseline\tfirewall\tresult\ttarget\t")
+	fmt.Fprintf(tw, "new TCP connections/s\t%.0f\t%.0f\t%.3f×\t≥ %.2f×\t%s\n", r.Baseline.MedianConnPerSec, r.Firewall.MedianConnPerSec,
+		r.ConnRatio, targetConnRatio, passMiss(r.Checks[0].Pass))
+	fmt.Fprintf(tw, "bulk TCP throughput, Gbit/s\t%.2f\t%.2f\t%.3f×\t≥ %.2f×\t%s\n", r.Baseline.MedianBulkGbps, r.Firewall.MedianBulkGbps,
+		r.BulkRatio, targetBulkRatio, passMiss(r.Checks[1].Pass))
+	fmt.Fprintf(tw, "connection setup p50, µs\t%.0f\t%.0f\t\t\t\n", r.Baseline.MedianConnP50us, r.Firewall.MedianConnP50us)
+	latencyRow(tw, "rule change → enforced", r.RuleChange, fmt.Sprintf("p99 < %.0f ms", targetEnforcedP99), r.Checks[2].Pass)
+	latencyRow(tw, "membership change → enforced", r.MemberChange, fmt.Sprintf("p99 < %.0f ms", targetEnforcedP99), r.Checks[3].Pass)
+	latencyRow(tw, "membership change, kernel commit", r.MemberCommit, fmt.Sprintf("p99 < %.0f ms", targetMemberCommit), r.Checks[4].Pass)
+	latencyRow(tw, "interface joins group, kernel commit", r.InterfaceJoinCommit, "", true)
+	latencyRow(tw, "membership change, whole Apply", r.MemberApply, "", true)
+	fmt.Fprintf(tw, "policy.Compile of the VPC\t\t%.1f ms\t\t\t\n", r.CompileMs)
+	fmt.Fprintf(tw, "whole table, kernel commit\t\t%.1f ms\t\t\t\n", r.FullProgramMs)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nruns, connections/s: baseline %s; firewall %s\n", joinFloats(r.Baseline.ConnPerSec, "%.0f"), joinFloats(r.Firewall.ConnPerSec, "%.0f"))
+	fmt.Fprintf(w, "runs, Gbit/s: baseline %s; firewall %s\n", joinFloats(r.Baseline.BulkGbps, "%.2f"), joinFloats(r.Firewall.BulkGbps, "%.2f"))
+	fmt.Fprintf(w, "latency samples: %d per row (p99 by nearest rank)\n", len(r.RuleChange.SamplesMs))
+	misses := 0
+	for _, c := range r.Checks {
+		if !c.Pass {
+			misses++
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d of %d targets met; wall time %s\n", len(r.Checks)-misses, len(r.Checks),
+		(time.Duration(r.WallSeconds*1000) * time.Millisecond).Round(time.Second))
+	return err
+}
+
+func latencyRow(w io.Writer, name string, l LatencyReport, target string, pass bool) {
+	result := ""
+	if target != "" {
+		result = passMiss(pass)
+	}
+	fmt.Fprintf(w, "%s\t\tp50 %s ms\tp99 %s ms\t%s\t%s\n", name, msString(l.P50Ms), msString(l.P99Ms), target, result)
+}
+
+func msString(ms float64) string {
+	if ms < 1 {
+		return fmt.Sprintf("%.3f", ms)
+	}
+	return fmt.Sprintf("%.1f", ms)
+}
+
+func joinFloats(xs []float64, format string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"palisade.dev/palisade/internal/dataplane"
@@ -49,12 +50,17 @@ type Agent struct {
 	// revision it reflects; benchmarks and tests wait on it.
 	applied chan int64
 	rev     int64
+	retry   bool // something failed: the next drift check reconciles everything
 }
 
 // vpcState is what the agent has put in the kernel for one VPC.
 type vpcState struct {
 	table    *dataplane.Table
 	compiled *policy.Compiled
+	// instances and hosts are wired as recorded here: a reconcile wires
+	// only what differs (a whole reconcile wires everything again).
+	instances map[string]lab.Instance
+	hosts     map[string]lab.Host
 }
 
 // New returns an agent over st that wires namespaces with l.
@@ -106,7 +112,7 @@ func (a *Agent) follow(ctx context.Context) error {
 		}
 	}
 	a.rev = page.Revision
-	a.reconcile(ctx)
+	a.reconcile(ctx, true)
 	events, err := a.st.Watch(ctx, model.ResourceRoot, page.Revision)
 	if err != nil {
 		return fmt.Errorf("watch resources: %w", err)
@@ -128,7 +134,7 @@ func (a *Agent) follow(ctx context.Context) error {
 			}
 			a.take(resp)
 			a.drain(events)
-			a.reconcile(ctx)
+			a.reconcile(ctx, false)
 		}
 	}
 }
@@ -164,21 +170,35 @@ func (a *Agent) take(resp store.WatchResponse) {
 	a.rev = resp.Revision
 }
 
-// reconcile makes the machine match the world: every VPC's router and
-// firewall, its instances and hosts; and removes what the world no longer
-// has.
-func (a *Agent) reconcile(ctx context.Context) {
+// reconcile makes the machine match the world: every changed VPC's router
+// and firewall, its instances and hosts; and removes what the world no
+// longer has. A whole reconcile (after listing the store, on drift, after
+// a failure) redoes every VPC and compares the lab with the world; the
+// others touch only the VPCs and instances that changed, so that a rule
+// change in one VPC is enforced in the time of that VPC's compile and
+// table update.
+func (a *Agent) reconcile(ctx context.Context, whole bool) {
 	start := time.Now()
 	views := a.world.views()
+	viewed := time.Since(start)
+	dirty, all := a.world.changed()
+	whole = whole || a.retry
+	a.retry = false
 	want := map[model.VpcID]bool{}
+	done := 0
 	for _, v := range views {
 		want[v.vpc.ID] = true
-		if err := a.reconcileVPC(v); err != nil {
+		if !whole && !all && !dirty[v.vpc.ID] && a.vpcs[v.vpc.ID] != nil {
+			continue
+		}
+		done++
+		if err := a.reconcileVPC(v, whole); err != nil {
+			a.retry = true
 			a.log.Error("reconcile vpc failed; will retry on the next change or drift check", "vpc", v.vpc.ID, "err", err)
 		}
 	}
-	a.removeStale(want, views)
-	a.log.Debug("reconciled", "revision", a.rev, "vpcs", len(views), "duration_ms", time.Since(start).Milliseconds())
+	a.removeStale(whole, want, views)
+	a.log.Debug("reconciled", "revision", a.rev, "vpcs", done, "whole", whole, "views", viewed, "duration", time.Since(start))
 	select {
 	case <-a.applied:
 	default:
@@ -188,12 +208,14 @@ func (a *Agent) reconcile(ctx context.Context) {
 
 // reconcileVPC brings one VPC in order: router, firewall, then instances
 // and hosts (fail closed: the firewall exists before any interface).
-func (a *Agent) reconcileVPC(v *vpcView) error {
+func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	id := v.vpc.ID
-	if err := a.lab.EnsureVPC(string(id)); err != nil {
-		return fmt.Errorf("router: %w", err)
-	}
 	st := a.vpcs[id]
+	if st == nil || whole {
+		if err := a.lab.EnsureVPC(string(id)); err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+	}
 	if st == nil {
 		t, err := dataplane.Open(filepath.Join("/run/netns", a.lab.RouterNamespace(string(id))), a.log.With("vpc", id))
 		if err != nil {
@@ -202,7 +224,9 @@ func (a *Agent) reconcileVPC(v *vpcView) error {
 		st = &vpcState{table: t}
 		a.vpcs[id] = st
 	}
+	t0 := time.Now()
 	compiled := policy.Compile(v.snapshot)
+	t1 := time.Now()
 	res, err := st.table.Apply(a.desired(v, compiled))
 	if err != nil {
 		return fmt.Errorf("apply firewall: %w", err)
@@ -210,17 +234,76 @@ func (a *Agent) reconcileVPC(v *vpcView) error {
 	if res.Full {
 		a.log.Info("firewall programmed", "vpc", id, "chains", res.Chains, "sets", res.Sets, "elements", res.Elements, "commit", res.Commit)
 	}
+	t2 := time.Now()
 	a.cut(st, compiled)
 	st.compiled = compiled
+	t3 := time.Now()
+	err = a.wire(st, v, whole)
+	a.log.Debug("reconciled vpc", "vpc", id, "compile", t1.Sub(t0), "apply", t2.Sub(t1), "commit", res.Commit,
+		"cut", t3.Sub(t2), "wire", time.Since(t3))
+	return err
+}
+
+// wire makes the VPC's instance namespaces and lab hosts match the view:
+// those that changed (all of them when whole), and removes those that are
+// gone. A failure is logged and retried on the next whole reconcile.
+func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
+	if whole || st.instances == nil {
+		st.instances, st.hosts = map[string]lab.Instance{}, map[string]lab.Host{}
+	}
+	var failed error
+	seen := map[string]bool{}
 	for _, inst := range v.instances {
+		seen[inst.ID] = true
+		if was, ok := st.instances[inst.ID]; ok && was.VPC == inst.VPC && slices.Equal(was.NICs, inst.NICs) {
+			continue
+		}
+		delete(st.instances, inst.ID)
 		if err := a.lab.EnsureInstance(inst); err != nil {
 			a.log.Error("wire instance", "instance", inst.ID, "err", err)
+			failed = err
+			continue
+		}
+		st.instances[inst.ID] = inst
+	}
+	for id := range st.instances {
+		if !seen[id] {
+			a.log.Info("removing instance namespace", "instance", id)
+			if err := a.lab.RemoveInstance(id); err != nil {
+				a.log.Error("remove instance", "instance", id, "err", err)
+				failed = err
+				continue
+			}
+			delete(st.instances, id)
 		}
 	}
+	clear(seen)
 	for _, h := range v.hosts {
+		seen[h.Name] = true
+		if was, ok := st.hosts[h.Name]; ok && was == h {
+			continue
+		}
+		delete(st.hosts, h.Name)
 		if err := a.lab.EnsureHost(h); err != nil {
 			a.log.Error("wire lab host", "host", h.Name, "err", err)
+			failed = err
+			continue
 		}
+		st.hosts[h.Name] = h
+	}
+	for name := range st.hosts {
+		if !seen[name] {
+			a.log.Info("removing lab host", "host", name)
+			if err := a.lab.RemoveHost(name); err != nil {
+				a.log.Error("remove lab host", "host", name, "err", err)
+				failed = err
+				continue
+			}
+			delete(st.hosts, name)
+		}
+	}
+	if failed != nil {
+		a.retry = true
 	}
 	return nil
 }
@@ -244,12 +327,9 @@ func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
 	if st.compiled == nil {
 		return
 	}
-	for _, d := range policy.DiffCompiled(st.compiled, now) {
-		if len(d.Cuts) == 0 {
-			continue
-		}
+	for _, d := range policy.CutsCompiled(st.compiled, now) {
 		was := dataplane.Port{ENI: d.ENI, IfName: lab.RouterIfName(string(d.ENI)), Policy: st.compiled.Policy(d.ENI)}
-		n, err := st.table.Cut(was, d.Cuts, now.Policy(d.ENI))
+		n, err := st.table.Cut(was, d.Classes, now.Policy(d.ENI))
 		if err != nil {
 			a.log.Error("cut untracked flows", "eni", d.ENI, "err", err)
 		} else if n > 0 {
@@ -258,53 +338,68 @@ func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
 	}
 }
 
-// removeStale removes instances, hosts and VPCs that the world no longer
-// has (or whose instances stopped).
-func (a *Agent) removeStale(want map[model.VpcID]bool, views []*vpcView) {
-	have, err := a.lab.List()
-	if err != nil {
-		a.log.Error("list lab", "err", err)
-		return
+// removeStale removes VPCs that the world no longer has. A whole
+// reconcile also compares the lab with the world and removes instances and
+// hosts that nothing wants (left by a crash, or by a store that changed
+// while the agent was down); otherwise the per-VPC wiring already removed
+// them.
+func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcView) {
+	vpcs := map[string]bool{}
+	for id := range a.vpcs {
+		vpcs[string(id)] = true
 	}
-	inst, hosts := map[string]bool{}, map[string]bool{}
-	for _, v := range views {
-		for _, i := range v.instances {
-			inst[i.ID] = true
+	if whole {
+		have, err := a.lab.List()
+		if err != nil {
+			a.log.Error("list lab", "err", err)
+			a.retry = true
+			return
 		}
-		for _, h := range v.hosts {
-			hosts[h.Name] = true
-		}
-	}
-	for _, i := range have.Instances {
-		if !inst[i.ID] {
-			a.log.Info("removing instance namespace", "instance", i.ID)
-			if err := a.lab.RemoveInstance(i.ID); err != nil {
-				a.log.Error("remove instance", "instance", i.ID, "err", err)
+		inst, hosts := map[string]bool{}, map[string]bool{}
+		for _, v := range views {
+			for _, i := range v.instances {
+				inst[i.ID] = true
+			}
+			for _, h := range v.hosts {
+				hosts[h.Name] = true
 			}
 		}
-	}
-	for _, h := range have.Hosts {
-		if !hosts[h.Name] {
-			a.log.Info("removing lab host", "host", h.Name)
-			if err := a.lab.RemoveHost(h.Name); err != nil {
-				a.log.Error("remove lab host", "host", h.Name, "err", err)
-			}
-		}
-	}
-	for _, v := range have.VPCs {
-		if !want[model.VpcID(v.ID)] {
-			a.log.Info("removing vpc router", "vpc", v.ID)
-			if err := a.lab.RemoveVPC(v.ID); err != nil {
-				a.log.Error("remove vpc", "vpc", v.ID, "err", err)
-			}
-			// The table holds the router namespace open: close it, or the
-			// deleted namespace lives on in the kernel.
-			if st := a.vpcs[model.VpcID(v.ID)]; st != nil {
-				if err := st.table.Close(); err != nil {
-					a.log.Error("close firewall", "vpc", v.ID, "err", err)
+		for _, i := range have.Instances {
+			if !inst[i.ID] {
+				a.log.Info("removing instance namespace", "instance", i.ID)
+				if err := a.lab.RemoveInstance(i.ID); err != nil {
+					a.log.Error("remove instance", "instance", i.ID, "err", err)
 				}
-				delete(a.vpcs, model.VpcID(v.ID))
 			}
+		}
+		for _, h := range have.Hosts {
+			if !hosts[h.Name] {
+				a.log.Info("removing lab host", "host", h.Name)
+				if err := a.lab.RemoveHost(h.Name); err != nil {
+					a.log.Error("remove lab host", "host", h.Name, "err", err)
+				}
+			}
+		}
+		for _, v := range have.VPCs {
+			vpcs[v.ID] = true
+		}
+	}
+	for id := range vpcs {
+		if want[model.VpcID(id)] {
+			continue
+		}
+		a.log.Info("removing vpc router", "vpc", id)
+		if err := a.lab.RemoveVPC(id); err != nil {
+			a.log.Error("remove vpc", "vpc", id, "err", err)
+			a.retry = true
+		}
+		// The table holds the router namespace open: close it, or the
+		// deleted namespace lives on in the kernel.
+		if st := a.vpcs[model.VpcID(id)]; st != nil {
+			if err := st.table.Close(); err != nil {
+				a.log.Error("close firewall", "vpc", id, "err", err)
+			}
+			delete(a.vpcs, model.VpcID(id))
 		}
 	}
 }
@@ -319,8 +414,11 @@ func (a *Agent) repairDrift(ctx context.Context) {
 		}
 		if drift {
 			a.log.Warn("firewall table changed outside palisade; restoring it", "vpc", id)
-			a.reconcile(ctx)
+			a.reconcile(ctx, true)
 			return
 		}
+	}
+	if a.retry {
+		a.reconcile(ctx, true)
 	}
 }

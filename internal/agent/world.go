@@ -12,7 +12,9 @@ import (
 )
 
 // world is the agent's copy of the store's resources, kept current from the
-// watch. Reconcile derives everything from it (level-triggered).
+// watch. Reconcile derives everything from it (level-triggered); dirty says
+// which VPCs changed since the last reconcile, so that a change costs the
+// compile of its own VPC only.
 type world struct {
 	vpcs      map[model.VpcID]*model.VPC
 	subnets   map[model.SubnetID]*model.Subnet
@@ -21,6 +23,9 @@ type world struct {
 	instances map[model.InstanceID]*model.Instance
 	lists     map[model.PrefixListID]*model.PrefixList
 	hosts     map[string]*model.LabHost
+
+	dirty    map[model.VpcID]bool
+	allDirty bool // a prefix list changed: it may be referenced anywhere in its scope
 }
 
 func newWorld() *world {
@@ -32,11 +37,13 @@ func newWorld() *world {
 		instances: map[model.InstanceID]*model.Instance{},
 		lists:     map[model.PrefixListID]*model.PrefixList{},
 		hosts:     map[string]*model.LabHost{},
+		dirty:     map[model.VpcID]bool{},
 	}
 }
 
-// apply records one key's new value (nil: deleted). Keys that are not
-// resources are ignored.
+// apply records one key's new value (nil: deleted) and marks the VPCs it
+// concerns, before and after, dirty. Keys that are not resources are
+// ignored.
 func (w *world) apply(key string, value []byte) error {
 	_, kind, id, ok := model.ParseResourceKey(key)
 	if !ok {
@@ -44,24 +51,28 @@ func (w *world) apply(key string, value []byte) error {
 	}
 	switch kind {
 	case model.KeyVPC:
-		return set(w.vpcs, model.VpcID(id), value)
+		return set(w, w.vpcs, model.VpcID(id), value, func(v *model.VPC) model.VpcID { return v.ID })
 	case model.KeySubnet:
-		return set(w.subnets, model.SubnetID(id), value)
+		return set(w, w.subnets, model.SubnetID(id), value, func(v *model.Subnet) model.VpcID { return v.VPC })
 	case model.KeyGroup:
-		return set(w.groups, model.GroupID(id), value)
+		return set(w, w.groups, model.GroupID(id), value, func(v *model.SecurityGroup) model.VpcID { return v.VPC })
 	case model.KeyENI:
-		return set(w.enis, model.ENIID(id), value)
+		return set(w, w.enis, model.ENIID(id), value, func(v *model.ENI) model.VpcID { return v.VPC })
 	case model.KeyInstance:
-		return set(w.instances, model.InstanceID(id), value)
+		return set(w, w.instances, model.InstanceID(id), value, func(v *model.Instance) model.VpcID { return v.VPC })
 	case model.KeyPrefixList:
-		return set(w.lists, model.PrefixListID(id), value)
+		w.allDirty = true
+		return set(w, w.lists, model.PrefixListID(id), value, func(*model.PrefixList) model.VpcID { return "" })
 	case model.KeyLabHost:
-		return set(w.hosts, id, value)
+		return set(w, w.hosts, id, value, func(v *model.LabHost) model.VpcID { return v.VPC })
 	}
 	return nil
 }
 
-func set[K comparable, V any](m map[K]*V, k K, value []byte) error {
+func set[K comparable, V any](w *world, m map[K]*V, k K, value []byte, vpc func(*V) model.VpcID) error {
+	if old := m[k]; old != nil {
+		w.dirty[vpc(old)] = true
+	}
 	if value == nil {
 		delete(m, k)
 		return nil
@@ -71,7 +82,15 @@ func set[K comparable, V any](m map[K]*V, k K, value []byte) error {
 		return fmt.Errorf("decode %v: %w", k, err)
 	}
 	m[k] = v
+	w.dirty[vpc(v)] = true
 	return nil
+}
+
+// changed returns the VPCs changed since the last call (all: every one).
+func (w *world) changed() (dirty map[model.VpcID]bool, all bool) {
+	dirty, all = w.dirty, w.allDirty
+	w.dirty, w.allDirty = map[model.VpcID]bool{}, false
+	return dirty, all
 }
 
 // running reports whether an instance has a network: pending and running

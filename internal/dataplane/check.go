@@ -23,17 +23,22 @@ func (t *Table) Check() (drift bool, err error) {
 	if t.last == nil {
 		return true, nil
 	}
+	gen, genOK := t.generation()
+	if genOK && t.genKnown && gen == t.gen {
+		return false, nil // nothing committed in the namespace since our Apply
+	}
 	got, err := t.kernelView()
 	if err != nil {
 		return false, err
 	}
 	diffs := compareViews(t.last.view(), got)
 	if len(diffs) == 0 {
+		t.gen, t.genKnown = gen, genOK
 		return false, nil
 	}
 	t.log.Warn("the kernel's table differs from the last Apply; the next Apply rebuilds it",
 		"differences", len(diffs), "first", diffs[:min(len(diffs), 5)])
-	t.last = nil
+	t.last, t.genKnown = nil, false
 	return true, nil
 }
 

@@ -27,6 +27,10 @@ type Table struct {
 	last *ruleset
 	// groups are the rendered groups of the last build, reused by the next.
 	groups groupCache
+	// gen is the namespace's nf_tables generation when the kernel last held
+	// exactly last (see gen.go); valid when genKnown.
+	gen      uint32
+	genKnown bool
 }
 
 // Result describes what one Apply did.
@@ -64,7 +68,9 @@ func bigBuffers(c *netlink.Conn) error {
 // /run/netns/<router>). When the table does not exist yet it is created
 // empty, which drops every forwarded packet (fail closed) until the first
 // Apply; an existing table keeps enforcing what it holds, and the first
-// Apply replaces it in one batch. log may be nil.
+// Apply replaces it in one batch. Either way Open sets the namespace's
+// conntrack timeouts to AWS's defaults (conntrackDefaults), which the
+// table relies on. log may be nil.
 func Open(netnsPath string, log *slog.Logger) (*Table, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -90,6 +96,11 @@ func Open(netnsPath string, log *slog.Logger) (*Table, error) {
 		if _, err = t.Apply(Desired{}); err == nil {
 			t.log.Info("table created: forwarding is dropped until the first Apply")
 		}
+	}
+	if err == nil {
+		// After the table: its conntrack rules load nf_conntrack, whose
+		// settings do not exist before.
+		err = setSysctls(ns, conntrackDefaults())
 	}
 	if err != nil {
 		t.Close()
@@ -141,15 +152,17 @@ func (t *Table) Apply(d Desired) (Result, error) {
 // run sends the batch of p, counts back the sets it loaded, and records
 // want as the kernel's state; after a failure that state is unknown.
 func (t *Table) run(p *plan, want *ruleset) (Result, error) {
+	before, beforeOK := t.generation()
 	res, err := t.commit(p.enqueue(t), p.result())
 	if err == nil {
 		err = t.verify(want, p.bulk())
 	}
 	if err != nil {
-		t.last = nil
+		t.last, t.genKnown = nil, false
 		return res, err
 	}
 	t.last = want
+	t.noteCommit(before, beforeOK)
 	return res, nil
 }
 

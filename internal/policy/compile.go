@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"palisade.dev/palisade/internal/model"
 )
@@ -34,9 +35,15 @@ type Side struct {
 	Direction model.Direction
 	Groups    []model.GroupID // the groups whose rules make up the side
 	Entries   []*Entry        // in group order, then rule order
+	open      openWorld       // which flows are untracked (see track.go)
+
+	// The lookup structures of Decide are built on its first call: the
+	// agent compiles a whole VPC on every change but only programs rules,
+	// and decides flows (untracked cuts) for few interfaces, if any.
+	indexOnce sync.Once
+	sets      func(model.GroupID) memberSet
 	byProto   [256]*portIndex // rules of one protocol
 	all       *portIndex      // rules of protocol -1
-	open      openWorld       // which flows are untracked (see track.go)
 }
 
 // Policy is the effective policy of one network interface.
@@ -66,12 +73,16 @@ func (p *Policy) Side(d model.Direction) *Side {
 type Compiled struct {
 	policies map[model.ENIID]*Policy
 	members  map[model.GroupID][]netip.Addr
-	sets     map[model.GroupID]memberSet // members as sets, for referenced groups
 	byAddr   map[vpcAddr]model.ENIID
+
+	setsMu sync.Mutex                  // sides index lazily, maybe concurrently
+	sets   map[model.GroupID]memberSet // members as sets, for referenced groups
 }
 
 // memberSet returns the member set of g, building it on first use.
 func (c *Compiled) memberSet(g model.GroupID) memberSet {
+	c.setsMu.Lock()
+	defer c.setsMu.Unlock()
 	if s, ok := c.sets[g]; ok {
 		return s
 	}
@@ -198,7 +209,8 @@ func (b *builder) side(d model.Direction, groups []model.GroupID) *Side {
 			}
 		}
 	}
-	s.index(b.c.memberSet)
+	s.open = openWorldOf(s.Entries)
+	s.sets = b.c.memberSet
 	b.sides[key] = s
 	return s
 }
@@ -227,8 +239,14 @@ func (b *builder) entry(g model.GroupID, r model.Rule) *Entry {
 	return e
 }
 
-// index builds the side's lookup structures.
-func (s *Side) index(sets func(model.GroupID) memberSet) {
+// indexed builds the side's lookup structures once, on first use.
+func (s *Side) indexed() *Side {
+	s.indexOnce.Do(s.index)
+	return s
+}
+
+func (s *Side) index() {
+	sets := s.sets
 	var byProto [256][]*Entry
 	var all []*Entry
 	for _, e := range s.Entries {
@@ -246,5 +264,4 @@ func (s *Side) index(sets func(model.GroupID) memberSet) {
 	if len(all) > 0 {
 		s.all = buildPortIndex(all, sets)
 	}
-	s.open = openWorldOf(s.Entries)
 }

@@ -57,10 +57,12 @@ type Verdict struct {
 	flow  Flow
 }
 
-// Decide returns whether the side allows the first packet of flow f. It
-// allocates nothing, and its cost grows with the logarithm of the number of
+// Decide returns whether the side allows the first packet of flow f. Its
+// first call on a side builds the side's index; after that it allocates
+// nothing, and its cost grows with the logarithm of the number of
 // rules and addresses, not with their number.
 func (s *Side) Decide(f Flow) Verdict {
+	s.indexed()
 	v := Verdict{side: s, flow: f}
 	if x := s.byProto[f.Proto]; x != nil {
 		v.Rules = x.lookup(f.Port, f.Peer)

@@ -170,3 +170,45 @@ func DiffCompiled(old, cur *Compiled) []Diff {
 	slices.SortFunc(out, func(a, b Diff) int { return strings.Compare(string(a.ENI), string(b.ENI)) })
 	return out
 }
+
+// Cut is the untracked flow classes that one interface lost between two
+// compilations (Diff.Cuts).
+type Cut struct {
+	ENI     model.ENIID
+	Classes []UntrackedClass
+}
+
+// CutsCompiled returns, ordered by interface ID, the interfaces of old whose
+// untracked classes cur does not keep, without the rest of DiffCompiled's
+// work: the agent needs only these on every change. Untracked classes
+// depend only on an interface's sides, so interfaces that share their sides
+// share the work.
+func CutsCompiled(old, cur *Compiled) []Cut {
+	if old == nil {
+		return nil
+	}
+	type pair struct{ oi, oe, ci, ce *Side }
+	memo := map[pair][]UntrackedClass{}
+	var out []Cut
+	for id, was := range old.policies {
+		now := cur.policies[id]
+		k := pair{oi: was.Ingress, oe: was.Egress}
+		if now != nil {
+			k.ci, k.ce = now.Ingress, now.Egress
+		}
+		cs, ok := memo[k]
+		if !ok {
+			if now == nil {
+				cs = was.Untracked()
+			} else {
+				cs = cuts(was, now)
+			}
+			memo[k] = cs
+		}
+		if len(cs) > 0 {
+			out = append(out, Cut{ENI: id, Classes: cs})
+		}
+	}
+	slices.SortFunc(out, func(a, b Cut) int { return strings.Compare(string(a.ENI), string(b.ENI)) })
+	return out
+}

@@ -20,6 +20,25 @@ const (
 	KeyLabHost    = "host"
 )
 
+// IndexRoot holds the service's secondary indexes: values derived from the
+// resources (which addresses of a subnet are used, which interface a
+// ClientToken made, ...), written in the same transaction as the resources
+// they derive from, so that a write path finds what it needs with a few
+// point reads instead of listing a whole kind. They live outside
+// ResourceRoot on purpose: watchers of ResourceRoot (the agent) decode
+// every key there as a resource, and an index entry is none.
+//
+//	x/<account>/<region>/<index>/<key>
+//
+// The indexes and their keys are the service's business (service/index.go).
+const IndexRoot = "x/"
+
+// IndexPrefix is the key prefix of every index entry of one account and
+// region.
+func IndexPrefix(acct AccountID, region string) string {
+	return IndexRoot + string(acct) + "/" + region + "/"
+}
+
 // ResourcePrefix is the key prefix of everything in one account and region.
 func ResourcePrefix(acct AccountID, region string) string {
 	return ResourceRoot + string(acct) + "/" + region + "/"

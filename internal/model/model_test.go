@@ -452,7 +452,13 @@ func TestResourceKeys(t *testing.T) {
 	if !ok || got != s || kind != KeyGroup || id != "sg-0123456789abcdef0" {
 		t.Fatal(got, kind, id, ok)
 	}
-	for _, bad := range []string{"x/1/2/3/4", "r/1/2/3", "r//us-east-1/sg/x", "r/1/2/3/"} {
+	// Index entries are never resources, whatever they look like after
+	// the root: the agent ignores what ParseResourceKey rejects.
+	idx := IndexPrefix(s.Account, s.Region) + "ip/subnet-0123456789abcdef0/4/0000000000000"
+	if !strings.HasPrefix(idx, IndexRoot) || strings.HasPrefix(idx, ResourceRoot) {
+		t.Fatal(idx)
+	}
+	for _, bad := range []string{"x/1/2/3/4", "r/1/2/3", "r//us-east-1/sg/x", "r/1/2/3/", idx} {
 		if _, _, _, ok := ParseResourceKey(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}

@@ -148,7 +148,7 @@ func (s *Service) DescribeNetworkInterfaceAttribute(ctx context.Context, c Calle
 		if err != nil {
 			return err
 		}
-		names, err := t.groupNames()
+		names, err := t.groupNames(e.Groups)
 		if err != nil {
 			return err
 		}
@@ -259,11 +259,7 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, id, a
 		if err != nil {
 			return err
 		}
-		enis, err := t.eniIndex()
-		if err != nil {
-			return err
-		}
-		names, err := t.groupNames()
+		enis, names, err := t.instanceENIs(r)
 		if err != nil {
 			return err
 		}

@@ -60,9 +60,52 @@ func eniStatus(e *model.ENI) string {
 	return "available"
 }
 
-// groupNames maps the caller's group IDs to names.
-func (t *tx) groupNames() (map[model.GroupID]string, error) {
-	groups, err := list[model.SecurityGroup](t, kindGroup)
+// groupHead is what the interface paths need of a group: not its rules,
+// which can be thousands and cost most of decoding it.
+type groupHead struct {
+	ID   model.GroupID `json:"id"`
+	VPC  model.VpcID   `json:"vpc"`
+	Name string        `json:"name"`
+}
+
+// groupHead reads a group's head. A group's VPC and name never change, so
+// a transaction reads each head once.
+func (t *tx) groupHead(id model.GroupID) (*groupHead, error) {
+	if g := t.heads[id]; g != nil {
+		return g, nil
+	}
+	var g groupHead
+	if ok, err := t.get(kindGroup, string(id), &g); err != nil || !ok {
+		return nil, orNotFound(err, model.KindGroup, string(id))
+	}
+	if t.heads == nil {
+		t.heads = map[model.GroupID]*groupHead{}
+	}
+	t.heads[id] = &g
+	return &g, nil
+}
+
+// groupNames maps group IDs to names, reading only those groups' heads: a
+// write path shows the groups of one interface or instance. A group that
+// does not exist has no name, as with allGroupNames.
+func (t *tx) groupNames(ids []model.GroupID) (map[model.GroupID]string, error) {
+	out := make(map[model.GroupID]string, len(ids))
+	for _, id := range ids {
+		g, err := t.groupHead(id)
+		switch {
+		case err == nil:
+			out[id] = g.Name
+		case model.CodeOf(err) != model.CodeInvalidGroupNotFound:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// allGroupNames maps every group ID of the caller to its name, for the
+// read paths that show every interface or instance anyway.
+func (t *tx) allGroupNames() (map[model.GroupID]string, error) {
+	groups, err := list[groupHead](t, kindGroup)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +114,19 @@ func (t *tx) groupNames() (map[model.GroupID]string, error) {
 		out[g.ID] = g.Name
 	}
 	return out, nil
+}
+
+// groupsOf returns the groups of interfaces, each once.
+func groupsOf(enis ...*eniRecord) []model.GroupID {
+	var out []model.GroupID
+	for _, e := range enis {
+		for _, g := range e.Groups {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }
 
 func groupSet(ids []model.GroupID, names map[model.GroupID]string) []GroupIdentifier {
@@ -129,7 +185,7 @@ func (t *tx) interfaceGroups(sn *model.Subnet, ids []string, how groupCheck) ([]
 		return nil, groupLimitError(how, t.c.Account, limit)
 	}
 	for _, id := range out {
-		g, err := t.group(id)
+		g, err := t.groupHead(id)
 		if model.CodeOf(err) == model.CodeInvalidGroupNotFound && how != groupsModify {
 			return nil, model.Errorf(model.CodeInvalidGroupNotFound, "The security group '%s' does not exist in VPC '%s'", id, sn.VPC)
 		}
@@ -158,20 +214,6 @@ func groupLimitError(how groupCheck, acct model.AccountID, limit int) error {
 		return model.Errorf(model.CodeGroupLimitExceeded, "You have exceeded the number of VPC security groups allowed per instance.")
 	}
 	return model.Errorf(model.CodeGroupsPerInterfaceLimitExceeded, "The maximum number of security groups per interface has been reached.")
-}
-
-// defaultGroup returns the ID of a VPC's default group.
-func (t *tx) defaultGroup(vpc model.VpcID) (model.GroupID, error) {
-	groups, err := list[model.SecurityGroup](t, kindGroup)
-	if err != nil {
-		return "", err
-	}
-	for _, g := range groups {
-		if g.VPC == vpc && g.IsDefault() {
-			return g.ID, nil
-		}
-	}
-	return "", model.Errorf(model.CodeInvalidGroupNotFound, "The security group '%s' does not exist in VPC '%s'", model.DefaultGroupName, vpc)
 }
 
 // eniSpec is a validated request for one new interface.
@@ -261,10 +303,6 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, c Caller, in Creat
 	hash := requestHash(in)
 	var out NetworkInterface
 	err = s.txn(ctx, c, "CreateNetworkInterface", func(t *tx) error {
-		names, err := t.groupNames()
-		if err != nil {
-			return err
-		}
 		prev, err := t.eniByToken(in.ClientToken)
 		if err != nil {
 			return err
@@ -273,8 +311,9 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, c Caller, in Creat
 			if prev.RequestHash != hash {
 				return idempotentMismatch()
 			}
+			names, err := t.groupNames(prev.Groups)
 			out = prev.view(names)
-			return nil
+			return err
 		}
 		sn, err := t.subnet(sid)
 		if err != nil {
@@ -284,35 +323,25 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, c Caller, in Creat
 		if err != nil {
 			return err
 		}
-		e, err := t.newENI(newAddrPools(t), eniSpec{sn, groups, ip, in.IPv6AddressCount, in.Description, in.Conntrack, tags[ResourceTypeNetworkInterface]})
+		e, err := t.newENI(t.pools(), eniSpec{sn, groups, ip, in.IPv6AddressCount, in.Description, in.Conntrack, tags[ResourceTypeNetworkInterface]})
 		if err != nil {
 			return err
 		}
 		e.ClientToken, e.RequestHash = in.ClientToken, hash
+		names, err := t.groupNames(e.Groups)
+		if err != nil {
+			return err
+		}
 		out = e.view(names)
+		if in.ClientToken != "" {
+			t.setIndex(eniTokenKey(c, in.ClientToken), []byte(e.ID))
+		}
 		return t.putENI(e)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
-}
-
-// eniByToken finds the interface a ClientToken made, if any.
-func (t *tx) eniByToken(token string) (*eniRecord, error) {
-	if token == "" {
-		return nil, nil
-	}
-	enis, err := list[eniRecord](t, kindENI)
-	if err != nil {
-		return nil, err
-	}
-	for i := range enis {
-		if enis[i].ClientToken == token {
-			return &enis[i], nil
-		}
-	}
-	return nil, nil
 }
 
 func firstError(errs ...error) error {
@@ -376,8 +405,40 @@ func (s *Service) DeleteNetworkInterface(ctx context.Context, c Caller, id strin
 		if e.Attachment != nil {
 			return model.Errorf(model.CodeInvalidParameterValue, "Network interface '%s' is currently in use.", id)
 		}
-		return t.del(kindENI, id)
+		return t.deleteENI(e)
 	})
+}
+
+// deleteENI deletes an interface and what the indexes hold for it: its
+// addresses, free again, and its ClientToken.
+func (t *tx) deleteENI(e *eniRecord) error {
+	if err := t.del(kindENI, string(e.ID)); err != nil {
+		return err
+	}
+	if e.ClientToken != "" {
+		key := eniTokenKey(t.c, e.ClientToken)
+		v, ok, err := t.getIndex(key)
+		if err != nil {
+			return err
+		}
+		if ok && string(v) == string(e.ID) {
+			t.dropIndex(key)
+		}
+	}
+	sn, err := t.subnet(e.Subnet)
+	if err != nil {
+		return err
+	}
+	pool, err := t.pools().of(sn)
+	if err != nil {
+		return err
+	}
+	for _, a := range e.Addrs() {
+		if err := pool.release(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxDeviceIndex bounds device indexes, and so interfaces per instance.
@@ -543,7 +604,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, c Caller, in De
 	}
 	var out []NetworkInterface
 	err := s.read(ctx, c, "DescribeNetworkInterfaces", func(t *tx) error {
-		names, err := t.groupNames()
+		names, err := t.allGroupNames()
 		if err != nil {
 			return err
 		}

@@ -113,6 +113,32 @@ func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[
 	return v
 }
 
+// instanceENIs reads the interfaces of instances, by ID, and the names of
+// their groups: what instanceView needs, without reading the interfaces
+// and groups of other instances.
+func (t *tx) instanceENIs(insts ...*instanceRecord) (map[model.ENIID]*eniRecord, map[model.GroupID]string, error) {
+	enis := map[model.ENIID]*eniRecord{}
+	var all []*eniRecord
+	for _, r := range insts {
+		for _, id := range r.ENIs {
+			var e eniRecord
+			ok, err := t.get(kindENI, string(id), &e)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				enis[id] = &e
+				all = append(all, &e)
+			}
+		}
+	}
+	names, err := t.groupNames(groupsOf(all...))
+	if err != nil {
+		return nil, nil, err
+	}
+	return enis, names, nil
+}
+
 // eniIndex loads every interface, by ID.
 func (t *tx) eniIndex() (map[model.ENIID]*eniRecord, error) {
 	enis, err := list[eniRecord](t, kindENI)
@@ -160,7 +186,7 @@ func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeIn
 		if err != nil {
 			return err
 		}
-		names, err := t.groupNames()
+		names, err := t.allGroupNames()
 		if err != nil {
 			return err
 		}
@@ -200,7 +226,8 @@ func groupReservations(views []InstanceView) []Reservation {
 }
 
 // purgeExpired deletes terminated instances past their hour, at most half a
-// transaction's worth per call.
+// transaction's worth per call: the other half is for their ClientTokens'
+// index entries, which lose them.
 func (t *tx) purgeExpired() error {
 	all, err := list[instanceRecord](t, kindInstance)
 	if err != nil {
@@ -212,9 +239,22 @@ func (t *tx) purgeExpired() error {
 			if err := t.del(kindInstance, string(r.ID)); err != nil {
 				return err
 			}
+			if err := t.forgetRunToken(&r); err != nil {
+				return err
+			}
 			n++
 		}
 	}
+	return nil
+}
+
+// forgetRunToken takes a deleted instance off its ClientToken's list.
+func (t *tx) forgetRunToken(r *instanceRecord) error {
+	ids, err := t.runToken(r.ClientToken)
+	if err != nil || !slices.Contains(ids, r.ID) {
+		return err
+	}
+	t.setRunToken(r.ClientToken, slices.DeleteFunc(ids, func(id model.InstanceID) bool { return id == r.ID }))
 	return nil
 }
 
@@ -315,7 +355,8 @@ func parseInstanceIDs(ids []string) ([]model.InstanceID, error) {
 // so its groups lose it as a member at once.
 //
 // Decided: one request may write at most store.MaxTxnWrites keys (each
-// instance and each of its interfaces); more is InvalidParameterValue.
+// instance and each of its interfaces, and the index keys of the addresses
+// it frees: one or two per subnet); more is InvalidParameterValue.
 func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
 	iids, err := parseInstanceIDs(ids)
 	if err != nil {
@@ -332,8 +373,9 @@ func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string
 		for _, r := range recs {
 			writes += 1 + len(r.ENIs)
 		}
+		tooMany := model.Errorf(model.CodeInvalidParameterValue, "These instances and their network interfaces are more than one request can change (%d keys); terminate fewer instances per request.", store.MaxTxnWrites)
 		if writes > store.MaxTxnWrites {
-			return model.Errorf(model.CodeInvalidParameterValue, "These instances and their network interfaces are more than one request can change (%d keys); terminate fewer instances per request.", store.MaxTxnWrites)
+			return tooMany
 		}
 		for _, r := range recs {
 			ch := InstanceStateChange{ID: r.ID, Previous: r.State, Current: model.StateShuttingDown}
@@ -343,6 +385,11 @@ func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string
 				return err
 			}
 			out = append(out, ch)
+		}
+		// The index writes are buffered until the transaction ends: count
+		// them before they fail it.
+		if writes+t.pendingIndexWrites() > store.MaxTxnWrites {
+			return tooMany
 		}
 		return nil
 	})
@@ -356,7 +403,7 @@ func (t *tx) terminate(r *instanceRecord) error {
 			return err
 		}
 		if e.Attachment != nil && e.Attachment.DeleteOnTermination {
-			err = t.del(kindENI, string(id))
+			err = t.deleteENI(e)
 		} else {
 			e.Attachment = nil
 			err = t.putENI(e)
@@ -366,6 +413,9 @@ func (t *tx) terminate(r *instanceRecord) error {
 		}
 	}
 	r.ENIs, r.State, r.StateChanged = nil, model.StateTerminated, t.s.now().UTC()
+	if err := t.addActiveInstances(-1); err != nil {
+		return err
+	}
 	return t.putInstance(r)
 }
 

@@ -38,6 +38,13 @@ type tx struct {
 	store.Tx
 	s *Service
 	c Caller
+	// Index writes are buffered here and written by flushIndexes when the
+	// operation has succeeded, so that an operation can count them against
+	// store.MaxTxnWrites before they are made (see pendingIndexWrites).
+	addrs *addrPools        // the address indexes the operation touched
+	index map[string][]byte // other index keys to write; nil value: delete
+
+	heads map[model.GroupID]*groupHead // group heads read (groupHead)
 }
 
 func (t *tx) get(kind, id string, v any) (bool, error) {

@@ -79,7 +79,7 @@ func (s *Service) RunInstances(ctx context.Context, c Caller, in RunInstancesInp
 			out = prev
 			return err
 		}
-		l := &launch{t: t, in: &in, min: lo, max: hi, tags: tags, hash: hash, pools: newAddrPools(t)}
+		l := &launch{t: t, in: &in, min: lo, max: hi, tags: tags, hash: hash, pools: t.pools()}
 		out, err = l.run()
 		return err
 	})
@@ -235,22 +235,21 @@ func (t *tx) reservationByToken(token, hash string) (*Reservation, error) {
 	if token == "" {
 		return nil, nil
 	}
-	insts, err := t.liveInstances()
+	mine, err := t.instancesByToken(token)
 	if err != nil {
 		return nil, err
 	}
-	mine := keep(insts, func(r *instanceRecord) bool { return r.ClientToken == token })
 	if len(mine) == 0 {
 		return nil, nil
 	}
 	if mine[0].RequestHash != hash {
 		return nil, idempotentMismatch()
 	}
-	enis, err := t.eniIndex()
-	if err != nil {
-		return nil, err
+	ptrs := make([]*instanceRecord, len(mine))
+	for i := range mine {
+		ptrs[i] = &mine[i]
 	}
-	names, err := t.groupNames()
+	enis, names, err := t.instanceENIs(ptrs...)
 	if err != nil {
 		return nil, err
 	}
@@ -282,15 +281,9 @@ type ifacePlan struct {
 }
 
 func (l *launch) run() (*Reservation, error) {
-	live, err := l.t.liveInstances()
+	active, err := l.t.activeInstances()
 	if err != nil {
 		return nil, err
-	}
-	active := 0
-	for _, r := range live {
-		if r.State != model.StateTerminated {
-			active++
-		}
 	}
 	if err := l.plan(); err != nil {
 		return nil, err
@@ -398,14 +391,25 @@ func (l *launch) count(regionRoom int) (int, error) {
 	return n, nil
 }
 
-// create stores n instances with their interfaces.
+// create stores n instances with their interfaces; fewer (but at least
+// MinCount) if their keys and the index keys of their addresses would
+// exceed store.MaxTxnWrites, which count cannot tell before the addresses
+// are chosen (usually they add two or three keys in all).
 func (l *launch) create(n int) (*Reservation, error) {
 	t, now := l.t, l.t.s.now().UTC()
-	names, err := t.groupNames()
+	names, err := t.groupNames(l.groups())
 	if err != nil {
 		return nil, err
 	}
 	res := &Reservation{ID: model.ReservationID(t.s.newID(model.KindReservation)), Owner: t.c.Account}
+	// Keys written so far besides the address indexes: the instances and
+	// their interfaces, and the instance count and the token's instances
+	// written at the end.
+	writes := 1
+	if l.in.ClientToken != "" {
+		writes++
+	}
+	var ids []model.InstanceID
 	for k := range n {
 		r := &instanceRecord{Instance: model.Instance{
 			Scope: t.c.scope(), ID: model.InstanceID(t.s.newID(model.KindInstance)), Reservation: res.ID,
@@ -413,14 +417,28 @@ func (l *launch) create(n int) (*Reservation, error) {
 			VPC: l.primary.VPC, Subnet: l.primary.ID, Zone: l.primary.Zone,
 			LaunchTime: now, StateChanged: now, ClientToken: l.in.ClientToken, Tags: l.tags[ResourceTypeInstance],
 		}, LaunchIndex: k, RequestHash: l.hash}
+		saved := l.pools.save()
 		enis := map[model.ENIID]*eniRecord{}
+		var made []*eniRecord
 		for _, p := range l.plans {
 			e, err := l.iface(p, r.ID, now)
 			if err != nil {
 				return nil, err
 			}
 			enis[e.ID] = e
+			made = append(made, e)
 			r.ENIs = append(r.ENIs, e.ID)
+		}
+		if writes+1+len(made)+t.pendingIndexWrites() > store.MaxTxnWrites {
+			l.pools.restore(saved)
+			if k < l.min {
+				return nil, instanceLimit(l.min, k)
+			}
+			break
+		}
+		writes += 1 + len(made)
+		ids = append(ids, r.ID)
+		for _, e := range made {
 			if err := t.putENI(e); err != nil {
 				return nil, err
 			}
@@ -432,7 +450,27 @@ func (l *launch) create(n int) (*Reservation, error) {
 		v.State = model.StatePending
 		res.Instances = append(res.Instances, v)
 	}
-	return res, nil
+	if l.in.ClientToken != "" {
+		t.setRunToken(l.in.ClientToken, ids) // none of its earlier instances is visible (reservationByToken)
+	}
+	return res, t.addActiveInstances(len(ids))
+}
+
+// groups returns the groups of the launch's interfaces, each once.
+func (l *launch) groups() []model.GroupID {
+	var out []model.GroupID
+	for _, p := range l.plans {
+		gs := p.new.groups
+		if p.existing != nil {
+			gs = p.existing.Groups
+		}
+		for _, g := range gs {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }
 
 // iface makes or takes the interface of plan p for instance id.

@@ -70,7 +70,11 @@ type Service struct {
 	rand  io.Reader
 	now   func() time.Time
 	log   *slog.Logger
-	ready sync.Map // scopeKey -> struct{}: default VPC ensured
+	ready sync.Map // scopeKey -> struct{}: default VPC and indexes ensured
+	// setup serializes the first requests of each scope (scopeKey ->
+	// *sync.Mutex), so that concurrent ones do not all build the same
+	// indexes (ensureIndexes).
+	setup sync.Map
 }
 
 // Option adjusts a Service.
@@ -141,7 +145,11 @@ func (s *Service) txn(ctx context.Context, c Caller, op string, fn func(t *tx) e
 		return s.internal(op, err)
 	}
 	_, err := s.st.Txn(ctx, func(stx store.Tx) error {
-		return fn(&tx{Tx: stx, s: s, c: c})
+		t := &tx{Tx: stx, s: s, c: c}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flushIndexes()
 	})
 	if err != nil {
 		return s.internal(op, err)

@@ -64,7 +64,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 			}
 		}
 		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: vid, Zone: zone, CIDR: cidr, IPv6CIDR: v6, Tags: in.Tags}
-		return t.put(kindSubnet, string(out.ID), out)
+		return t.putNewSubnet(out)
 	})
 	return out, err
 }
@@ -155,6 +155,8 @@ func (s *Service) DeleteSubnet(ctx context.Context, c Caller, id string) error {
 				return model.Errorf(model.CodeDependencyViolation, "The subnet '%s' has dependencies and cannot be deleted.", id)
 			}
 		}
+		// No interface, so no address in use: the index is its head alone.
+		t.dropIndex(poolHeadKey(c, sid))
 		return t.del(kindSubnet, id)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/store"
@@ -22,10 +23,17 @@ var (
 )
 
 // ensureDefaults creates the caller's default VPC the first time the
-// account uses the region. A deleted default VPC stays deleted (until
-// CreateDefaultVpc).
+// account uses the region, and makes sure the scope's indexes are built
+// (ensureIndexes) before its first operation in this process. A deleted
+// default VPC stays deleted (until CreateDefaultVpc).
 func (s *Service) ensureDefaults(ctx context.Context, c Caller) error {
 	key := defaultsRoot + string(c.Account) + "/" + c.Region
+	if _, ok := s.ready.Load(key); ok {
+		return nil
+	}
+	mu, _ := s.setup.LoadOrStore(key, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	if _, ok := s.ready.Load(key); ok {
 		return nil
 	}
@@ -39,10 +47,17 @@ func (s *Service) ensureDefaults(ctx context.Context, c Caller) error {
 		if _, err := t.createDefaultVPC(); err != nil {
 			return err
 		}
+		t.setIndex(indexedKey(c), []byte(indexVersion)) // a new scope has nothing to migrate
+		if err := t.flushIndexes(); err != nil {
+			return err
+		}
 		return stx.Put(key, []byte(s.now().UTC().Format("2006-01-02T15:04:05Z")))
 	})
 	if err != nil {
 		return fmt.Errorf("create default vpc for %s in %s: %w", c.Account, c.Region, err)
+	}
+	if err := s.ensureIndexes(ctx, c); err != nil {
+		return fmt.Errorf("build indexes for %s in %s: %w", c.Account, c.Region, err)
 	}
 	s.ready.Store(key, struct{}{})
 	return nil
@@ -60,7 +75,7 @@ func (t *tx) createDefaultVPC() (*model.VPC, error) {
 			Scope: t.c.scope(), ID: model.SubnetID(t.s.newID(model.KindSubnet)), VPC: v.ID,
 			Zone: t.c.Region + string(rune('a'+i)), CIDR: cidr, DefaultForAz: true,
 		}
-		if err := t.put(kindSubnet, string(sn.ID), sn); err != nil {
+		if err := t.putNewSubnet(sn); err != nil {
 			return nil, err
 		}
 	}
@@ -79,6 +94,7 @@ func (t *tx) newVPC(cidr, v6 netip.Prefix, isDefault bool, tags model.Tags) (*mo
 	}
 	g.Rules = append(g.Rules, t.newRule(model.Rule{Direction: model.Ingress, Protocol: model.AllProtocols, Peer: model.GroupPeer(g.ID, t.c.Account)}))
 	g.Rules = append(g.Rules, t.defaultEgress(v)...)
+	t.setIndex(defaultGroupKey(t.c, v.ID), []byte(g.ID))
 	return v, t.put(kindGroup, string(g.ID), g)
 }
 
@@ -366,6 +382,7 @@ func (s *Service) DeleteVpc(ctx context.Context, c Caller, id string) error {
 				return err
 			}
 		}
+		t.dropIndex(defaultGroupKey(c, vid))
 		return t.del(kindVPC, id)
 	})
 }

@@ -69,9 +69,8 @@ func (b *builder) ec2() *ec2.Client { return b.cp.ec2 }
 
 // build runs every step in order.
 func (b *builder) build(ctx context.Context) error {
-	// The members come first: CreateNetworkInterface reads every group of
-	// the account (and every interface), so it is quickest while there
-	// are few groups.
+	// The members come first, before the groups with many rules, so that
+	// the agent's compiles while they arrive are small.
 	steps := []struct {
 		what string
 		fn   func(context.Context) error
@@ -240,9 +239,8 @@ func (b *builder) memberENIs(ctx context.Context) error {
 			if i >= b.cfg.Members {
 				return nil
 			}
-			// An empty ClientToken stops the SDK from drawing one: the
-			// service looks a token up among all the account's interfaces,
-			// which would double the cost of every call here.
+			// An empty ClientToken stops the SDK from drawing one: these
+			// calls are never retried by hand, so a token buys nothing.
 			_, err := b.ec2().CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{
 				SubnetId: aws.String(subnets[i/membersPerSN]), Groups: []string{b.sc.member}, ClientToken: aws.String("")})
 			if err != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/nftables/expr"
+
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
 )
@@ -29,19 +31,15 @@ type ruleset struct {
 // Names of the table's fixed objects. "ingress" and "egress" alone are nft
 // keywords, hence the fwd_ prefix.
 const (
-	egressChain  = "fwd_egress"
-	ingressChain = "fwd_ingress"
+	baseChain    = "fwd_filter"  // the only base chain: hook forward
+	ingressChain = "fwd_ingress" // the receiver's side of a new flow
 	hostsSet     = "hosts"
 	outMap       = "out_ports"
 	inMap        = "in_ports"
 )
 
-// The base chains' priorities: egress (the sender's rules) before ingress
-// (the receiver's), both around the filter priority 0.
-var (
-	egressPriority  int32 = -10
-	ingressPriority int32 = 10
-)
+// basePriority is the base chain's priority: filter.
+var basePriority int32 = 0
 
 func ownSetName(v6 bool) string { return "own" + famName(v6) }
 
@@ -102,19 +100,22 @@ func (b *builder) port(p Port) error {
 		}
 		b.members[g] = addrs
 	}
+	var objs []*ctObj
 	tcp, udp := ctObjects(p.Policy.Conntrack)
-	b.objs[tcp.name], b.objs[udp.name] = tcp, udp
+	for _, o := range []*ctObj{tcp, udp} {
+		if o != nil {
+			b.objs[o.name] = o
+			objs = append(objs, o)
+		}
+	}
 	for i, d := range directions {
-		c := &chain{name: portChainName(p.ENI, d)}
-		c.rules = append(c.rules,
-			new(rb).eq(ldL4proto, []byte{tcp.proto}, "tcp").ctTimeout(tcp.name).done(),
-			new(rb).eq(ldL4proto, []byte{udp.proto}, "udp").ctTimeout(udp.name).done())
+		c := &chain{name: portChainName(p.ENI, d), rules: timeoutRules(d, objs)}
 		for _, g := range unique(p.Policy.Side(d).Groups) {
 			c.rules = append(c.rules, new(rb).jump(groupChainName(g, d)))
 		}
 		c.rules = append(c.rules, new(rb).drop())
 		b.portChains = append(b.portChains, c)
-		b.maps[i] = append(b.maps[i], mapElem(p.IfName, c.name))
+		b.maps[i] = append(b.maps[i], mapElem(p.IfName, &expr.Verdict{Kind: expr.VerdictGoto, Chain: c.name}))
 	}
 	for _, a := range p.Policy.Addrs {
 		a = a.Unmap()
@@ -181,9 +182,34 @@ func famIdx(v6 bool) int {
 	return 0
 }
 
-func mapElem(ifName, chain string) element {
-	v := ifnameVal(ifName)
-	return element{key: v.b, jump: chain, text: v.text + " : jump " + chain}
+// timeoutRules assign an interface's ct timeout objects (those that differ
+// from AWS's defaults) to its new flows of their protocol. A flow between
+// two instances takes the receiver's timeouts, one between an instance and
+// a lab host the instance's. The receiver's chain runs after the sender's,
+// so its assignment would win, but a receiver with default timeouts has no
+// rule that could undo the sender's: the sender's chain therefore assigns
+// its timeouts only to flows towards lab hosts.
+func timeoutRules(d model.Direction, objs []*ctObj) []rule {
+	var out []rule
+	for _, o := range objs {
+		b := new(rb).eq(ldL4proto, []byte{o.proto}, protoName(o.proto))
+		if d == model.Egress {
+			b.lookup([]load{ldOif}, hostsSet, false)
+		}
+		out = append(out, b.ctTimeout(o.name).done())
+	}
+	return out
+}
+
+// mapElem is the element of a verdict map that decides v for the
+// interface ifName.
+func mapElem(ifName string, v *expr.Verdict) element {
+	k := ifnameVal(ifName)
+	text := k.text + " : accept"
+	if v.Kind == expr.VerdictGoto {
+		text = k.text + " : goto " + v.Chain
+	}
+	return element{key: k.b, verdict: v, text: text}
 }
 
 // assemble orders everything: objects, the fixed sets and maps, member
@@ -198,6 +224,10 @@ func (b *builder) assemble(hosts []string) *ruleset {
 	hs := &set{name: hostsSet, fields: []keyType{tIfname}}
 	for _, h := range hosts {
 		hs.elems = append(hs.elems, plainElem(false, ifnameVal(h)))
+		// A lab host has no egress rules: its new flows go straight to the
+		// receiver's side; and none towards it: what may leave reaches it.
+		b.maps[1] = append(b.maps[1], mapElem(h, &expr.Verdict{Kind: expr.VerdictGoto, Chain: ingressChain}))
+		b.maps[0] = append(b.maps[0], mapElem(h, &expr.Verdict{Kind: expr.VerdictAccept}))
 	}
 	rs.sets = append(rs.sets, hs,
 		&set{name: ownSetName(false), fields: []keyType{tIfname, tIPv4}, elems: b.own[0]},
@@ -215,7 +245,7 @@ func (b *builder) assemble(hosts []string) *ruleset {
 		groupChains = append(groupChains, out.chain)
 	}
 	rs.sets = append(rs.sets, sortedByName(groupSets, func(s *set) string { return s.name })...)
-	rs.chains = append(rs.chains, egressBase(), ingressBase())
+	rs.chains = append(rs.chains, forwardBase(), ingressSide())
 	rs.chains = append(rs.chains, sortedByName(b.portChains, func(c *chain) string { return c.name })...)
 	rs.chains = append(rs.chains, sortedByName(groupChains, func(c *chain) string { return c.name })...)
 	return rs
@@ -259,26 +289,41 @@ func sortElems(s *set) {
 		return bytes.Compare(a.end, b.end)
 	})
 	s.elems = slices.CompactFunc(s.elems, func(a, b element) bool {
-		return bytes.Equal(a.key, b.key) && bytes.Equal(a.end, b.end) && a.jump == b.jump
+		return bytes.Equal(a.key, b.key) && bytes.Equal(a.end, b.end) && verdictID(a.verdict) == verdictID(b.verdict)
 	})
 }
 
-// egressBase is the sender's side: lab hosts pass (no security group
-// governs them), every other interface may send only from its own
+// forwardBase is the table's only base chain; every forwarded packet passes
+// it once. Every interface but a lab host's may send only from its own
 // addresses (checked before the conntrack shortcut, so a spoofed packet
 // cannot ride on another interface's flow; an unknown interface has no
-// addresses and is dropped), then established and related traffic passes
-// and new flows go to the sending port's chain. Policy drop: an interface
-// that is no port gets nothing.
-func egressBase() *chain {
-	return &chain{name: egressChain, base: &egressPriority, rules: []rule{
-		new(rb).lookup([]load{ldIif}, hostsSet, false).accept(),
-		new(rb).nfproto(false).lookup([]load{ldIif, ldAddr(false, true)}, ownSetName(false), true).drop(),
-		new(rb).nfproto(true).lookup([]load{ldIif, ldAddr(true, true)}, ownSetName(true), true).drop(),
+// addresses and is dropped; the hosts lookup runs only when the address
+// lookup failed); then established and related traffic passes, and a new
+// flow goes to the sending port's chain, or, from a lab host (which no
+// security group governs), straight to the receiver's side. Policy drop:
+// an interface that is no port gets nothing.
+//
+// One base chain instead of one per side: nf_tables runs a base chain per
+// hook and packet, and an accept ends only the current one, so a second
+// chain would cost every packet a second pass and conntrack check. The
+// sender's side therefore does not accept: its groups' rules continue in
+// the receiver's side (goto fwd_ingress), which decides.
+func forwardBase() *chain {
+	return &chain{name: baseChain, base: &basePriority, rules: []rule{
+		antiSpoof(false),
+		antiSpoof(true),
 		new(rb).ctState(ctEstablished|ctRelated, "established,related").accept(),
 		dropInvalid(),
 		new(rb).vmap(ldIif, outMap).done(),
 	}}
+}
+
+// antiSpoof drops a packet of one family whose interface and source address
+// are not one of a port's, unless it comes from a lab host.
+func antiSpoof(v6 bool) rule {
+	return new(rb).nfproto(v6).
+		lookup([]load{ldIif, ldAddr(v6, true)}, ownSetName(v6), true).
+		lookup([]load{ldIif}, hostsSet, true).drop()
 }
 
 // dropInvalid drops what conntrack finds invalid (a TCP segment outside
@@ -286,22 +331,23 @@ func egressBase() *chain {
 // belongs to no tracked flow is "invalid" too, and it goes on to the rules,
 // which decide it as policy does (a rule allowing ICMP 3/4 for path MTU
 // discovery lets it in). Errors of tracked flows are "related" and pass
-// before.
+// before. The state is tested first: it is one expression, and it fails for
+// nearly every packet that gets here.
 func dropInvalid() rule {
-	return new(rb).
+	return new(rb).ctState(ctInvalid, "invalid").
 		neq(ldL4proto, []byte{uint8(model.ProtoICMP)}, protoName(uint8(model.ProtoICMP))).
-		neq(ldL4proto, []byte{uint8(model.ProtoICMPv6)}, protoName(uint8(model.ProtoICMPv6))).
-		ctState(ctInvalid, "invalid").drop()
+		neq(ldL4proto, []byte{uint8(model.ProtoICMPv6)}, protoName(uint8(model.ProtoICMPv6))).drop()
 }
 
-// ingressBase is the receiver's side: established and related traffic
-// passes, new flows go to the receiving port's chain, and flows to lab
-// hosts pass. Policy drop, as egress.
-func ingressBase() *chain {
-	return &chain{name: ingressChain, base: &ingressPriority, rules: []rule{
-		new(rb).ctState(ctEstablished|ctRelated, "established,related").accept(),
-		dropInvalid(),
+// ingressSide is the receiver's side of a new flow that the sender's side
+// let go: the receiving port's chain decides, a lab host accepts. It is
+// reached by goto and must end with a verdict of its own: a chain reached
+// by goto that ends returns to the caller of the last jump, which is the
+// sender's port chain, whose next group would then be tried. An interface
+// that is neither a port nor a host gets nothing.
+func ingressSide() *chain {
+	return &chain{name: ingressChain, rules: []rule{
 		new(rb).vmap(ldOif, inMap).done(),
-		new(rb).lookup([]load{ldOif}, hostsSet, false).accept(),
+		new(rb).drop(),
 	}}
 }

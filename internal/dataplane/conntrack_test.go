@@ -3,6 +3,10 @@ package dataplane
 import (
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
 )
@@ -90,7 +95,8 @@ func TestCutUntracked(t *testing.T) {
 
 // TestConntrackTimeouts: an interface's idle timeouts reach the router's
 // conntrack entries of its new flows (IPv4 and IPv6, TCP and UDP); the
-// receiver's timeouts win for a flow between two instances.
+// receiver's timeouts win for a flow between two instances, also when they
+// are the defaults; a flow to a lab host takes the sender's.
 func TestConntrackTimeouts(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -101,7 +107,7 @@ func TestConntrackTimeouts(t *testing.T) {
 	w.groups = []model.SecurityGroup{
 		group(web, append([]model.Rule{in("tcp", "0.0.0.0/0", 7000, 7000), in("tcp", "::/0", 7000, 7000),
 			in("udp", "0.0.0.0/0", 7002, 7002)}, allOut()...)...),
-		group(cli, append([]model.Rule{in("tcp", "0.0.0.0/0", 7000, 7000)}, allOut()...)...),
+		group(cli, append([]model.Rule{in("tcp", "0.0.0.0/0", 7000, 7000), in("udp", "0.0.0.0/0", 7002, 7002)}, allOut()...)...),
 	}
 	d := w.desired()
 	for i := range d.Ports {
@@ -114,12 +120,14 @@ func TestConntrackTimeouts(t *testing.T) {
 	mustApply(t, w.tbl, d)
 	tcpEcho(t, s, 7000)
 	tcpEcho(t, a, 7000)
+	tcpEcho(t, h, 7000)
 	udpEcho(t, s, 7002)
+	udpEcho(t, a, 7002)
 
 	for _, p := range []struct {
 		from *node
 		dst  netip.Addr
-	}{{h, s.v4}, {h, s.v6}, {h, a.v4}, {a, s.v4}} {
+	}{{h, s.v4}, {h, s.v6}, {h, a.v4}, {a, s.v4}, {s, a.v4}, {s, h.v4}} {
 		c, err := dial(p.from, netip.AddrPortFrom(p.dst, 7000), okWait)
 		if err != nil {
 			t.Fatal(err)
@@ -130,6 +138,7 @@ func TestConntrackTimeouts(t *testing.T) {
 		}
 	}
 	expectUDP(t, h, s, false, 7002, true)
+	expectUDP(t, h, a, false, 7002, true)
 	cases := []struct {
 		name     string
 		src, dst netip.Addr
@@ -140,7 +149,10 @@ func TestConntrackTimeouts(t *testing.T) {
 		{"tcp to s over IPv6", h.v6, s.v6, unix.IPPROTO_TCP, 3500, 3600},
 		{"tcp to a (default)", h.v4, a.v4, unix.IPPROTO_TCP, 431000, 432000},
 		{"tcp from a to s: the receiver's", a.v4, s.v4, unix.IPPROTO_TCP, 3500, 3600},
+		{"tcp from s to a: the receiver's (default)", s.v4, a.v4, unix.IPPROTO_TCP, 431000, 432000},
+		{"tcp from s to a lab host: the sender's", s.v4, h.v4, unix.IPPROTO_TCP, 3500, 3600},
 		{"udp to s (45)", h.v4, s.v4, unix.IPPROTO_UDP, 40, 45},
+		{"udp to a (default)", h.v4, a.v4, unix.IPPROTO_UDP, 25, 30},
 	}
 	flows := conntrackFlows(t, w.router())
 	for _, c := range cases {
@@ -181,4 +193,50 @@ func conntrackFlows(t *testing.T, ns string) []*netlink.ConntrackFlow {
 		out = append(out, fs...)
 	}
 	return out
+}
+
+// TestOpenSetsConntrackDefaults: Open makes the namespace's conntrack
+// timeouts AWS's defaults, on a new table and on one it adopts, and leaves
+// those of the namespace the process runs in alone.
+func TestOpenSetsConntrackDefaults(t *testing.T) {
+	ns := newNetns(t)
+	want, root := map[string]string{}, map[string]string{}
+	for _, s := range conntrackDefaults() {
+		want[s.key] = strconv.FormatUint(uint64(s.value), 10)
+		b, err := os.ReadFile(filepath.Join("/proc/sys", s.key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		root[s.key] = string(b)
+	}
+	defer func() {
+		for key, v := range root {
+			if b, err := os.ReadFile(filepath.Join("/proc/sys", key)); err != nil || string(b) != v {
+				t.Errorf("%s of the process's namespace changed: %q (%v), was %q", key, b, err, v)
+			}
+		}
+	}()
+	openTable(t, ns)
+	check := func(when string) {
+		t.Helper()
+		for key, v := range want {
+			var got []byte
+			err := lab.Do(ns, func() (err error) {
+				got, err = os.ReadFile(filepath.Join("/proc/sys", key))
+				return err
+			})
+			if err != nil || strings.TrimSpace(string(got)) != v {
+				t.Errorf("%s: %s = %q (%v), want %s", when, key, got, err, v)
+			}
+		}
+	}
+	check("new table")
+	err := lab.Do(ns, func() error {
+		return os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream", []byte("120"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openTable(t, ns)
+	check("adopted table")
 }

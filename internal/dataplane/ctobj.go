@@ -39,27 +39,35 @@ var linuxTCP = [...]uint32{
 
 // ctObjects returns the objects for an interface's timeouts (zero fields
 // take AWS's defaults): TCP established, and UDP (AWS's "UDP" is Linux's
-// unreplied timeout, AWS's "UDP stream" Linux's replied one).
+// unreplied timeout, AWS's "UDP stream" Linux's replied one). A protocol
+// whose timeouts are AWS's defaults gets no object (nil): the router
+// namespace's own conntrack timeouts are AWS's defaults (Open sets them),
+// so its flows need none, and assigning one would cost every new flow the
+// conntrack extension that carries it.
 func ctObjects(c model.ConntrackTimeouts) (tcp, udp *ctObj) {
-	c = c.Effective()
-	tcp = &ctObj{
-		name:   fmt.Sprintf("ct_tcp_%d", c.TCPEstablished),
-		proto:  unix.IPPROTO_TCP,
-		values: map[uint16]uint32{},
-		text:   fmt.Sprintf("established: %d", c.TCPEstablished),
+	c, def := c.Effective(), model.DefaultConntrackTimeouts
+	if c.TCPEstablished != def.TCPEstablished {
+		tcp = &ctObj{
+			name:   fmt.Sprintf("ct_tcp_%d", c.TCPEstablished),
+			proto:  unix.IPPROTO_TCP,
+			values: map[uint16]uint32{},
+			text:   fmt.Sprintf("established: %d", c.TCPEstablished),
+		}
+		for st, v := range linuxTCP {
+			tcp.values[uint16(st)] = v
+		}
+		tcp.values[expr.CtStateTCPESTABLISHED] = c.TCPEstablished
 	}
-	for st, v := range linuxTCP {
-		tcp.values[uint16(st)] = v
-	}
-	tcp.values[expr.CtStateTCPESTABLISHED] = c.TCPEstablished
-	udp = &ctObj{
-		name:  fmt.Sprintf("ct_udp_%d_%d", c.UDP, c.UDPStream),
-		proto: unix.IPPROTO_UDP,
-		values: map[uint16]uint32{
-			expr.CtStateUDPUNREPLIED: c.UDP,
-			expr.CtStateUDPREPLIED:   c.UDPStream,
-		},
-		text: fmt.Sprintf("unreplied: %d, replied: %d", c.UDP, c.UDPStream),
+	if c.UDP != def.UDP || c.UDPStream != def.UDPStream {
+		udp = &ctObj{
+			name:  fmt.Sprintf("ct_udp_%d_%d", c.UDP, c.UDPStream),
+			proto: unix.IPPROTO_UDP,
+			values: map[uint16]uint32{
+				expr.CtStateUDPUNREPLIED: c.UDP,
+				expr.CtStateUDPREPLIED:   c.UDPStream,
+			},
+			text: fmt.Sprintf("unreplied: %d, replied: %d", c.UDP, c.UDPStream),
+		}
 	}
 	return tcp, udp
 }

@@ -41,7 +41,7 @@ var (
 )
 
 // maxName bounds the IDs that become chain and set names (nft allows 255
-// bytes; the longest suffix is 7).
+// bytes; the longest suffix is "_out_rp" and a referenced group's index).
 const maxName = 200
 
 // validID reports whether id may become part of an nft name: a letter, then

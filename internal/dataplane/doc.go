@@ -9,36 +9,52 @@
 //
 // Every packet between two instances, or between an instance and a lab host,
 // is forwarded by the router namespace, so the table hooks only forward,
-// with two base chains (accept ends only the current base chain, so a packet
-// between two instances passes the sender's egress AND the receiver's
-// ingress):
+// with one base chain; a new flow passes the sender's side (its egress
+// rules) and then the receiver's side (its ingress rules):
 //
-//	fwd_egress  (priority -10, policy drop): lab hosts' interfaces pass;
-//	            anti-spoofing (iifname . saddr in own4/own6, else drop);
+//	fwd_filter  (priority 0, policy drop): anti-spoofing (iifname . saddr
+//	            in own4/own6, unless iifname is a lab host's, else drop);
 //	            ct state established,related accept; invalid (but ICMP)
-//	            drop; iifname vmap @out_ports → jump <eni>_out
-//	fwd_ingress (priority 10, policy drop): ct state established,related
-//	            accept; invalid (but ICMP) drop; oifname vmap @in_ports →
-//	            jump <eni>_in; lab hosts' interfaces pass
-//	<eni>_in / <eni>_out: the interface's conntrack timeouts, then a jump to
-//	            the chain of each of its groups, then drop
+//	            drop; iifname vmap @out_ports → goto <eni>_out, or, for a
+//	            lab host, goto fwd_ingress
+//	fwd_ingress (the receiver's side): oifname vmap @in_ports → goto
+//	            <eni>_in, or, for a lab host, accept; then drop
+//	<eni>_in / <eni>_out: the interface's conntrack timeouts if they are
+//	            not AWS's defaults, then a jump to the chain of each of its
+//	            groups, then drop
 //	<sg>_in / <sg>_out: one lookup per family in <sg>_<dir>_p4/p6
 //	            (peer . l4proto, intervals: the group's CIDR and prefix-list
-//	            rules that cover every port) and one per family and protocol
-//	            in <sg>_<dir>_t4/t6 (peer . l4proto . port, for the rules
-//	            with a port range or an ICMP type/code), then one rule per
-//	            group-reference rule that looks the peer up in the hash set
-//	            <ref>_m4/m6 of the referenced group's member addresses.
+//	            rules that cover every port; none when they cover every
+//	            address and protocol, as AWS's default egress rule does) and
+//	            one per family and protocol in <sg>_<dir>_t4/t6 (peer .
+//	            l4proto . port, for the rules with a port range or an ICMP
+//	            type/code), then, per referenced group and family, one rule
+//	            per protocol that looks the port up in <sg>_<dir>_rp<k> or
+//	            _rr<k> (l4proto . port: the ports of all the group's rules
+//	            that reference that group, one by one or as ranges) and the
+//	            peer in the hash set <ref>_m4/m6 of the referenced group's
+//	            member addresses. A matching rule accepts in <sg>_in; in
+//	            <sg>_out it goes on to fwd_ingress (goto), which decides.
 //
-// The per-packet cost is therefore a handful of hash and pipapo lookups,
-// independent of the number of rules, members and interfaces. A membership
-// change is one set element; a CIDR or prefix-list rule change is elements
-// of its group's sets, a group-reference rule change a rewrite of its
-// group's chain; attaching an interface adds its chains and map elements.
+// Every packet therefore makes one pass and one conntrack check, plus one
+// hash lookup against spoofing; the first packet of a flow a handful of
+// hash and pipapo lookups more, independent of the number of rules,
+// members and interfaces (and of group-reference rules: their number per
+// group costs set elements, not rules). A membership change is one set
+// element; a CIDR, prefix-list or group-reference rule change is elements
+// of its group's sets (unless it makes a set or a rule appear or go: a
+// rule that references a group no other rule of its group references, the
+// first rule of a protocol, or an allow-all rule, also rewrite the group's
+// chain); attaching an interface adds its chains and map elements.
+//
+// Control reaches fwd_ingress by goto, and a chain reached by goto that
+// ends without a verdict returns to the caller of the last jump (the
+// sender's port chain, which would try its next group): so fwd_ingress and
+// every port chain end with an explicit drop.
 //
 // # Decisions
 //
-//   - Fail closed: both base chains have policy drop, and the router
+//   - Fail closed: the base chain has policy drop, and the router
 //     namespace carries only lab traffic. An interface that is neither a
 //     known instance port nor a lab host is dropped in both directions, and
 //     Open installs the empty table before any instance exists.
@@ -56,13 +72,18 @@
 //     sources (fe80::/10) never reach the forward hook (the kernel does not
 //     forward them), and neighbour discovery and ARP with the router are
 //     input/output traffic, which this table does not hook.
-//   - Connection-tracking timeouts are nftables "ct timeout" objects, shared
-//     by content (ct_tcp_<established>, ct_udp_<unreplied>_<replied>) and
-//     assigned by each port chain to new TCP and UDP flows. For a flow
-//     between two instances the receiver's ingress chain runs last, so the
-//     receiver's timeouts win. An object fixes every state of its protocol:
-//     states AWS does not configure keep Linux's defaults, not the
-//     namespace's sysctls.
+//   - Connection-tracking timeouts: Open makes the router namespace's
+//     defaults AWS's (TCP established 432000 s, UDP 30 s, UDP stream 180 s;
+//     Linux's UDP stream default is 120 s), so the flows of interfaces with
+//     the default timeouts need nothing in the table. Other timeouts are
+//     nftables "ct timeout" objects, shared by content (ct_tcp_<established>,
+//     ct_udp_<unreplied>_<replied>), which the port chains assign to new TCP
+//     and UDP flows: a flow between two instances takes the receiver's
+//     timeouts, one between an instance and a lab host the instance's (the
+//     sender's chain assigns them only to flows towards lab hosts, so that a
+//     receiver with default timeouts needs no rule to undo them). An object
+//     fixes every state of its protocol: states AWS does not configure keep
+//     Linux's defaults, as in the namespace.
 //   - Untracked flows (SEMANTICS.md §6) are tracked by the kernel like all
 //     others; Cut deletes the conntrack entries of those the new policy
 //     denies, after Apply.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/nftables/expr"
+
 	"palisade.dev/palisade/internal/model"
 )
 
@@ -48,17 +50,26 @@ func (s *set) typeText() string {
 
 // element is one element of a set or map.
 type element struct {
-	key, end []byte // end: interval sets only (the last value of every field)
-	jump     string // verdict maps: the chain to jump to
+	key, end []byte        // end: interval sets only (the last value of every field)
+	verdict  *expr.Verdict // verdict maps only: what the element decides
 	text     string
 }
 
 // id identifies the element within its set (keys have the set's length).
-func (e element) id() string { return string(e.key) + string(e.end) + e.jump }
+func (e element) id() string { return string(e.key) + string(e.end) + verdictID(e.verdict) }
 
 // hexID identifies the element readably, for kernel comparisons.
 func (e element) hexID() string {
-	return hex.EncodeToString(e.key) + "-" + hex.EncodeToString(e.end) + ":" + e.jump
+	return hex.EncodeToString(e.key) + "-" + hex.EncodeToString(e.end) + ":" + verdictID(e.verdict)
+}
+
+// verdictID writes a map element's verdict as its kernel code and chain
+// ("-4 eni-…_out" for a goto), "" for an element of a plain set.
+func verdictID(v *expr.Verdict) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.Itoa(int(v.Kind)) + " " + v.Chain
 }
 
 // value is one field of an element: its bytes and its nft text.

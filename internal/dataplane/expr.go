@@ -118,14 +118,6 @@ func (b *rb) neq(l load, val []byte, text string) *rb {
 	return b.add(l.text+" != "+text, l.mk(reg(0)), &expr.Cmp{Op: expr.CmpOpNeq, Register: reg(0), Data: val})
 }
 
-// between matches lo <= l <= hi, with two comparisons as nft compiles a
-// range.
-func (b *rb) between(l load, lo, hi []byte, text string) *rb {
-	return b.add(l.text+" "+text, l.mk(reg(0)),
-		&expr.Cmp{Op: expr.CmpOpGte, Register: reg(0), Data: lo},
-		&expr.Cmp{Op: expr.CmpOpLte, Register: reg(0), Data: hi})
-}
-
 // lookup matches when the concatenation of loads is (inv: is not) in set.
 func (b *rb) lookup(loads []load, set string, inv bool) *rb {
 	var texts []string
@@ -176,6 +168,13 @@ func (b *rb) accept() rule { return b.verdict("accept", expr.VerdictAccept, "") 
 func (b *rb) drop() rule   { return b.verdict("drop", expr.VerdictDrop, "") }
 func (b *rb) jump(chain string) rule {
 	return b.verdict("jump "+chain, expr.VerdictJump, chain)
+}
+
+// goTo continues in chain and does not come back: when chain ends without
+// a verdict, evaluation returns to the caller of the last jump (or, with
+// none, to the base chain's policy), not to the rule after this one.
+func (b *rb) goTo(chain string) rule {
+	return b.verdict("goto "+chain, expr.VerdictGoto, chain)
 }
 
 func (b *rb) verdict(text string, k expr.VerdictKind, chain string) rule {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
-	"github.com/google/nftables/expr"
 )
 
 // plan is one batch: what to add, change and delete, queued in an order the
@@ -264,7 +263,7 @@ func nftElems(s *set, es []element) []nftables.SetElement {
 	for i, e := range es {
 		out[i] = nftables.SetElement{Key: e.key, KeyEnd: e.end}
 		if s.vmap {
-			out[i].VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: e.jump}
+			out[i].VerdictData = e.verdict
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -104,9 +105,13 @@ func decodeElem(b []byte) (element, error) {
 				if typ != unix.NFTA_DATA_VERDICT {
 					return nil
 				}
+				e.verdict = &expr.Verdict{}
 				return walk(v, func(typ uint16, v []byte) error {
-					if typ == unix.NFTA_VERDICT_CHAIN {
-						e.jump = strings.TrimRight(string(v), "\x00")
+					switch typ {
+					case unix.NFTA_VERDICT_CODE:
+						e.verdict.Kind = expr.VerdictKind(int32(binary.BigEndian.Uint32(v)))
+					case unix.NFTA_VERDICT_CHAIN:
+						e.verdict.Chain = strings.TrimRight(string(v), "\x00")
 					}
 					return nil
 				})

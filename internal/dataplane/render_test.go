@@ -31,6 +31,9 @@ func goldenCases() map[string]Desired {
 				in("icmp", "192.0.2.0/24", 3, 4),
 				in("icmpv6", "::/0", 128, -1),
 				in("icmpv6", string(lb)),
+				in("icmp", string(lb), 8, -1), // a reference with an ICMP type
+				in("tcp", string(lb), 8080, 8090),
+				in("tcp", string(lb), 8085, 8100), // overlaps the one above: one element
 				in("50", "198.51.100.0/24"),
 				in("tcp", "2001:db8::/32", 443, 443),
 				in("-1", "198.51.100.128/25"),

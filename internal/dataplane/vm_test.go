@@ -57,10 +57,13 @@ func newPacket(iif, oif string, src, dst netip.Addr, proto uint8, th [4]byte) pa
 
 const ctNew = 8 // NF_CT_STATE_BIT(IP_CT_NEW)
 
-// forward reports whether both base chains accept p.
+// forward reports whether every base chain accepts p.
 func (m *vm) forward(p packet) (bool, error) {
-	for _, name := range []string{egressChain, ingressChain} {
-		v, err := m.run(m.chains[name], p, 0)
+	for _, c := range m.rs.chains {
+		if c.base == nil {
+			continue
+		}
+		v, err := m.run(c, p, 0)
 		if err != nil || v != expr.VerdictAccept {
 			return false, err
 		}
@@ -70,28 +73,49 @@ func (m *vm) forward(p packet) (bool, error) {
 
 // run evaluates a chain: a verdict, or VerdictContinue when a regular
 // chain ends (back to the caller); a base chain ends with its policy, drop.
+// A jump comes back to the next rule when its chain ends; a goto does not:
+// the chain that made it ends with the chain it went to (so a goto'd chain
+// that ends returns to the caller of the last jump).
 func (m *vm) run(c *chain, p packet, depth int) (expr.VerdictKind, error) {
 	if c == nil || depth > 16 {
 		return 0, fmt.Errorf("missing chain or jump loop")
 	}
 	for _, r := range c.rules {
-		v, err := m.rule(r, p, depth)
+		v, err := m.rule(r, p)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %s: %w", c.name, r.text, err)
 		}
-		if v != expr.VerdictContinue {
-			return v, nil
+		switch v.Kind {
+		case expr.VerdictContinue:
+			continue
+		case expr.VerdictJump, expr.VerdictGoto:
+			got, err := m.run(m.chains[v.Chain], p, depth+1)
+			if err != nil || got != expr.VerdictContinue {
+				return got, err
+			}
+			if v.Kind == expr.VerdictGoto {
+				return m.end(c), nil
+			}
+			continue
 		}
+		return v.Kind, nil
 	}
-	if c.base != nil {
-		return expr.VerdictDrop, nil
-	}
-	return expr.VerdictContinue, nil
+	return m.end(c), nil
 }
 
-// rule evaluates one rule: its verdict, or VerdictContinue when a match
-// fails or it has none.
-func (m *vm) rule(r rule, p packet, depth int) (expr.VerdictKind, error) {
+// end is what a chain that ends without a verdict decides: a base chain its
+// policy, drop; a regular chain nothing (back to the caller).
+func (m *vm) end(c *chain) expr.VerdictKind {
+	if c.base != nil {
+		return expr.VerdictDrop
+	}
+	return expr.VerdictContinue
+}
+
+// rule evaluates one rule: its verdict (a jump or goto names its chain),
+// or VerdictContinue when a match fails or it has none.
+func (m *vm) rule(r rule, p packet) (expr.Verdict, error) {
+	next := expr.Verdict{Kind: expr.VerdictContinue}
 	var regs [80]byte // 20 32-bit words: the verdict, then data
 	at := func(reg uint32) []byte {
 		w := reg * 4 // NFT_REG_1…4 are 16 bytes each
@@ -124,34 +148,31 @@ func (m *vm) rule(r rule, p packet, depth int) (expr.VerdictKind, error) {
 			}
 		case *expr.Cmp:
 			if !cmpOK(e.Op, bytes.Compare(at(e.Register)[:len(e.Data)], e.Data)) {
-				return expr.VerdictContinue, nil
+				return next, nil
 			}
 		case *expr.Lookup:
 			s := m.sets[e.SetName]
 			if s == nil {
-				return 0, fmt.Errorf("no set %s", e.SetName)
+				return next, fmt.Errorf("no set %s", e.SetName)
 			}
 			el, found := s.find(at(e.SourceRegister)[:s.keyLen()])
 			if e.IsDestRegSet {
 				if !found {
-					return expr.VerdictContinue, nil
+					return next, nil
 				}
-				return m.run(m.chains[el.jump], p, depth+1)
+				return *el.verdict, nil
 			}
 			if found == e.Invert {
-				return expr.VerdictContinue, nil
+				return next, nil
 			}
 		case *expr.Objref:
 		case *expr.Verdict:
-			if e.Kind == expr.VerdictJump {
-				return m.run(m.chains[e.Chain], p, depth+1)
-			}
-			return e.Kind, nil
+			return *e, nil
 		default:
-			return 0, fmt.Errorf("vm: no model of %T", e)
+			return next, fmt.Errorf("vm: no model of %T", e)
 		}
 	}
-	return expr.VerdictContinue, nil
+	return next, nil
 }
 
 func cmpOK(op expr.CmpOp, c int) bool {

@@ -163,6 +163,10 @@ func (w *world) views() []*vpcView {
 		slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(a.ID, b.ID) })
 		slices.SortFunc(v.hosts, func(a, b lab.Host) int { return cmpStr(a.Name, b.Name) })
 		slices.Sort(v.ports)
+		v.snapshot.Only = make(map[model.ENIID]bool, len(v.ports))
+		for _, id := range v.ports {
+			v.snapshot.Only[id] = true
+		}
 		out = append(out, v)
 	}
 	return out

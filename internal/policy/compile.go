@@ -15,6 +15,11 @@ type Snapshot struct {
 	Groups      []model.SecurityGroup
 	ENIs        []model.ENI
 	PrefixLists []model.PrefixList
+	// Only, when not nil, limits the policies Compile builds to these
+	// interfaces; every interface of ENIs still counts as a group member
+	// and an owner of its addresses. The agent enforces the interfaces of
+	// running instances only, and a VPC may hold thousands of others.
+	Only map[model.ENIID]bool
 }
 
 // Entry is one rule in the effective policy of an interface: the rule of a
@@ -140,7 +145,9 @@ func Compile(s Snapshot) *Compiled {
 	b := builder{c: c, groups: groups, lists: lists, sides: map[string]*Side{}}
 	for i := range s.ENIs {
 		e := &s.ENIs[i]
-		c.policies[e.ID] = b.policy(e)
+		if s.Only == nil || s.Only[e.ID] {
+			c.policies[e.ID] = b.policy(e)
+		}
 		for _, a := range e.Addrs() {
 			c.byAddr[vpcAddr{e.VPC, a}] = e.ID
 		}

@@ -307,3 +307,25 @@ func TestDecideAllocatesNothing(t *testing.T) {
 		t.Fatalf("Decide allocates %.1f times per call", allocs)
 	}
 }
+
+// TestCompileOnly: interfaces outside Snapshot.Only get no policy but stay
+// members of their groups and owners of their addresses.
+func TestCompileOnly(t *testing.T) {
+	web, db := gid(1), gid(2)
+	s := Snapshot{
+		Groups: []model.SecurityGroup{group(web, allOut()), group(db, in("tcp", string(web), 5432, 5432))},
+		ENIs:   []model.ENI{iface(eniID(1), gs(web), "10.0.0.1"), iface(eniID(2), gs(db), "10.0.0.2")},
+		Only:   map[model.ENIID]bool{eniID(2): true},
+	}
+	c := Compile(s)
+	if c.Policy(eniID(1)) != nil {
+		t.Error("an interface outside Only got a policy")
+	}
+	p := c.Policy(eniID(2))
+	if p == nil || !p.Decide(model.Ingress, TCP(addr("10.0.0.1"), 5432)).Allowed {
+		t.Fatal("the member outside Only does not reach the database")
+	}
+	if id, ok := c.ENIByAddr("vpc-00000001", addr("10.0.0.1")); !ok || id != eniID(1) {
+		t.Errorf("ENIByAddr of an interface outside Only: %v %v", id, ok)
+	}
+}

@@ -235,7 +235,9 @@ func TestSDKInstanceFlow(t *testing.T) {
 		aws.ToString(first.SecurityGroups[0].GroupId) != web || aws.ToString(first.SecurityGroups[0].GroupName) != "web" ||
 		len(first.NetworkInterfaces) != 1 || aws.ToInt32(first.NetworkInterfaces[0].Attachment.DeviceIndex) != 0 ||
 		first.LaunchTime == nil || !first.LaunchTime.Equal(apiClock) {
-		t.Fatalf("instance %+v", first)
+		t.Fatalf("instance: state %s, zone %s, group %s %s (want %s web), %d interfaces, launch %v (want %v)", first.State.Name,
+			aws.ToString(first.Placement.AvailabilityZone), aws.ToString(first.SecurityGroups[0].GroupId), aws.ToString(first.SecurityGroups[0].GroupName),
+			web, len(first.NetworkInterfaces), first.LaunchTime, apiClock)
 	}
 	ids := []string{aws.ToString(run.Instances[0].InstanceId), aws.ToString(run.Instances[1].InstanceId)}
 

@@ -28,8 +28,9 @@ var allowed = map[string][]string{
 	"internal/store":     {},
 	"internal/ec2api":    {"internal/service", "internal/model", "internal/auth"},
 	"internal/auth":      {"internal/model", "internal/store"},
-	"internal/dataplane": {"internal/policy", "internal/model"},
-	"internal/lab":       {"internal/model"},
+	"internal/dataplane": {"internal/policy", "internal/model", "internal/nsexec"},
+	"internal/lab":       {"internal/model", "internal/nsexec"},
+	"internal/nsexec":    {}, // runs code inside a network namespace: shared by lab and dataplane
 	"internal/agent":     {"internal/policy", "internal/dataplane", "internal/lab", "internal/store", "internal/model"},
 	"internal/client":    {},
 	"internal/testutil":  {},

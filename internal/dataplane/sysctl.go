@@ -1,15 +1,11 @@
 package dataplane
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 
-	"golang.org/x/sys/unix"
-
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/nsexec"
 )
 
 // sysctl is one setting under /proc/sys.
@@ -35,27 +31,10 @@ func conntrackDefaults() []sysctl {
 }
 
 // setSysctls writes the settings inside the network namespace ns.
-// /proc/sys/net resolves to the namespace of the thread that opens the
-// file, so the writes run on a thread that enters ns, never on the
-// caller's. That thread stays locked to its goroutine, so the runtime ends
-// it when the goroutine returns: no other goroutine ever runs in the
-// router's namespace, and nothing is written when entering it fails.
 func setSysctls(ns *os.File, settings []sysctl) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: see above
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("enter namespace: %w", err)
-			return
-		}
-		for _, s := range settings {
-			v := strconv.FormatUint(uint64(s.value), 10)
-			if err := os.WriteFile(filepath.Join("/proc/sys", s.key), []byte(v), 0o644); err != nil {
-				done <- fmt.Errorf("sysctl %s=%s: %w", s.key, v, err)
-				return
-			}
-		}
-		done <- nil
-	}()
-	return <-done
+	out := make([]nsexec.Sysctl, len(settings))
+	for i, s := range settings {
+		out[i] = nsexec.Sysctl{Key: s.key, Value: strconv.FormatUint(uint64(s.value), 10)}
+	}
+	return nsexec.SetSysctls(int(ns.Fd()), ns.Name(), out...)
 }

@@ -6,11 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"palisade.dev/palisade/internal/nsexec"
 )
 
 // netnsDir is where named namespaces are bind-mounted, as iproute2 does, so
@@ -32,56 +33,7 @@ func Do(nsName string, fn func() error) error {
 }
 
 // doIn runs fn inside the namespace ns.
-func doIn(ns netns.NsHandle, fn func() error) error {
-	return onThread(func() error {
-		if err := netns.Set(ns); err != nil {
-			return fmt.Errorf("enter namespace: %w", err)
-		}
-		return fn()
-	})
-}
-
-// onThread runs fn on a new goroutine locked to its OS thread, then puts the
-// thread back into the namespace it started in. Only when that succeeds is
-// the thread unlocked and returned to the scheduler; otherwise the goroutine
-// ends locked and the runtime ends the thread with it, so no other goroutine
-// can ever run in a namespace it did not ask for. The caller's own thread is
-// never switched.
-func onThread(fn func() error) error {
-	type result struct {
-		err      error
-		panicked bool
-		value    any
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			done <- result{err: fmt.Errorf("get current namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
-		var res result
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					res = result{panicked: true, value: p}
-				}
-			}()
-			res.err = fn()
-		}()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- res
-	}()
-	res := <-done
-	if res.panicked {
-		panic(res.value)
-	}
-	return res.err
-}
+func doIn(ns netns.NsHandle, fn func() error) error { return nsexec.In(int(ns), fn) }
 
 // errNoNamespace reports a named namespace that does not exist.
 var errNoNamespace = errors.New("no such namespace")
@@ -116,8 +68,8 @@ func createNamespace(name string) error {
 	if err := removeStale(name); err != nil {
 		return err
 	}
-	err := onThread(func() error {
-		ns, err := netns.NewNamed(name) // switches this thread; onThread restores it
+	err := nsexec.OnThread(func() error {
+		ns, err := netns.NewNamed(name) // switches this thread; OnThread restores it
 		if err != nil {
 			return err
 		}

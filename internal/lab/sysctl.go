@@ -1,28 +1,17 @@
 package lab
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-)
+import "palisade.dev/palisade/internal/nsexec"
 
 // sysctl is one setting under /proc/sys, e.g. {"net/ipv4/ip_forward", "1"}.
 type sysctl struct{ key, value string }
 
-// setSysctls writes the settings inside the namespace ns. /proc/sys/net
-// resolves to the network namespace of the thread that opens the file, so
-// the writes run on a thread inside ns (never /proc/net, which follows the
-// process's main thread).
+// setSysctls writes the settings inside the namespace of s.
 func setSysctls(s *space, settings ...sysctl) error {
-	return doIn(s.ns, func() error {
-		for _, st := range settings {
-			path := filepath.Join("/proc/sys", st.key)
-			if err := os.WriteFile(path, []byte(st.value), 0o644); err != nil {
-				return fmt.Errorf("sysctl %s=%s in %s: %w", st.key, st.value, s.name, err)
-			}
-		}
-		return nil
-	})
+	out := make([]nsexec.Sysctl, len(settings))
+	for i, st := range settings {
+		out[i] = nsexec.Sysctl{Key: st.key, Value: st.value}
+	}
+	return nsexec.SetSysctls(int(s.ns), s.name, out...)
 }
 
 // routerSysctls make a namespace a router: forwarding for both families,

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"slices"
 
 	"github.com/google/nftables"
@@ -78,7 +79,65 @@ func diff(old, cur *ruleset) (p *plan, ok bool) {
 	return p, true
 }
 
+// diffElems lists the elements to add to and delete from old to make cur.
+// It runs on every set at every Apply (a 10,000-member set included), so
+// it merges the two sorted lists without allocating; a set reused from
+// the previous build is the same list, and lists that are not sorted
+// (none are, but the merge would be wrong) take the slow way.
 func diffElems(old, cur *set) elemDelta {
+	d := elemDelta{s: cur}
+	if old == cur {
+		return d
+	}
+	if !sortedElems(old.elems) || !sortedElems(cur.elems) {
+		return diffElemsByID(old, cur)
+	}
+	o, c := old.elems, cur.elems
+	for len(o) > 0 || len(c) > 0 {
+		k := 0
+		switch {
+		case len(c) == 0:
+			k = -1
+		case len(o) == 0:
+			k = 1
+		default:
+			k = compareElems(o[0], c[0])
+		}
+		switch {
+		case k < 0:
+			d.del, o = append(d.del, o[0]), o[1:]
+		case k > 0:
+			d.add, c = append(d.add, c[0]), c[1:]
+		default:
+			if verdictID(o[0].verdict) != verdictID(c[0].verdict) {
+				d.del, d.add = append(d.del, o[0]), append(d.add, c[0])
+			}
+			o, c = o[1:], c[1:]
+		}
+	}
+	return d
+}
+
+// compareElems orders elements by key, then end (as sortElems does).
+func compareElems(a, b element) int {
+	if k := bytes.Compare(a.key, b.key); k != 0 {
+		return k
+	}
+	return bytes.Compare(a.end, b.end)
+}
+
+// sortedElems reports whether es is strictly increasing by key and end.
+func sortedElems(es []element) bool {
+	for i := 1; i < len(es); i++ {
+		if compareElems(es[i-1], es[i]) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// diffElemsByID is diffElems for lists in any order.
+func diffElemsByID(old, cur *set) elemDelta {
 	d := elemDelta{s: cur}
 	had := make(map[string]bool, len(old.elems))
 	for _, e := range old.elems {

@@ -31,21 +31,22 @@ everything they made when they end, also on failure or Ctrl-C.`,
 	return cmd
 }
 
-// benchContext is the context of a bench command: cancelled by SIGINT and
-// SIGTERM, so that the command cleans up before it exits.
-func benchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-}
-
-// benchPrerequisites checks the machine and takes the lab lock.
-func benchPrerequisites() (unlock func(), err error) {
+// startBench checks the machine, takes the lab lock and returns the
+// command's context, cancelled by SIGINT and SIGTERM so that the command
+// cleans up before it exits; done releases both.
+func startBench(cmd *cobra.Command) (ctx context.Context, done func(), err error) {
 	if runtime.GOOS != "linux" {
-		return nil, errors.New("bench needs Linux (network namespaces and nftables)")
+		return nil, nil, errors.New("bench needs Linux (network namespaces and nftables)")
 	}
 	if os.Geteuid() != 0 {
-		return nil, errors.New("bench needs root to create network namespaces and firewall tables: run it with sudo")
+		return nil, nil, errors.New("bench needs root to create network namespaces and firewall tables: run it with sudo")
 	}
-	return lockLab()
+	unlock, err := lockLab()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	return ctx, func() { stop(); unlock() }, nil
 }
 
 // benchLogger logs warnings of the lab, agent and control plane to stderr,
@@ -80,13 +81,11 @@ rules.`,
   sudo palisade bench differential --flows 5000 --seed 42`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			unlock, err := benchPrerequisites()
+			ctx, done, err := startBench(cmd)
 			if err != nil {
 				return err
 			}
-			defer unlock()
-			ctx, stop := benchContext(cmd)
-			defer stop()
+			defer done()
 			cfg.Progress = cmd.ErrOrStderr()
 			cfg.Logger = benchLogger(cmd.ErrOrStderr(), verbose)
 			res, err := bench.RunDifferential(ctx, cfg)
@@ -146,13 +145,11 @@ stderr and a table (or JSON) to stdout, with the targets and PASS or MISS.`,
 			if output != "table" && output != "json" {
 				return fmt.Errorf("--output %q: want table or json", output)
 			}
-			unlock, err := benchPrerequisites()
+			ctx, done, err := startBench(cmd)
 			if err != nil {
 				return err
 			}
-			defer unlock()
-			ctx, stop := benchContext(cmd)
-			defer stop()
+			defer done()
 			cfg.Helper = benchHelper
 			cfg.Progress = cmd.ErrOrStderr()
 			cfg.Logger = benchLogger(cmd.ErrOrStderr(), verbose)

@@ -310,16 +310,7 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 
 // desired is the firewall content of one VPC.
 func (a *Agent) desired(v *vpcView, c *policy.Compiled) dataplane.Desired {
-	var d dataplane.Desired
-	for _, eni := range v.ports {
-		if p := c.Policy(eni); p != nil {
-			d.Ports = append(d.Ports, dataplane.Port{ENI: eni, IfName: lab.RouterIfName(string(eni)), Policy: p})
-		}
-	}
-	for _, h := range v.hosts {
-		d.HostIfaces = append(d.HostIfaces, lab.HostIfName(h.Name))
-	}
-	return d
+	return v.input().Desired(c)
 }
 
 // cut ends the untracked flows that a change took the rule away from.

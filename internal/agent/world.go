@@ -1,14 +1,17 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
 
+	"palisade.dev/palisade/internal/dataplane"
 	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
+	"palisade.dev/palisade/internal/store"
 )
 
 // world is the agent's copy of the store's resources, kept current from the
@@ -170,6 +173,55 @@ func (w *world) views() []*vpcView {
 		out = append(out, v)
 	}
 	return out
+}
+
+// Input is one VPC's firewall input as the agent derives it from the
+// store: the policy input, the interfaces it enforces (those of running
+// instances) and the router-side interfaces of its lab hosts.
+type Input struct {
+	Snapshot   policy.Snapshot
+	Ports      []model.ENIID
+	HostIfaces []string
+}
+
+func (v *vpcView) input() *Input {
+	in := &Input{Snapshot: v.snapshot, Ports: v.ports}
+	for _, h := range v.hosts {
+		in.HostIfaces = append(in.HostIfaces, lab.HostIfName(h.Name))
+	}
+	return in
+}
+
+// Desired is the firewall content of the input, compiled as c.
+func (in *Input) Desired(c *policy.Compiled) dataplane.Desired {
+	d := dataplane.Desired{HostIfaces: in.HostIfaces}
+	for _, eni := range in.Ports {
+		if p := c.Policy(eni); p != nil {
+			d.Ports = append(d.Ports, dataplane.Port{ENI: eni, IfName: lab.RouterIfName(string(eni)), Policy: p})
+		}
+	}
+	return d
+}
+
+// ReadInput lists the store and returns VPC vpc's input exactly as the
+// agent would program it (for tools that measure what the agent does).
+func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, error) {
+	page, err := st.List(ctx, model.ResourceRoot, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	w := newWorld()
+	for _, kv := range page.KVs {
+		if err := w.apply(kv.Key, kv.Value); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range w.views() {
+		if v.vpc.ID == vpc {
+			return v.input(), nil
+		}
+	}
+	return nil, fmt.Errorf("%s is not in the store", vpc)
 }
 
 // nic is the lab wiring of one interface: its primary addresses with the

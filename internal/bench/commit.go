@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -10,97 +9,43 @@ import (
 	"slices"
 	"time"
 
+	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/dataplane"
-	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
 	"palisade.dev/palisade/internal/store"
 )
 
-// vpcState is one VPC as the agent sees it in the store: its policy input,
-// the interfaces the router enforces, and its lab hosts.
-type vpcState struct {
-	snap  policy.Snapshot
-	ports []model.ENIID // attached interfaces (every instance of the benchmark runs)
-	hosts []string      // router-side interfaces of lab hosts
-}
+// vpcState is one VPC as the agent programs it (agent.ReadInput).
+type vpcState struct{ *agent.Input }
 
-// readVPC reads the VPC's groups, interfaces, prefix lists and lab hosts
-// from the store.
+// readVPC reads the VPC's input from the store the way the agent does.
 func readVPC(ctx context.Context, st store.Store, vpc model.VpcID) (*vpcState, error) {
-	page, err := st.List(ctx, model.ResourceRoot, store.ListOptions{})
+	in, err := agent.ReadInput(ctx, st, vpc)
 	if err != nil {
 		return nil, err
 	}
-	v := &vpcState{}
-	for _, kv := range page.KVs {
-		_, kind, _, ok := model.ParseResourceKey(kv.Key)
-		if !ok {
-			continue
-		}
-		if err := v.add(kind, kv.Value, vpc); err != nil {
-			return nil, fmt.Errorf("%s: %w", kv.Key, err)
-		}
-	}
-	return v, nil
+	return &vpcState{in}, nil
 }
 
-func (v *vpcState) add(kind string, value []byte, vpc model.VpcID) error {
-	switch kind {
-	case model.KeyGroup:
-		var g model.SecurityGroup
-		if err := json.Unmarshal(value, &g); err != nil || g.VPC != vpc {
-			return err
-		}
-		v.snap.Groups = append(v.snap.Groups, g)
-	case model.KeyENI:
-		var e model.ENI
-		if err := json.Unmarshal(value, &e); err != nil || e.VPC != vpc {
-			return err
-		}
-		v.snap.ENIs = append(v.snap.ENIs, e)
-		if e.Attachment != nil {
-			v.ports = append(v.ports, e.ID)
-		}
-	case model.KeyPrefixList:
-		var pl model.PrefixList
-		if err := json.Unmarshal(value, &pl); err != nil {
-			return err
-		}
-		v.snap.PrefixLists = append(v.snap.PrefixLists, pl)
-	case model.KeyLabHost:
-		var h model.LabHost
-		if err := json.Unmarshal(value, &h); err != nil || h.VPC != vpc {
-			return err
-		}
-		v.hosts = append(v.hosts, lab.HostIfName(h.Name))
-	}
-	return nil
-}
-
-// desired compiles s the way the agent does.
+// desired compiles s and renders it the way the agent does.
 func (v *vpcState) desired(s policy.Snapshot) dataplane.Desired {
-	c := policy.Compile(s)
-	d := dataplane.Desired{HostIfaces: v.hosts}
-	for _, id := range v.ports {
-		d.Ports = append(d.Ports, dataplane.Port{ENI: id, IfName: lab.RouterIfName(string(id)), Policy: c.Policy(id)})
-	}
-	return d
+	return v.Desired(policy.Compile(s))
 }
 
 // rules counts the rules of the groups attached to the router's
 // interfaces.
 func (v *vpcState) rules() int {
 	attached := map[model.GroupID]bool{}
-	for _, e := range v.snap.ENIs {
-		if slices.Contains(v.ports, e.ID) {
+	for _, e := range v.Snapshot.ENIs {
+		if slices.Contains(v.Ports, e.ID) {
 			for _, g := range e.Groups {
 				attached[g] = true
 			}
 		}
 	}
 	n := 0
-	for _, g := range v.snap.Groups {
+	for _, g := range v.Snapshot.Groups {
 		if attached[g.ID] {
 			n += len(g.Rules)
 		}
@@ -143,23 +88,23 @@ func (r *dpRun) kernelCommits(ctx context.Context) error {
 		return err
 	}
 	defer t.Close()
-	full, err := t.Apply(v.desired(v.snap))
+	full, err := t.Apply(v.desired(v.Snapshot))
 	if err != nil {
 		return err
 	}
 	r.res.FullProgramMs = ms(full.Commit)
-	r.res.CompileMs = ms(compileTime(v.snap))
+	r.res.CompileMs = ms(compileTime(v.Snapshot))
 	ghost := model.ENI{Scope: benchScope, ID: model.ENIID("eni-" + randHex(17)), VPC: model.VpcID(r.sc.vpc),
 		PrivateIPs: []netip.Addr{netip.MustParseAddr("10.0.15.250")}}
-	alone := v.snap
-	alone.ENIs = append(slices.Clone(v.snap.ENIs), ghost)
+	alone := v.Snapshot
+	alone.ENIs = append(slices.Clone(v.Snapshot.ENIs), ghost)
 	joined := withGroups(alone, ghost.ID, model.GroupID(r.sc.member))
 	if r.res.MemberCommit, r.res.MemberApply, err = r.toggle(t, v, alone, joined); err != nil {
 		return err
 	}
 	probe := model.ENIID(r.sc.probe.eni)
-	in := withGroups(v.snap, probe, model.GroupID(r.sc.prober), model.GroupID(r.sc.member))
-	r.res.InterfaceJoinCommit, _, err = r.toggle(t, v, v.snap, in)
+	in := withGroups(v.Snapshot, probe, model.GroupID(r.sc.prober), model.GroupID(r.sc.member))
+	r.res.InterfaceJoinCommit, _, err = r.toggle(t, v, v.Snapshot, in)
 	return err
 }
 

@@ -13,14 +13,19 @@ import (
 // sequence number, or in a trailer (the run's nonce, then the tag) at the
 // end of every other packet, so that thousands can be in flight at once.
 type probe struct {
-	tag      uint32
+	tag uint32
+	header
+	id uint16 // icmp, icmpv6: identifier (unique in a batch, for conntrack)
+}
+
+// header is what a probe and its sighting at the receiver must agree on.
+type header struct {
 	src, dst netip.Addr
 	proto    model.Proto
 	sport    uint16 // tcp, udp
 	dport    uint16 // tcp, udp
 	typ      uint8  // icmp, icmpv6
 	code     uint8  // icmp, icmpv6
-	id       uint16 // icmp, icmpv6: identifier (unique in a batch, for conntrack)
 }
 
 // port is the flow's port as policy sees it (policy.Flow.Port).
@@ -206,13 +211,8 @@ func checksum(b []byte, sum uint32) uint16 {
 // sighting is what the receiving side read from one packet: the fields a
 // probe must match, and its tag.
 type sighting struct {
-	tag      uint32
-	src, dst netip.Addr
-	proto    model.Proto
-	sport    uint16 // tcp, udp
-	dport    uint16 // tcp, udp
-	typ      uint8  // icmp, icmpv6
-	code     uint8  // icmp, icmpv6
+	tag uint32
+	header
 }
 
 // parseSighting reads an IP packet (as an AF_PACKET datagram socket

@@ -15,13 +15,13 @@ func TestProbePacketsParseBackAndCarryValidChecksums(t *testing.T) {
 	a6, b6 := netip.MustParseAddr("fd77:77:0:1::9"), netip.MustParseAddr("2001:db8:77::7")
 	const nonce = 0x5eed1234
 	probes := []probe{
-		{proto: model.ProtoTCP, sport: 20001, dport: 22},
-		{proto: model.ProtoUDP, sport: 20002, dport: 53},
-		{proto: model.ProtoICMP, typ: 8, id: 7},
-		{proto: model.ProtoICMP, typ: 3, code: 4, id: 8},
-		{proto: model.ProtoICMPv6, typ: 128, id: 9},
-		{proto: model.ProtoICMPv6, typ: 1, code: 3, id: 10},
-		{proto: 50},
+		{header: header{proto: model.ProtoTCP, sport: 20001, dport: 22}},
+		{header: header{proto: model.ProtoUDP, sport: 20002, dport: 53}},
+		{header: header{proto: model.ProtoICMP, typ: 8}, id: 7},
+		{header: header{proto: model.ProtoICMP, typ: 3, code: 4}, id: 8},
+		{header: header{proto: model.ProtoICMPv6, typ: 128}, id: 9},
+		{header: header{proto: model.ProtoICMPv6, typ: 1, code: 3}, id: 10},
+		{header: header{proto: 50}},
 	}
 	for i, p := range probes {
 		for _, v6 := range []bool{false, true} {

@@ -293,7 +293,7 @@ func (r *runner) randomFlight(b *batchState) *flight {
 	if from == nil || to == nil {
 		return nil
 	}
-	p := probe{src: from.addr(v6), dst: to.addr(v6)}
+	p := probe{header: header{src: from.addr(v6), dst: to.addr(v6)}}
 	if from.eni != "" && r.rng.IntN(100) < 3 {
 		if other := r.pickEnd(v6, from); other != nil {
 			p.src = other.addr(v6) // spoofed: an address that is not the sender's

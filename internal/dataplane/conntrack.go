@@ -103,7 +103,7 @@ func (f cutFilter) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool {
 		if c.Proto != proto || c.IPv6 != peer.Is6() || !f.own[local] || !c.Ports.Contains(port) {
 			continue
 		}
-		if f.now == nil || !f.now.Side(c.Direction).Decide(policy.Flow{Proto: proto, Peer: peer, Port: port}).Allowed {
+		if f.now == nil || !f.now.Decide(c.Direction, policy.Flow{Proto: proto, Peer: peer, Port: port}).Allowed {
 			return true
 		}
 	}

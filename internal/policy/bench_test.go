@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"palisade.dev/palisade/internal/model"
@@ -108,7 +109,7 @@ func BenchmarkDecide10kRules(b *testing.B) {
 	p := c.Policy(eniID(0))
 	allowed := 0
 	for _, f := range flows {
-		if p.Ingress.Decide(f).Allowed {
+		if p.Decide(model.Ingress, f).Allowed {
 			allowed++
 		}
 	}
@@ -116,7 +117,7 @@ func BenchmarkDecide10kRules(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		p.Ingress.Decide(flows[i&4095])
+		p.Decide(model.Ingress, flows[i&4095])
 		i++
 	}
 }
@@ -129,5 +130,65 @@ func BenchmarkPath(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.Path(src, dst, model.ProtoTCP, 443)
+	}
+}
+
+// compilerOf feeds s to a new Compiler that enforces the first nPorts
+// interfaces (the others are members elsewhere), as the agent does.
+func compilerOf(s Snapshot, nPorts int) *Compiler {
+	c := NewCompiler()
+	for i := range s.Groups {
+		c.PutGroup(&s.Groups[i])
+	}
+	only := map[model.ENIID]bool{}
+	for i := range s.ENIs {
+		c.PutENI(&s.ENIs[i])
+		if i < nPorts {
+			only[s.ENIs[i].ID] = true
+		}
+	}
+	c.Enforce(only)
+	c.Compile()
+	return c
+}
+
+// BenchmarkCompilerRuleChange: the agent's compile after one rule is
+// authorized or revoked in one interface's group, in the host of
+// BenchmarkCompile10kRules.
+func BenchmarkCompilerRuleChange(b *testing.B) {
+	s, _ := bigSnapshotInput(10000, 200, 10000)
+	c := compilerOf(s, 200)
+	i := slices.IndexFunc(s.Groups, func(g model.SecurityGroup) bool { return g.ID == gid(1000) })
+	without := s.Groups[i]
+	with := without
+	with.Rules = append(slices.Clone(with.Rules), in("tcp", "203.0.113.0/24", 9999, 9999))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if n++; n%2 == 1 {
+			c.PutGroup(&with)
+		} else {
+			c.PutGroup(&without)
+		}
+		c.Compile()
+	}
+}
+
+// BenchmarkCompilerMemberChange: the agent's compile after an interface
+// joins or leaves the referenced group of 10,000 members (which every
+// enforced interface references).
+func BenchmarkCompilerMemberChange(b *testing.B) {
+	s, _ := bigSnapshotInput(10000, 200, 10000)
+	c := compilerOf(s, 200)
+	joiner := iface(eniID(200000), gs(gid(1)), "10.201.0.1")
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if n++; n%2 == 1 {
+			c.PutENI(&joiner)
+		} else {
+			c.DeleteENI(joiner.ID)
+		}
+		c.Compile()
 	}
 }

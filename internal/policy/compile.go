@@ -38,15 +38,18 @@ type Entry struct {
 // share one Side.
 type Side struct {
 	Direction model.Direction
-	Groups    []model.GroupID // the groups whose rules make up the side
-	Entries   []*Entry        // in group order, then rule order
-	open      openWorld       // which flows are untracked (see track.go)
+	Groups    []model.GroupID      // the groups whose rules make up the side
+	Entries   []*Entry             // in group order, then rule order
+	open      openWorld            // which flows are untracked (see track.go)
+	key       string               // direction and groups: the Compiler's cache key
+	lists     []model.PrefixListID // the prefix lists its entries resolve
 
 	// The lookup structures of Decide are built on its first call: the
-	// agent compiles a whole VPC on every change but only programs rules,
-	// and decides flows (untracked cuts) for few interfaces, if any.
+	// agent programs rules but decides flows (untracked cuts) for few
+	// interfaces, if any. They hold no members: a side outlives membership
+	// changes (the Compiler keeps it), so Decide looks members up in the
+	// policy's lists.
 	indexOnce sync.Once
-	sets      func(model.GroupID) memberSet
 	byProto   [256]*portIndex // rules of one protocol
 	all       *portIndex      // rules of protocol -1
 }
@@ -63,6 +66,7 @@ type Policy struct {
 	// Members holds, for every group that a rule of this policy references,
 	// the private addresses of its member interfaces (sorted).
 	Members map[model.GroupID][]netip.Addr
+	sets    memberSets // the same lists, as Decide looks them up
 }
 
 // Side returns the side of direction d.
@@ -77,26 +81,11 @@ func (p *Policy) Side(d model.Direction) *Side {
 // policy. It is immutable and safe for concurrent use.
 type Compiled struct {
 	policies map[model.ENIID]*Policy
-	members  map[model.GroupID][]netip.Addr
-	byAddr   map[vpcAddr]model.ENIID
+	members  map[model.GroupID]*memberSet
+	enis     []*model.ENI // every interface, for ENIByAddr
 
-	setsMu sync.Mutex                  // sides index lazily, maybe concurrently
-	sets   map[model.GroupID]memberSet // members as sets, for referenced groups
-}
-
-// memberSet returns the member set of g, building it on first use.
-func (c *Compiled) memberSet(g model.GroupID) memberSet {
-	c.setsMu.Lock()
-	defer c.setsMu.Unlock()
-	if s, ok := c.sets[g]; ok {
-		return s
-	}
-	s := make(memberSet, len(c.members[g]))
-	for _, a := range c.members[g] {
-		s[a] = struct{}{}
-	}
-	c.sets[g] = s
-	return s
+	byAddrOnce sync.Once // ENIByAddr's map is built on its first call
+	byAddr     map[vpcAddr]model.ENIID
 }
 
 type vpcAddr struct {
@@ -117,58 +106,46 @@ func (c *Compiled) Policies() []*Policy {
 	return out
 }
 
-// Members returns the private addresses of the member interfaces of group g.
-func (c *Compiled) Members(g model.GroupID) []netip.Addr { return c.members[g] }
+// Members returns the private addresses of the member interfaces of group
+// g, sorted.
+func (c *Compiled) Members(g model.GroupID) []netip.Addr {
+	if m := c.members[g]; m != nil {
+		return m.addrs
+	}
+	return nil
+}
 
 // ENIByAddr finds the interface that owns private address a in vpc.
 func (c *Compiled) ENIByAddr(vpc model.VpcID, a netip.Addr) (model.ENIID, bool) {
+	c.byAddrOnce.Do(func() {
+		c.byAddr = make(map[vpcAddr]model.ENIID, len(c.enis))
+		for _, e := range c.enis {
+			for _, x := range e.Addrs() {
+				c.byAddr[vpcAddr{e.VPC, x}] = e.ID
+			}
+		}
+	})
 	id, ok := c.byAddr[vpcAddr{vpc, a}]
 	return id, ok
 }
 
-// Compile computes the effective policy of every interface in s.
+// Compile computes the effective policy of every interface in s (of those
+// in s.Only, when set). The result refers to the interfaces of s: do not
+// modify them afterwards. A caller that compiles again after small
+// changes keeps a Compiler instead.
 func Compile(s Snapshot) *Compiled {
-	c := &Compiled{
-		policies: make(map[model.ENIID]*Policy, len(s.ENIs)),
-		members:  memberAddrs(s.ENIs),
-		sets:     map[model.GroupID]memberSet{},
-		byAddr:   make(map[vpcAddr]model.ENIID),
-	}
-	groups := make(map[model.GroupID]*model.SecurityGroup, len(s.Groups))
+	c := NewCompiler()
 	for i := range s.Groups {
-		groups[s.Groups[i].ID] = &s.Groups[i]
+		c.PutGroup(&s.Groups[i])
 	}
-	lists := make(map[model.PrefixListID]*model.PrefixList, len(s.PrefixLists))
 	for i := range s.PrefixLists {
-		lists[s.PrefixLists[i].ID] = &s.PrefixLists[i]
+		c.PutPrefixList(&s.PrefixLists[i])
 	}
-	b := builder{c: c, groups: groups, lists: lists, sides: map[string]*Side{}}
 	for i := range s.ENIs {
-		e := &s.ENIs[i]
-		if s.Only == nil || s.Only[e.ID] {
-			c.policies[e.ID] = b.policy(e)
-		}
-		for _, a := range e.Addrs() {
-			c.byAddr[vpcAddr{e.VPC, a}] = e.ID
-		}
+		c.PutENI(&s.ENIs[i])
 	}
-	return c
-}
-
-// memberAddrs maps every group to the sorted private addresses of the
-// interfaces it is attached to.
-func memberAddrs(enis []model.ENI) map[model.GroupID][]netip.Addr {
-	out := map[model.GroupID][]netip.Addr{}
-	for i := range enis {
-		for _, g := range enis[i].Groups {
-			out[g] = append(out[g], enis[i].Addrs()...)
-		}
-	}
-	for g, as := range out {
-		slices.SortFunc(as, netip.Addr.Compare)
-		out[g] = slices.Compact(as)
-	}
-	return out
+	c.Enforce(s.Only)
+	return c.Compile()
 }
 
 type builder struct {
@@ -192,7 +169,15 @@ func (b *builder) policy(e *model.ENI) *Policy {
 	for _, s := range []*Side{p.Ingress, p.Egress} {
 		for _, en := range s.Entries {
 			if g := en.Rule.Peer.Group; en.Rule.Peer.Kind == model.PeerGroup {
-				p.Members[g] = b.c.members[g]
+				m := b.c.members[g]
+				if p.sets == nil {
+					p.sets = memberSets{}
+				}
+				p.sets[g] = m
+				p.Members[g] = nil
+				if m != nil {
+					p.Members[g] = m.addrs
+				}
 			}
 		}
 	}
@@ -204,20 +189,23 @@ func (b *builder) side(d model.Direction, groups []model.GroupID) *Side {
 	if s, ok := b.sides[key]; ok {
 		return s
 	}
-	s := &Side{Direction: d, Groups: slices.Clone(groups)}
+	s := &Side{Direction: d, Groups: slices.Clone(groups), key: key}
 	for _, gid := range groups {
 		g := b.groups[gid]
 		if g == nil {
 			continue // a group that is gone allows nothing
 		}
 		for _, r := range g.Rules {
-			if r.Direction == d {
-				s.Entries = append(s.Entries, b.entry(g.ID, r))
+			if r.Direction != d {
+				continue
+			}
+			s.Entries = append(s.Entries, b.entry(g.ID, r))
+			if r.Peer.Kind == model.PeerPrefixList && !slices.Contains(s.lists, r.Peer.PrefixList) {
+				s.lists = append(s.lists, r.Peer.PrefixList)
 			}
 		}
 	}
 	s.open = openWorldOf(s.Entries)
-	s.sets = b.c.memberSet
 	b.sides[key] = s
 	return s
 }
@@ -253,7 +241,6 @@ func (s *Side) indexed() *Side {
 }
 
 func (s *Side) index() {
-	sets := s.sets
 	var byProto [256][]*Entry
 	var all []*Entry
 	for _, e := range s.Entries {
@@ -265,10 +252,10 @@ func (s *Side) index() {
 	}
 	for n, es := range byProto {
 		if len(es) > 0 {
-			s.byProto[n] = buildPortIndex(es, sets)
+			s.byProto[n] = buildPortIndex(es)
 		}
 	}
 	if len(all) > 0 {
-		s.all = buildPortIndex(all, sets)
+		s.all = buildPortIndex(all)
 	}
 }

@@ -57,25 +57,22 @@ type Verdict struct {
 	flow  Flow
 }
 
-// Decide returns whether the side allows the first packet of flow f. Its
-// first call on a side builds the side's index; after that it allocates
-// nothing, and its cost grows with the logarithm of the number of
-// rules and addresses, not with their number.
-func (s *Side) Decide(f Flow) Verdict {
-	s.indexed()
+// Decide returns whether direction d of the interface allows the first
+// packet of flow f. Its first call on a side builds the side's index;
+// after that it allocates nothing, and its cost grows with the logarithm
+// of the number of rules and addresses, not with their number.
+func (p *Policy) Decide(d model.Direction, f Flow) Verdict {
+	s := p.Side(d).indexed()
 	v := Verdict{side: s, flow: f}
 	if x := s.byProto[f.Proto]; x != nil {
-		v.Rules = x.lookup(f.Port, f.Peer)
+		v.Rules = x.lookup(f.Port, f.Peer, p.sets)
 	}
 	if v.Rules == nil && s.all != nil {
-		v.Rules = s.all.lookup(f.Port, f.Peer)
+		v.Rules = s.all.lookup(f.Port, f.Peer, p.sets)
 	}
 	v.Allowed = v.Rules != nil
 	return v
 }
-
-// Decide decides flow f in direction d of the interface.
-func (p *Policy) Decide(d model.Direction, f Flow) Verdict { return p.Side(d).Decide(f) }
 
 // Explain returns every entry of the side that allows f, in rule order: the
 // complete answer for a person, at a cost linear in the rules.

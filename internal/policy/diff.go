@@ -192,6 +192,9 @@ func CutsCompiled(old, cur *Compiled) []Cut {
 	var out []Cut
 	for id, was := range old.policies {
 		now := cur.policies[id]
+		if now == was {
+			continue // the same object: nothing it was made from changed
+		}
 		k := pair{oi: was.Ingress, oe: was.Egress}
 		if now != nil {
 			k.ci, k.ce = now.Ingress, now.Egress

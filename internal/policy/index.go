@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"palisade.dev/palisade/internal/model"
 )
@@ -155,19 +156,44 @@ type class struct {
 
 // groupRef is the rules of a class that reference one group.
 type groupRef struct {
-	members memberSet
-	rules   []model.RuleID
+	group model.GroupID
+	rules []model.RuleID
 }
 
-// memberSet is the set of private addresses of a group's members.
-type memberSet map[netip.Addr]struct{}
+// memberSet is one version of a group's member list: the sorted addresses
+// (Policy.Members) and, built on the first lookup, a hash set of them.
+// Every policy of a Compiled that references the group shares it; a
+// membership change makes a new one.
+type memberSet struct {
+	addrs []netip.Addr
+	once  sync.Once
+	set   map[netip.Addr]struct{}
+}
 
-func (c *class) lookup(a netip.Addr) []model.RuleID {
+// has reports whether a is a member's address; a nil set has none.
+func (m *memberSet) has(a netip.Addr) bool {
+	if m == nil {
+		return false
+	}
+	m.once.Do(func() {
+		m.set = make(map[netip.Addr]struct{}, len(m.addrs))
+		for _, x := range m.addrs {
+			m.set[x] = struct{}{}
+		}
+	})
+	_, ok := m.set[a]
+	return ok
+}
+
+// memberSets are the member sets of the groups a policy references.
+type memberSets = map[model.GroupID]*memberSet
+
+func (c *class) lookup(a netip.Addr, ms memberSets) []model.RuleID {
 	if rules := c.addrs.lookup(a); rules != nil {
 		return rules
 	}
 	for i := range c.refs {
-		if _, ok := c.refs[i].members[a]; ok {
+		if ms[c.refs[i].group].has(a) {
 			return c.refs[i].rules
 		}
 	}
@@ -185,7 +211,7 @@ type portIndex struct {
 
 // lookup returns the rules of the first class covering port that allow
 // addr, and whether more than one class covers the port.
-func (x *portIndex) lookup(port uint16, addr netip.Addr) []model.RuleID {
+func (x *portIndex) lookup(port uint16, addr netip.Addr, ms memberSets) []model.RuleID {
 	lo, hi := 0, len(x.starts)
 	for lo < hi { // last interval whose start <= port
 		m := int(uint(lo+hi) >> 1)
@@ -199,7 +225,7 @@ func (x *portIndex) lookup(port uint16, addr netip.Addr) []model.RuleID {
 		return nil
 	}
 	for _, ci := range x.covers[lo-1] {
-		if rules := x.classes[ci].lookup(addr); rules != nil {
+		if rules := x.classes[ci].lookup(addr, ms); rules != nil {
 			return rules
 		}
 	}
@@ -207,7 +233,7 @@ func (x *portIndex) lookup(port uint16, addr netip.Addr) []model.RuleID {
 }
 
 // buildPortIndex indexes entries (all of one protocol bucket).
-func buildPortIndex(entries []*Entry, sets func(model.GroupID) memberSet) *portIndex {
+func buildPortIndex(entries []*Entry) *portIndex {
 	type pending struct {
 		prefixes []covered
 		refs     map[model.GroupID][]model.RuleID
@@ -242,9 +268,7 @@ func buildPortIndex(entries []*Entry, sets func(model.GroupID) memberSet) *portI
 		p := bySpan[s]
 		c := class{span: s, addrs: buildAddrIndex(p.prefixes)}
 		for _, g := range p.order {
-			if m := sets(g); len(m) > 0 {
-				c.refs = append(c.refs, groupRef{m, p.refs[g]})
-			}
+			c.refs = append(c.refs, groupRef{g, p.refs[g]})
 		}
 		x.classes = append(x.classes, c)
 		cuts[s.From] = true

@@ -109,7 +109,7 @@ func (c *Compiled) Path(src, dst Endpoint, proto model.Proto, port uint16) PathR
 			return r
 		}
 		f := Flow{proto, dst.Addr, port}
-		r.Egress = p.Egress.Decide(f)
+		r.Egress = p.Decide(model.Egress, f)
 		r.TrackedAtSender = p.Tracked(model.Egress, f)
 		if !r.Egress.Allowed {
 			r.Outcome = DroppedByEgress
@@ -122,7 +122,7 @@ func (c *Compiled) Path(src, dst Endpoint, proto model.Proto, port uint16) PathR
 			return PathResult{Outcome: NoSuchInterface}
 		}
 		f := Flow{proto, src.Addr, port}
-		r.Ingress = p.Ingress.Decide(f)
+		r.Ingress = p.Decide(model.Ingress, f)
 		r.TrackedAtReceiver = p.Tracked(model.Ingress, f)
 		if !r.Ingress.Allowed {
 			r.Outcome = DroppedByIngress

@@ -300,7 +300,7 @@ func TestDecideAllocatesNothing(t *testing.T) {
 	p := c.Policy(eniID(0))
 	i := 0
 	allocs := testing.AllocsPerRun(1000, func() {
-		p.Ingress.Decide(flows[i%len(flows)])
+		p.Decide(model.Ingress, flows[i%len(flows)])
 		i++
 	})
 	if allocs != 0 {

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -127,6 +128,72 @@ func BenchmarkMemberChange(b *testing.B) {
 	b.ReportMetric(float64(commit.Nanoseconds())/1000/float64(b.N), "commit-us")
 }
 
+// BenchmarkMemberChangeReused is BenchmarkMemberChange with the pointers
+// an incremental policy compile keeps: both states come from one compile,
+// the second with one more member in a new slice of the referenced group,
+// and with new Policies (their Members changed) that keep their Sides and
+// their other member slices. This is what Apply costs the agent per
+// membership change.
+func BenchmarkMemberChangeReused(b *testing.B) {
+	without := ports(bigSnapshot(10000, 200, 10000), 200)
+	with := withMember(without, gid(1), member(10000).PrivateIPs[0])
+	benchToggleStates(b, without, with, func(res Result) bool {
+		return res.Elements == 1 && res.Chains == 0
+	})
+}
+
+// BenchmarkMemberChangeBuild is the pure part of
+// BenchmarkMemberChangeReused: the build and the diff, no kernel.
+func BenchmarkMemberChangeBuild(b *testing.B) {
+	without := ports(bigSnapshot(10000, 200, 10000), 200)
+	with := withMember(without, gid(1), member(10000).PrivateIPs[0])
+	last, c, err := build(without, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		d := with
+		if i%2 == 1 {
+			d = without
+		}
+		i++
+		want, next, err := build(d, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p, ok := diff(last, want); !ok || p.result() != (Result{Elements: 1}) {
+			b.Fatalf("member change did %+v", p.result())
+		}
+		last, c = want, next
+	}
+}
+
+// withMember is d with a added to the members of g in every port's policy,
+// as an incremental compile returns it: one new sorted slice shared by
+// every port, a new Policy for each port that references g, and the same
+// Sides and other member slices as before.
+func withMember(d Desired, g model.GroupID, a netip.Addr) Desired {
+	var grown []netip.Addr
+	out := d
+	out.Ports = slices.Clone(d.Ports)
+	for i, p := range out.Ports {
+		old, ok := p.Policy.Members[g]
+		if !ok {
+			continue
+		}
+		if grown == nil {
+			k, _ := slices.BinarySearchFunc(old, a, netip.Addr.Compare)
+			grown = slices.Insert(slices.Clone(old), k, a)
+		}
+		np := *p.Policy
+		np.Members = maps.Clone(np.Members)
+		np.Members[g] = grown
+		out.Ports[i].Policy = &np
+	}
+	return out
+}
+
 // BenchmarkRender is the pure part of every Apply for the big table.
 func BenchmarkRender(b *testing.B) {
 	d := ports(bigSnapshot(10000, 200, 10000), 200)
@@ -189,6 +256,23 @@ func BenchmarkRuleEdit(b *testing.B) {
 	})
 }
 
+// BenchmarkRuleEditReused is BenchmarkRuleEdit with the pointers an
+// incremental policy compile keeps: only port 0 gets a new Policy, with a
+// new ingress Side (the one the edited group compiles to) and everything
+// else of its old policy; the other 199 ports keep theirs.
+func BenchmarkRuleEditReused(b *testing.B) {
+	s := bigSnapshot(10000, 200, 10000)
+	x := ports(s, 200)
+	edited := ports(withRule(s, in("tcp", "203.0.113.0/24", 9999, 9999)), 200)
+	y := x
+	y.Ports = slices.Clone(x.Ports)
+	i := slices.IndexFunc(y.Ports, func(p Port) bool { return p.ENI == eniID(1) })
+	np := *y.Ports[i].Policy
+	np.Ingress = edited.Ports[i].Policy.Ingress
+	y.Ports[i].Policy = &np
+	benchToggleStates(b, x, y, func(res Result) bool { return res.Elements == 1 && res.Chains == 0 })
+}
+
 // BenchmarkPortAttach: an interface with its own group (50 rules) is
 // attached and detached: its chains, its group's chains and sets, map
 // elements and addresses.
@@ -202,10 +286,19 @@ func BenchmarkPortAttach(b *testing.B) {
 }
 
 // benchToggle alternates between two states of the big table and reports
-// the kernel's commit time of each change.
+// the kernel's commit time of each change. The states share whatever
+// pointers states gives them: PortAttach's come from one compile (the
+// ports of both are the same), RuleEdit's from two (nothing is shared).
 func benchToggle(b *testing.B, states func(policy.Snapshot) (Desired, Desired)) {
-	tbl := openTable(b, newNetns(b))
 	x, y := states(bigSnapshot(10000, 200, 10000))
+	benchToggleStates(b, x, y, nil)
+}
+
+// benchToggleStates alternates between x and y, checking each Apply's
+// result with ok (any incremental one when nil), and reports the kernel's
+// commit time of each change.
+func benchToggleStates(b *testing.B, x, y Desired, ok func(Result) bool) {
+	tbl := openTable(b, newNetns(b))
 	mustApply(b, tbl, x)
 	var commit time.Duration
 	i := 0
@@ -216,8 +309,8 @@ func benchToggle(b *testing.B, states func(policy.Snapshot) (Desired, Desired)) 
 		}
 		i++
 		res := mustApply(b, tbl, d)
-		if res.Full {
-			b.Fatalf("a rebuild: %+v", res)
+		if res.Full || ok != nil && !ok(res) {
+			b.Fatalf("the change did %+v", res)
 		}
 		commit += res.Commit
 	}

@@ -26,6 +26,10 @@ type ruleset struct {
 	objs   []*ctObj
 	sets   []*set
 	chains []*chain
+	// deltas are how some sets (of members) were made from a set of the
+	// previous build: diff takes their changes from here instead of
+	// comparing every element of both.
+	deltas map[*set]*setDelta
 }
 
 // Names of the table's fixed objects. "ingress" and "egress" alone are nft
@@ -50,44 +54,76 @@ type groupKey struct {
 	d model.Direction
 }
 
-// groupCache holds rendered groups between Applies: a group whose entries
-// did not change is not rendered again (rendering every group is most of
-// the CPU an Apply costs). Its groupOuts are never modified.
-type groupCache map[groupKey]*groupOut
+// cache is what one build leaves to the next: every piece it rendered or
+// reused, with what it was rendered from. The next build reuses a piece
+// whose inputs are the same instead of rendering it again, so that an
+// Apply costs what changed rather than what the table holds (rendering
+// everything is most of the CPU an Apply costs). Inputs are the same when
+// they are the same immutable policy objects (a *policy.Side, a member
+// slice), or equal small values (a port's names, groups, addresses and
+// timeouts); holding the policy objects as keys keeps their addresses from
+// being reused for other objects. Nothing in a cache is ever modified.
+type cache struct {
+	groups  map[groupKey]*groupOut       // by group and direction
+	sides   map[*policy.Side][]*groupOut // the groups of a side, in the order of unique(Groups)
+	ports   map[model.ENIID]*portOut
+	members map[model.GroupID]*memberOut // referenced groups only
+	// The pieces in the order the table lists them; nil in an empty cache.
+	portPieces  *portPieces
+	groupPieces *groupPieces
+}
+
+// newCache returns an empty cache, its maps sized for as many pieces as
+// like has (which may be nil): a build mostly uses what the last one did.
+func newCache(like *cache) *cache {
+	if like == nil {
+		like = &cache{}
+	}
+	return &cache{
+		groups:  make(map[groupKey]*groupOut, len(like.groups)),
+		sides:   make(map[*policy.Side][]*groupOut, len(like.sides)),
+		ports:   make(map[model.ENIID]*portOut, len(like.ports)),
+		members: make(map[model.GroupID]*memberOut, len(like.members)),
+	}
+}
 
 // builder accumulates the ruleset of a Desired, port by port.
 type builder struct {
-	prev       groupCache // from the previous build; may be nil
-	groups     groupCache
-	members    map[model.GroupID][]netip.Addr
-	objs       map[string]*ctObj
-	portChains []*chain
-	own        [2][]element
-	maps       [2][]element // [0] in_ports, [1] out_ports
+	prev        *cache // from the previous build; empty for none
+	next        *cache // what this build uses: the next build's prev
+	ports       []Port // sorted by ENI
+	members     map[model.GroupID][]netip.Addr
+	reusedPorts int // ports whose portOut is the previous build's
 }
 
-// build renders d, reusing the groups of prev that did not change, and
-// returns the groups it used (the next build's prev). It is pure: Render
-// prints its result, Apply sends it.
-func build(d Desired, prev groupCache) (*ruleset, groupCache, error) {
+// build renders d, reusing the pieces of prev (which may be nil) whose
+// inputs did not change, and returns the pieces it used (the next build's
+// prev). It is pure: Render prints its result, Apply sends it.
+func build(d Desired, prev *cache) (*ruleset, *cache, error) {
 	ports, hosts, err := validate(d)
 	if err != nil {
 		return nil, nil, err
 	}
+	if prev == nil {
+		prev = newCache(nil)
+	}
 	b := &builder{
 		prev:    prev,
-		groups:  groupCache{},
-		members: map[model.GroupID][]netip.Addr{},
-		objs:    map[string]*ctObj{},
+		next:    newCache(prev),
+		ports:   ports,
+		members: make(map[model.GroupID][]netip.Addr, len(prev.members)),
 	}
 	for _, p := range ports {
 		if err := b.port(p); err != nil {
 			return nil, nil, err
 		}
 	}
-	return b.assemble(hosts), b.groups, nil
+	return b.assemble(hosts), b.next, nil
 }
 
+// port adds p: the groups of its sides, the members of the groups its
+// rules reference, and its own pieces (reused when their inputs are those
+// the previous build rendered them from).
 func (b *builder) port(p Port) error {
 	for _, d := range directions {
 		if err := b.side(p.Policy.Side(d)); err != nil {
@@ -100,33 +136,112 @@ func (b *builder) port(p Port) error {
 		}
 		b.members[g] = addrs
 	}
-	var objs []*ctObj
-	tcp, udp := ctObjects(p.Policy.Conntrack)
-	for _, o := range []*ctObj{tcp, udp} {
-		if o != nil {
-			b.objs[o.name] = o
-			objs = append(objs, o)
+	out := b.prev.ports[p.ENI]
+	if out != nil && out.renders(p) {
+		b.reusedPorts++
+	} else {
+		out = renderPort(p)
+	}
+	b.next.ports[p.ENI] = out
+	return nil
+}
+
+// portOut is one port, rendered: its chains and verdict map elements (one
+// per direction), its elements of the own sets (one per family) and its
+// ct timeout objects; and the inputs they were rendered from besides the
+// ENI (which keys the cache), small enough to compare by value at every
+// build.
+type portOut struct {
+	ifName    string
+	groups    [2][]model.GroupID // each side's Groups
+	conntrack model.ConntrackTimeouts
+	addrs     []netip.Addr
+
+	chains [2]*chain
+	maps   [2]element // [0] in_ports, [1] out_ports
+	own    [2][]element
+	objs   []*ctObj
+}
+
+// renders reports whether o is what p renders to (o being p.ENI's).
+func (o *portOut) renders(p Port) bool {
+	pol := p.Policy
+	return o.ifName == p.IfName && o.conntrack == pol.Conntrack && slices.Equal(o.addrs, pol.Addrs) &&
+		slices.Equal(o.groups[0], pol.Side(directions[0]).Groups) &&
+		slices.Equal(o.groups[1], pol.Side(directions[1]).Groups)
+}
+
+// renderPort renders the pieces of p that are its own.
+func renderPort(p Port) *portOut {
+	pol := p.Policy
+	o := &portOut{ifName: p.IfName, conntrack: pol.Conntrack, addrs: slices.Clone(pol.Addrs)}
+	tcp, udp := ctObjects(pol.Conntrack)
+	for _, c := range []*ctObj{tcp, udp} {
+		if c != nil {
+			o.objs = append(o.objs, c)
 		}
 	}
 	for i, d := range directions {
-		c := &chain{name: portChainName(p.ENI, d), rules: timeoutRules(d, objs)}
-		for _, g := range unique(p.Policy.Side(d).Groups) {
+		o.groups[i] = slices.Clone(pol.Side(d).Groups)
+		c := &chain{name: portChainName(p.ENI, d), rules: timeoutRules(d, o.objs)}
+		for _, g := range unique(o.groups[i]) {
 			c.rules = append(c.rules, new(rb).jump(groupChainName(g, d)))
 		}
 		c.rules = append(c.rules, new(rb).drop())
-		b.portChains = append(b.portChains, c)
-		b.maps[i] = append(b.maps[i], mapElem(p.IfName, &expr.Verdict{Kind: expr.VerdictGoto, Chain: c.name}))
+		o.chains[i] = c
+		o.maps[i] = mapElem(p.IfName, &expr.Verdict{Kind: expr.VerdictGoto, Chain: c.name})
 	}
-	for _, a := range p.Policy.Addrs {
+	for _, a := range pol.Addrs {
 		a = a.Unmap()
-		b.own[famIdx(a.Is6())] = append(b.own[famIdx(a.Is6())], plainElem(true, ifnameVal(p.IfName), addrVal(a)))
+		o.own[famIdx(a.Is6())] = append(o.own[famIdx(a.Is6())], plainElem(true, ifnameVal(p.IfName), addrVal(a)))
+	}
+	return o
+}
+
+// side adds the groups of one side. A side met before (in this build, as
+// ports with the same groups share one, or in the previous one) brings the
+// groups it rendered to; another is rendered.
+func (b *builder) side(s *policy.Side) error {
+	outs, ok := b.next.sides[s]
+	if !ok {
+		outs, ok = b.prev.sides[s]
+	}
+	if !ok {
+		var err error
+		if outs, err = b.renderSide(s); err != nil {
+			return err
+		}
+	}
+	for _, out := range outs {
+		if err := b.addGroup(out); err != nil {
+			return err
+		}
+	}
+	b.next.sides[s] = outs
+	return nil
+}
+
+// addGroup adds one direction of a group, unless a port added it before,
+// which then must have had the same entries.
+func (b *builder) addGroup(out *groupOut) error {
+	have, ok := b.next.groups[out.key]
+	switch {
+	case !ok:
+		b.next.groups[out.key] = out
+	case have != out && have.fp != out.fp:
+		return inconsistentGroup(out.key)
 	}
 	return nil
 }
 
-// side renders the groups of one side that no earlier port rendered, and
-// checks that those already rendered have the same entries.
-func (b *builder) side(s *policy.Side) error {
+func inconsistentGroup(k groupKey) error {
+	return fmt.Errorf("rules of %s (%s) differ from another port's: %w", k.g, k.d, ErrInconsistent)
+}
+
+// renderSide returns the groups of one side, in the order of
+// unique(s.Groups): the one an earlier port added when it has the same
+// entries, else the previous build's when it has, else rendered anew.
+func (b *builder) renderSide(s *policy.Side) ([]*groupOut, error) {
 	byGroup := map[model.GroupID][]*policy.Entry{}
 	type seenKey struct {
 		g   model.GroupID
@@ -140,25 +255,28 @@ func (b *builder) side(s *policy.Side) error {
 			byGroup[e.Group] = append(byGroup[e.Group], e)
 		}
 	}
-	for _, g := range unique(s.Groups) {
+	groups := unique(s.Groups)
+	outs := make([]*groupOut, 0, len(groups))
+	for _, g := range groups {
 		k, fp := groupKey{g, s.Direction}, fingerprint(byGroup[g])
-		if have, ok := b.groups[k]; ok {
+		if have := b.next.groups[k]; have != nil {
 			if have.fp != fp {
-				return fmt.Errorf("rules of %s (%s) differ from another port's: %w", g, s.Direction, ErrInconsistent)
+				return nil, inconsistentGroup(k)
 			}
+			outs = append(outs, have)
 			continue
 		}
-		if old := b.prev[k]; old != nil && old.fp == fp {
-			b.groups[k] = old
+		if old := b.prev.groups[k]; old != nil && old.fp == fp {
+			outs = append(outs, old)
 			continue
 		}
 		out, err := renderGroup(g, s.Direction, fp, byGroup[g])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		b.groups[k] = out
+		outs = append(outs, out)
 	}
-	return nil
+	return outs, nil
 }
 
 func sameAddrs(a, b []netip.Addr) bool {
@@ -215,64 +333,202 @@ func mapElem(ifName string, v *expr.Verdict) element {
 // assemble orders everything: objects, the fixed sets and maps, member
 // sets, group sets; base chains, port chains, group chains.
 func (b *builder) assemble(hosts []string) *ruleset {
-	rs := &ruleset{}
-	for _, o := range b.objs {
-		rs.objs = append(rs.objs, o)
+	pp, gp := b.portPieces(hosts), b.groupPieces()
+	b.next.portPieces, b.next.groupPieces = pp, gp
+	rs := &ruleset{objs: pp.objs, deltas: map[*set]*setDelta{}}
+	rs.sets = append(slices.Clone(pp.sets), b.memberSets(gp.refs, rs)...)
+	for _, o := range gp.sets {
+		rs.sets = append(rs.sets, o.x)
 	}
-	slices.SortFunc(rs.objs, func(x, y *ctObj) int { return strings.Compare(x.name, y.name) })
+	rs.chains = append(rs.chains, forwardBase(), ingressSide())
+	rs.chains = append(rs.chains, pp.chains...)
+	for _, o := range gp.chains {
+		rs.chains = append(rs.chains, o.x)
+	}
+	return rs
+}
 
+// portPieces is what the table holds for its ports and lab hosts, each
+// list in the table's order: the ct timeout objects, the fixed sets (hosts,
+// own addresses, verdict maps) and the port chains.
+type portPieces struct {
+	hosts  []string // what they were made from, with the ports
+	objs   []*ctObj
+	sets   []*set
+	chains []*chain
+}
+
+// portPieces returns the previous build's when it had the same hosts and
+// every port reused its rendering from it, else makes them from the
+// ports: at most O(ports) to reuse, nothing per rule or member.
+func (b *builder) portPieces(hosts []string) *portPieces {
+	pp := b.prev.portPieces
+	if pp != nil && b.reusedPorts == len(b.ports) && len(b.prev.ports) == len(b.ports) && slices.Equal(pp.hosts, hosts) {
+		return pp
+	}
+	pp = &portPieces{hosts: hosts}
+	objs := map[string]*ctObj{}
+	var own, maps [2][]element // maps: [0] in_ports, [1] out_ports
+	for _, p := range b.ports {
+		out := b.next.ports[p.ENI]
+		for _, o := range out.objs {
+			objs[o.name] = o
+		}
+		for i := range directions {
+			pp.chains = append(pp.chains, out.chains[i])
+			maps[i] = append(maps[i], out.maps[i])
+			own[i] = append(own[i], out.own[i]...)
+		}
+	}
+	for _, o := range objs {
+		pp.objs = append(pp.objs, o)
+	}
+	sortedByName(pp.objs, func(o *ctObj) string { return o.name })
+	sortedByName(pp.chains, func(c *chain) string { return c.name })
+	pp.sets = fixedSets(hosts, own, maps)
+	return pp
+}
+
+// fixedSets are the sets and maps that are always there: the lab hosts,
+// the ports' own addresses, the verdict maps (maps[0] in_ports, [1]
+// out_ports) with the hosts' elements added.
+func fixedSets(hosts []string, own, maps [2][]element) []*set {
 	hs := &set{name: hostsSet, fields: []keyType{tIfname}}
 	for _, h := range hosts {
 		hs.elems = append(hs.elems, plainElem(false, ifnameVal(h)))
 		// A lab host has no egress rules: its new flows go straight to the
 		// receiver's side; and none towards it: what may leave reaches it.
-		b.maps[1] = append(b.maps[1], mapElem(h, &expr.Verdict{Kind: expr.VerdictGoto, Chain: ingressChain}))
-		b.maps[0] = append(b.maps[0], mapElem(h, &expr.Verdict{Kind: expr.VerdictAccept}))
+		maps[1] = append(maps[1], mapElem(h, &expr.Verdict{Kind: expr.VerdictGoto, Chain: ingressChain}))
+		maps[0] = append(maps[0], mapElem(h, &expr.Verdict{Kind: expr.VerdictAccept}))
 	}
-	rs.sets = append(rs.sets, hs,
-		&set{name: ownSetName(false), fields: []keyType{tIfname, tIPv4}, elems: b.own[0]},
-		&set{name: ownSetName(true), fields: []keyType{tIfname, tIPv6}, elems: b.own[1]},
-		&set{name: outMap, fields: []keyType{tIfname}, vmap: true, elems: b.maps[1]},
-		&set{name: inMap, fields: []keyType{tIfname}, vmap: true, elems: b.maps[0]})
-	rs.sets = append(rs.sets, b.memberSets()...)
-	for _, s := range rs.sets {
+	sets := []*set{hs,
+		{name: ownSetName(false), fields: []keyType{tIfname, tIPv4}, elems: own[0]},
+		{name: ownSetName(true), fields: []keyType{tIfname, tIPv6}, elems: own[1]},
+		{name: outMap, fields: []keyType{tIfname}, vmap: true, elems: maps[1]},
+		{name: inMap, fields: []keyType{tIfname}, vmap: true, elems: maps[0]}}
+	for _, s := range sets {
 		sortElems(s)
 	}
-	var groupSets []*set
-	var groupChains []*chain
-	for _, out := range b.groups {
-		groupSets = append(groupSets, out.sets...)
-		groupChains = append(groupChains, out.chain)
-	}
-	rs.sets = append(rs.sets, sortedByName(groupSets, func(s *set) string { return s.name })...)
-	rs.chains = append(rs.chains, forwardBase(), ingressSide())
-	rs.chains = append(rs.chains, sortedByName(b.portChains, func(c *chain) string { return c.name })...)
-	rs.chains = append(rs.chains, sortedByName(groupChains, func(c *chain) string { return c.name })...)
-	return rs
+	return sets
 }
 
-// memberSets are the hash sets of the members of every referenced group.
-func (b *builder) memberSets() []*set {
-	var refs []model.GroupID
-	for _, out := range b.groups {
-		refs = append(refs, out.refs...)
+// groupPieces is what the table holds for its groups, each list sorted by
+// name, with the rendering each piece comes from: the group chains and
+// sets; and the groups their rules reference, sorted.
+type groupPieces struct {
+	chains []owned[*chain]
+	sets   []owned[*set]
+	refs   []model.GroupID
+}
+
+// owned is a piece of the table with the group rendering it is part of.
+type owned[T any] struct {
+	out *groupOut
+	x   T
+}
+
+// groupPieces returns the previous build's when this build uses the same
+// group renderings, else the previous build's pieces of the renderings it
+// still uses merged with those of the new ones: it sorts what is new, not
+// every group's pieces.
+func (b *builder) groupPieces() *groupPieces {
+	prev := b.prev.groupPieces
+	chains, sets := b.newGroupPieces()
+	if prev != nil && chains == nil && len(b.next.groups) == len(b.prev.groups) {
+		return prev
 	}
-	slices.Sort(refs)
-	var out []*set
-	for _, g := range slices.Compact(refs) {
-		m4 := &set{name: memberSetName(g, false), fields: []keyType{tIPv4}}
-		m6 := &set{name: memberSetName(g, true), fields: []keyType{tIPv6}}
-		for _, a := range b.members[g] {
-			a = a.Unmap()
-			s := m4
-			if a.Is6() {
-				s = m6
-			}
-			s.elems = append(s.elems, plainElem(false, addrVal(a)))
+	if prev == nil {
+		prev = &groupPieces{}
+	}
+	still := func(o *groupOut) bool { return b.next.groups[o.key] == o }
+	gp := &groupPieces{
+		chains: mergeByName(prev.chains, still, chains, func(o owned[*chain]) string { return o.x.name }),
+		sets:   mergeByName(prev.sets, still, sets, func(o owned[*set]) string { return o.x.name }),
+	}
+	for _, out := range b.next.groups {
+		gp.refs = append(gp.refs, out.refs...)
+	}
+	slices.Sort(gp.refs)
+	gp.refs = slices.Compact(gp.refs)
+	return gp
+}
+
+// newGroupPieces are the chains and sets of the group renderings that
+// this build uses and the previous one did not, in no order.
+func (b *builder) newGroupPieces() (chains []owned[*chain], sets []owned[*set]) {
+	for k, out := range b.next.groups {
+		if b.prev.groups[k] == out {
+			continue
 		}
-		out = append(out, m4, m6)
+		chains = append(chains, owned[*chain]{out, out.chain})
+		for _, s := range out.sets {
+			sets = append(sets, owned[*set]{out, s})
+		}
+	}
+	return chains, sets
+}
+
+// mergeByName returns the pieces of prev (sorted by name) whose rendering
+// the build still uses, and added (in any order), in one list sorted by
+// name. It costs a lookup per piece kept and a comparison per piece up to
+// where the last one added goes, where a sort of them all would cost
+// O(n log n) comparisons.
+func mergeByName[T any](prev []owned[T], still func(*groupOut) bool, added []owned[T], name func(owned[T]) string) []owned[T] {
+	sortedByName(added, name)
+	out := make([]owned[T], 0, len(prev)+len(added))
+	for _, o := range prev {
+		if !still(o.out) {
+			continue
+		}
+		for len(added) > 0 && name(added[0]) < name(o) {
+			out, added = append(out, added[0]), added[1:]
+		}
+		out = append(out, o)
+	}
+	return append(out, added...)
+}
+
+// memberSets are the hash sets of the members of the referenced groups
+// refs, each group's reused from the previous build when its members are
+// the same slice, else updated from them (noting the changes in rs's
+// deltas) or rendered.
+func (b *builder) memberSets(refs []model.GroupID, rs *ruleset) []*set {
+	out := make([]*set, 0, 2*len(refs))
+	for _, g := range refs {
+		m := b.memberOut(g)
+		b.next.members[g] = m
+		for f, s := range m.sets {
+			if d := m.deltas[f]; d != nil && m != b.prev.members[g] {
+				rs.deltas[s] = d
+			}
+		}
+		out = append(out, m.sets[0], m.sets[1])
 	}
 	return out
+}
+
+// memberOut returns the member sets of g: the previous build's when made
+// from the same slice of addresses (see sameSlice), else updated from
+// them when it can be, else rendered.
+func (b *builder) memberOut(g model.GroupID) *memberOut {
+	addrs, old := b.members[g], b.prev.members[g]
+	if old == nil {
+		return renderMembers(g, addrs)
+	}
+	if sameSlice(old.addrs, addrs) {
+		return old
+	}
+	if m, ok := old.update(addrs); ok {
+		return m
+	}
+	return renderMembers(g, addrs)
+}
+
+// sameSlice reports whether a and b are the same slice (the same array
+// and length): policy's member slices are immutable, so the same slice
+// has the same members.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func sortedByName[T any](xs []T, name func(T) string) []T {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"weak"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
@@ -56,6 +57,7 @@ func allow(b *rb, d model.Direction) rule {
 // groupOut is one direction of one group, rendered: its chain and CIDR
 // sets, and the groups its rules reference.
 type groupOut struct {
+	key   groupKey
 	fp    string // what the rendering was made from, to detect disagreeing ports
 	chain *chain
 	sets  []*set
@@ -87,7 +89,7 @@ func fingerprint(entries []*policy.Entry) string {
 // renderGroup renders the entries of group g in direction d (the entries
 // of one policy.Side whose Group is g, in order; fp their fingerprint).
 func renderGroup(g model.GroupID, d model.Direction, fp string, entries []*policy.Entry) (*groupOut, error) {
-	out := &groupOut{fp: fp, chain: &chain{name: groupChainName(g, d)}}
+	out := &groupOut{key: groupKey{g, d}, fp: fp, chain: &chain{name: groupChainName(g, d)}}
 	var cidr []*policy.Entry
 	refs := map[model.GroupID][]*policy.Entry{}
 	for _, e := range entries {
@@ -369,4 +371,144 @@ func mergeSpans(spans []span) []span {
 		out = append(out, sp)
 	}
 	return out
+}
+
+// memberOut is the member sets of one referenced group, rendered from
+// addrs (the group's slice of a policy).
+type memberOut struct {
+	addrs []netip.Addr
+	sets  [2]*set // [0] IPv4, [1] IPv6
+	// plain: addrs are strictly increasing plain addresses (plainAddr), so
+	// the elements of sets[f] are the addresses of family f one for one,
+	// in order, as update needs.
+	plain bool
+	// deltas, where not nil, made sets[f] from the previous build's.
+	deltas [2]*setDelta
+}
+
+// setDelta is how a set was made from another: diff takes these changes
+// instead of comparing the two sets' elements, which for a group of
+// 10,000 members would be most of the CPU a membership change costs. The
+// pointer is weak so that a set does not keep its predecessor alive (nor
+// that one its own).
+type setDelta struct {
+	from     weak.Pointer[set]
+	add, del []element // sorted, as diffElems lists them
+}
+
+// renderMembers renders the member sets of g from its addresses.
+func renderMembers(g model.GroupID, addrs []netip.Addr) *memberOut {
+	m := &memberOut{addrs: addrs, plain: true, sets: [2]*set{
+		{name: memberSetName(g, false), fields: []keyType{tIPv4}},
+		{name: memberSetName(g, true), fields: []keyType{tIPv6}},
+	}}
+	for i, a := range addrs {
+		if !plainAddr(a) || i > 0 && addrs[i-1].Compare(a) >= 0 {
+			m.plain = false
+		}
+		a = a.Unmap()
+		s := m.sets[famIdx(a.Is6())]
+		s.elems = append(s.elems, plainElem(false, addrVal(a)))
+	}
+	for _, s := range m.sets {
+		sortElems(s)
+	}
+	return m
+}
+
+// plainAddr reports whether a is an address whose element's key sorts as
+// the address does among those of its family: valid, no zone, not an
+// IPv4-mapped IPv6 address (whose element is IPv4's).
+func plainAddr(a netip.Addr) bool {
+	return a.Is4() || a.Is6() && !a.Is4In6() && a.Zone() == ""
+}
+
+// update makes the member sets of addrs from o's, when both lists are
+// plain: one merge of the two sorted lists copies the elements of the runs
+// of addresses they share, renders those of the added ones and notes the
+// changes for diff. That is an equality test per member and a copy of the
+// elements, where rendering sorts and allocates for every member. A family
+// that did not change keeps o's set. ok is false when a list is not plain.
+func (o *memberOut) update(addrs []netip.Addr) (m *memberOut, ok bool) {
+	if !o.plain {
+		return nil, false
+	}
+	u := membersUpdate{o: o}
+	for f, s := range o.sets {
+		u.elems[f] = make([]element, 0, len(s.elems)+max(0, len(addrs)-len(o.addrs)))
+	}
+	i, j := 0, 0
+	for {
+		i0 := i
+		for i < len(o.addrs) && j < len(addrs) && o.addrs[i] == addrs[j] {
+			i, j = i+1, j+1
+		}
+		u.keep(i0, i)
+		switch {
+		case i == len(o.addrs) && j == len(addrs):
+			return u.result(addrs), true
+		case j == len(addrs) || i < len(o.addrs) && o.addrs[i].Less(addrs[j]):
+			u.del(i)
+			i++
+		case !plainAddr(addrs[j]) || j > 0 && !addrs[j-1].Less(addrs[j]):
+			return nil, false // not plain (a shared address follows a smaller one: see keep)
+		default:
+			u.add(addrs[j])
+			j++
+		}
+	}
+}
+
+// membersUpdate is the state of update: the elements of the new sets
+// (by family) and the changes from o's.
+type membersUpdate struct {
+	o     *memberOut
+	elems [2][]element
+	ds    [2]setDelta
+}
+
+// keep copies the elements of o.addrs[i0:i1], shared by the new list. o is
+// plain, so IPv4 addresses come first (netip orders by length) and the
+// element of o.addrs[i] is the i-th of its family. A shared address is
+// greater than the new list's one before it: that one is shared too (and
+// smaller in o), or was added before it (compared smaller).
+func (u *membersUpdate) keep(i0, i1 int) {
+	n4 := len(u.o.sets[0].elems)
+	if i0 < n4 {
+		u.elems[0] = append(u.elems[0], u.o.sets[0].elems[i0:min(i1, n4)]...)
+	}
+	if i1 > n4 {
+		u.elems[1] = append(u.elems[1], u.o.sets[1].elems[max(i0, n4)-n4:i1-n4]...)
+	}
+}
+
+// del notes the deletion of o.addrs[i].
+func (u *membersUpdate) del(i int) {
+	f, k := 0, i
+	if n4 := len(u.o.sets[0].elems); i >= n4 {
+		f, k = 1, i-n4
+	}
+	u.ds[f].del = append(u.ds[f].del, u.o.sets[f].elems[k])
+}
+
+// add renders the element of an added address.
+func (u *membersUpdate) add(a netip.Addr) {
+	f, e := famIdx(a.Is6()), plainElem(false, addrVal(a))
+	u.elems[f] = append(u.elems[f], e)
+	u.ds[f].add = append(u.ds[f].add, e)
+}
+
+// result is the member sets of addrs: o's for a family that did not
+// change, else a new set with its delta from o's.
+func (u *membersUpdate) result(addrs []netip.Addr) *memberOut {
+	m := &memberOut{addrs: addrs, plain: true, sets: u.o.sets}
+	for f, s := range u.o.sets {
+		if len(u.ds[f].add)+len(u.ds[f].del) == 0 {
+			continue
+		}
+		m.sets[f] = &set{name: s.name, fields: s.fields, elems: u.elems[f]}
+		u.ds[f].from = weak.Make(s)
+		m.deltas[f] = &u.ds[f]
+	}
+	return m
 }

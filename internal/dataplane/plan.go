@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 )
 
 // plan is one batch: what to add, change and delete, queued in an order the
@@ -33,40 +34,41 @@ func rebuild(rs *ruleset) *plan {
 }
 
 // diff plans the update from old to cur; ok is false when only a rebuild
-// can do it (a set or base chain that changed its type).
+// can do it (a set or base chain that changed its type). A set or chain
+// that cur reused from old's build is the same object, and is not
+// compared.
 func diff(old, cur *ruleset) (p *plan, ok bool) {
 	p = &plan{}
-	oldObjs := byName(old.objs, func(o *ctObj) string { return o.name })
-	for _, o := range cur.objs {
-		if oldObjs[o.name] == nil {
+	wasObj, goneObjs := pairs(old.objs, cur.objs, func(o *ctObj) string { return o.name })
+	for i, o := range cur.objs {
+		if wasObj[i] == nil {
 			p.addObjs = append(p.addObjs, o)
 		}
-		delete(oldObjs, o.name)
 	}
-	p.delObjs = sortedValues(oldObjs, func(o *ctObj) string { return o.name })
+	p.delObjs = goneObjs
 
-	oldSets := byName(old.sets, func(s *set) string { return s.name })
-	for _, s := range cur.sets {
-		was := oldSets[s.name]
-		delete(oldSets, s.name)
+	wasSet, goneSets := pairs(old.sets, cur.sets, func(s *set) string { return s.name })
+	for i, s := range cur.sets {
+		was := wasSet[i]
 		switch {
+		case was == s: // reused from the previous build
 		case was == nil:
 			p.addSets = append(p.addSets, s)
 		case was.typeText() != s.typeText() || was.interval != s.interval:
 			return nil, false
 		default:
-			if d := diffElems(was, s); len(d.add)+len(d.del) > 0 {
+			if d := cur.elemDelta(was, s); len(d.add)+len(d.del) > 0 {
 				p.elems = append(p.elems, d)
 			}
 		}
 	}
-	p.delSets = sortedValues(oldSets, func(s *set) string { return s.name })
+	p.delSets = goneSets
 
-	oldChains := byName(old.chains, func(c *chain) string { return c.name })
-	for _, c := range cur.chains {
-		was := oldChains[c.name]
-		delete(oldChains, c.name)
+	wasChain, goneChains := pairs(old.chains, cur.chains, func(c *chain) string { return c.name })
+	for i, c := range cur.chains {
+		was := wasChain[i]
 		switch {
+		case was == c: // reused from the previous build
 		case was == nil:
 			p.addChains = append(p.addChains, c)
 		case (was.base == nil) != (c.base == nil) || was.base != nil && *was.base != *c.base:
@@ -75,8 +77,43 @@ func diff(old, cur *ruleset) (p *plan, ok bool) {
 			p.rewrite = append(p.rewrite, c)
 		}
 	}
-	p.delChains = sortedValues(oldChains, func(c *chain) string { return c.name })
+	p.delChains = goneChains
 	return p, true
+}
+
+// pairs returns, for each item of cur, the item of old with its name (nil
+// for none), and the items of old whose name cur lacks, sorted by name.
+// When both list the same names in the same order, as they do unless
+// something was added or deleted, it pairs them by position, comparing
+// names only where the items differ, instead of indexing old by name.
+func pairs[T comparable](old, cur []T, name func(T) string) (was, gone []T) {
+	if len(old) == len(cur) {
+		was = make([]T, len(cur))
+		i := 0
+		for ; i < len(cur) && (old[i] == cur[i] || name(old[i]) == name(cur[i])); i++ {
+			was[i] = old[i]
+		}
+		if i == len(cur) {
+			return was, nil
+		}
+	}
+	byOld := byName(old, name)
+	was = make([]T, len(cur))
+	for i, x := range cur {
+		was[i] = byOld[name(x)]
+		delete(byOld, name(x))
+	}
+	return was, sortedValues(byOld, name)
+}
+
+// elemDelta lists the elements to add to and delete from old to make
+// cur, a set of rs: as rs's deltas note them when cur was made from old,
+// else by comparing the two.
+func (rs *ruleset) elemDelta(old, cur *set) elemDelta {
+	if d := rs.deltas[cur]; d != nil && d.from.Value() == old {
+		return elemDelta{s: cur, add: d.add, del: d.del}
+	}
+	return diffElems(old, cur)
 }
 
 // diffElems lists the elements to add to and delete from old to make cur.
@@ -109,13 +146,19 @@ func diffElems(old, cur *set) elemDelta {
 		case k > 0:
 			d.add, c = append(d.add, c[0]), c[1:]
 		default:
-			if verdictID(o[0].verdict) != verdictID(c[0].verdict) {
+			if !sameVerdict(o[0].verdict, c[0].verdict) {
 				d.del, d.add = append(d.del, o[0]), append(d.add, c[0])
 			}
 			o, c = o[1:], c[1:]
 		}
 	}
 	return d
+}
+
+// sameVerdict reports whether a and b are the same verdict (verdictID
+// would write them alike), without writing them.
+func sameVerdict(a, b *expr.Verdict) bool {
+	return a == b || a != nil && b != nil && a.Kind == b.Kind && a.Chain == b.Chain
 }
 
 // compareElems orders elements by key, then end (as sortElems does).

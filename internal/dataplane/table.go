@@ -25,8 +25,9 @@ type Table struct {
 	// when unknown (after Open of an existing table, a failed batch or
 	// drift), which makes the next Apply a full rebuild.
 	last *ruleset
-	// groups are the rendered groups of the last build, reused by the next.
-	groups groupCache
+	// cache holds the pieces of the last build, which the next one reuses
+	// where their inputs did not change (see cache).
+	cache *cache
 	// gen is the namespace's nf_tables generation when the kernel last held
 	// exactly last (see gen.go); valid when genKnown.
 	gen      uint32
@@ -132,11 +133,11 @@ func (t *Table) exists() (bool, error) {
 func (t *Table) Apply(d Desired) (Result, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	want, groups, err := build(d, t.groups)
+	want, next, err := build(d, t.cache)
 	if err != nil {
 		return Result{}, err
 	}
-	t.groups = groups
+	t.cache = next
 	if t.last != nil {
 		if p, ok := diff(t.last, want); ok {
 			res, err := t.run(p, want)

@@ -179,26 +179,25 @@ func (a *Agent) take(resp store.WatchResponse) {
 // table update.
 func (a *Agent) reconcile(ctx context.Context, whole bool) {
 	start := time.Now()
-	views := a.world.views()
-	viewed := time.Since(start)
-	dirty, all := a.world.changed()
+	dirty := a.world.changed()
 	whole = whole || a.retry
 	a.retry = false
 	want := map[model.VpcID]bool{}
-	done := 0
-	for _, v := range views {
-		want[v.vpc.ID] = true
-		if !whole && !all && !dirty[v.vpc.ID] && a.vpcs[v.vpc.ID] != nil {
+	var views []*vpcView // every VPC's when whole
+	for _, id := range a.world.vpcIDs() {
+		want[id] = true
+		if !whole && !dirty[id] && a.vpcs[id] != nil {
 			continue
 		}
-		done++
+		v := a.world.view(id)
+		views = append(views, v)
 		if err := a.reconcileVPC(v, whole); err != nil {
 			a.retry = true
-			a.log.Error("reconcile vpc failed; will retry on the next change or drift check", "vpc", v.vpc.ID, "err", err)
+			a.log.Error("reconcile vpc failed; will retry on the next change or drift check", "vpc", id, "err", err)
 		}
 	}
 	a.removeStale(whole, want, views)
-	a.log.Debug("reconciled", "revision", a.rev, "vpcs", done, "whole", whole, "views", viewed, "duration", time.Since(start))
+	a.log.Debug("reconciled", "revision", a.rev, "vpcs", len(views), "whole", whole, "duration", time.Since(start))
 	select {
 	case <-a.applied:
 	default:
@@ -225,7 +224,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 		a.vpcs[id] = st
 	}
 	t0 := time.Now()
-	compiled := policy.Compile(v.snapshot)
+	compiled := v.compiler.Compile()
 	t1 := time.Now()
 	res, err := st.table.Apply(a.desired(v, compiled))
 	if err != nil {
@@ -330,10 +329,10 @@ func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
 }
 
 // removeStale removes VPCs that the world no longer has. A whole
-// reconcile also compares the lab with the world and removes instances and
-// hosts that nothing wants (left by a crash, or by a store that changed
-// while the agent was down); otherwise the per-VPC wiring already removed
-// them.
+// reconcile (views holds every VPC's) also compares the lab with the world
+// and removes instances and hosts that nothing wants (left by a crash, or
+// by a store that changed while the agent was down); otherwise the per-VPC
+// wiring already removed them.
 func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcView) {
 	vpcs := map[string]bool{}
 	for id := range a.vpcs {

@@ -15,9 +15,10 @@ import (
 )
 
 // world is the agent's copy of the store's resources, kept current from the
-// watch. Reconcile derives everything from it (level-triggered); dirty says
-// which VPCs changed since the last reconcile, so that a change costs the
-// compile of its own VPC only.
+// watch, with each VPC's policy input in a policy.Compiler fed change by
+// change. Reconcile derives everything from it (level-triggered); dirty
+// says which VPCs changed since the last reconcile, so that a change costs
+// the compile of its own VPC's changes only.
 type world struct {
 	vpcs      map[model.VpcID]*model.VPC
 	subnets   map[model.SubnetID]*model.Subnet
@@ -27,8 +28,19 @@ type world struct {
 	lists     map[model.PrefixListID]*model.PrefixList
 	hosts     map[string]*model.LabHost
 
-	dirty    map[model.VpcID]bool
-	allDirty bool // a prefix list changed: it may be referenced anywhere in its scope
+	nets  map[model.VpcID]*vpcNet
+	dirty map[model.VpcID]bool
+}
+
+// vpcNet is what the world knows of one VPC: its compiler (its groups,
+// interfaces and the prefix lists of its scope) and its instances and lab
+// hosts. It exists as soon as anything names the VPC (the store lists
+// interfaces before the VPC record).
+type vpcNet struct {
+	compiler  *policy.Compiler
+	scope     *model.Scope // whose prefix lists the compiler holds; nil before the VPC record
+	instances map[model.InstanceID]bool
+	hosts     map[string]bool
 }
 
 func newWorld() *world {
@@ -40,13 +52,24 @@ func newWorld() *world {
 		instances: map[model.InstanceID]*model.Instance{},
 		lists:     map[model.PrefixListID]*model.PrefixList{},
 		hosts:     map[string]*model.LabHost{},
+		nets:      map[model.VpcID]*vpcNet{},
 		dirty:     map[model.VpcID]bool{},
 	}
 }
 
-// apply records one key's new value (nil: deleted) and marks the VPCs it
-// concerns, before and after, dirty. Keys that are not resources are
-// ignored.
+// net returns the VPC's entry, creating it.
+func (w *world) net(id model.VpcID) *vpcNet {
+	n := w.nets[id]
+	if n == nil {
+		n = &vpcNet{compiler: policy.NewCompiler(), instances: map[model.InstanceID]bool{}, hosts: map[string]bool{}}
+		w.nets[id] = n
+	}
+	return n
+}
+
+// apply records one key's new value (nil: deleted), passes it to the
+// compiler of its VPC and marks the VPCs it concerns, before and after,
+// dirty. Keys that are not resources are ignored.
 func (w *world) apply(key string, value []byte) error {
 	_, kind, id, ok := model.ParseResourceKey(key)
 	if !ok {
@@ -54,46 +77,129 @@ func (w *world) apply(key string, value []byte) error {
 	}
 	switch kind {
 	case model.KeyVPC:
-		return set(w, w.vpcs, model.VpcID(id), value, func(v *model.VPC) model.VpcID { return v.ID })
+		_, cur, err := put(w.vpcs, model.VpcID(id), value)
+		if cur != nil {
+			w.scoped(cur)
+		}
+		w.dirty[model.VpcID(id)] = true
+		return err
 	case model.KeySubnet:
-		return set(w, w.subnets, model.SubnetID(id), value, func(v *model.Subnet) model.VpcID { return v.VPC })
+		old, cur, err := put(w.subnets, model.SubnetID(id), value)
+		touch(w, old, cur, func(s *model.Subnet) model.VpcID { return s.VPC })
+		return err
 	case model.KeyGroup:
-		return set(w, w.groups, model.GroupID(id), value, func(v *model.SecurityGroup) model.VpcID { return v.VPC })
+		old, cur, err := put(w.groups, model.GroupID(id), value)
+		if old != nil && (cur == nil || cur.VPC != old.VPC) {
+			w.net(old.VPC).compiler.DeleteGroup(old.ID)
+		}
+		if cur != nil {
+			w.net(cur.VPC).compiler.PutGroup(cur)
+		}
+		touch(w, old, cur, func(g *model.SecurityGroup) model.VpcID { return g.VPC })
+		return err
 	case model.KeyENI:
-		return set(w, w.enis, model.ENIID(id), value, func(v *model.ENI) model.VpcID { return v.VPC })
+		old, cur, err := put(w.enis, model.ENIID(id), value)
+		if old != nil && (cur == nil || cur.VPC != old.VPC) {
+			w.net(old.VPC).compiler.DeleteENI(old.ID)
+		}
+		if cur != nil {
+			w.net(cur.VPC).compiler.PutENI(cur)
+		}
+		touch(w, old, cur, func(e *model.ENI) model.VpcID { return e.VPC })
+		return err
 	case model.KeyInstance:
-		return set(w, w.instances, model.InstanceID(id), value, func(v *model.Instance) model.VpcID { return v.VPC })
+		old, cur, err := put(w.instances, model.InstanceID(id), value)
+		if old != nil {
+			delete(w.net(old.VPC).instances, old.ID)
+		}
+		if cur != nil {
+			w.net(cur.VPC).instances[cur.ID] = true
+		}
+		touch(w, old, cur, func(i *model.Instance) model.VpcID { return i.VPC })
+		return err
 	case model.KeyPrefixList:
-		w.allDirty = true
-		return set(w, w.lists, model.PrefixListID(id), value, func(*model.PrefixList) model.VpcID { return "" })
+		old, cur, err := put(w.lists, model.PrefixListID(id), value)
+		for vid, n := range w.nets {
+			switch {
+			case n.scope == nil:
+			case cur != nil && cur.Scope == *n.scope:
+				n.compiler.PutPrefixList(cur)
+				w.dirty[vid] = true
+			case old != nil && old.Scope == *n.scope:
+				n.compiler.DeletePrefixList(old.ID)
+				w.dirty[vid] = true
+			}
+		}
+		return err
 	case model.KeyLabHost:
-		return set(w, w.hosts, id, value, func(v *model.LabHost) model.VpcID { return v.VPC })
+		old, cur, err := put(w.hosts, id, value)
+		if old != nil {
+			delete(w.net(old.VPC).hosts, old.Name)
+		}
+		if cur != nil {
+			w.net(cur.VPC).hosts[cur.Name] = true
+		}
+		touch(w, old, cur, func(h *model.LabHost) model.VpcID { return h.VPC })
+		return err
 	}
 	return nil
 }
 
-func set[K comparable, V any](w *world, m map[K]*V, k K, value []byte, vpc func(*V) model.VpcID) error {
-	if old := m[k]; old != nil {
-		w.dirty[vpc(old)] = true
+// scoped gives the VPC's compiler the prefix lists of its scope, the first
+// time the VPC record is seen.
+func (w *world) scoped(v *model.VPC) {
+	n := w.net(v.ID)
+	if n.scope != nil && *n.scope == v.Scope {
+		return
 	}
+	if n.scope != nil { // a VPC does not move; but if it did, its lists would
+		for _, pl := range w.lists {
+			if pl.Scope == *n.scope {
+				n.compiler.DeletePrefixList(pl.ID)
+			}
+		}
+	}
+	scope := v.Scope
+	n.scope = &scope
+	for _, pl := range w.lists {
+		if pl.Scope == scope {
+			n.compiler.PutPrefixList(pl)
+		}
+	}
+}
+
+// put decodes value into m[k] (nil: deletes it) and returns the old and
+// new values. A value that does not decode deletes the old one: the
+// resource is treated as gone rather than enforced from a stale copy.
+func put[K comparable, V any](m map[K]*V, k K, value []byte) (old, cur *V, err error) {
+	old = m[k]
+	delete(m, k)
 	if value == nil {
-		delete(m, k)
-		return nil
+		return old, nil, nil
 	}
 	v := new(V)
 	if err := json.Unmarshal(value, v); err != nil {
-		return fmt.Errorf("decode %v: %w", k, err)
+		return old, nil, fmt.Errorf("decode %v: %w", k, err)
 	}
 	m[k] = v
-	w.dirty[vpc(v)] = true
-	return nil
+	return old, v, nil
 }
 
-// changed returns the VPCs changed since the last call (all: every one).
-func (w *world) changed() (dirty map[model.VpcID]bool, all bool) {
-	dirty, all = w.dirty, w.allDirty
-	w.dirty, w.allDirty = map[model.VpcID]bool{}, false
-	return dirty, all
+// touch marks the VPCs of a resource's old and new values dirty.
+func touch[V any](w *world, old, cur *V, vpc func(*V) model.VpcID) {
+	if old != nil {
+		w.dirty[vpc(old)] = true
+	}
+	if cur != nil {
+		w.dirty[vpc(cur)] = true
+	}
+}
+
+// changed returns the VPCs changed since the last call.
+func (w *world) changed() map[model.VpcID]bool {
+	dirty := w.dirty
+	w.dirty = map[model.VpcID]bool{}
+	return dirty
 }
 
 // running reports whether an instance has a network: pending and running
@@ -102,50 +208,41 @@ func running(i *model.Instance) bool {
 	return i.State == model.StatePending || i.State == model.StateRunning
 }
 
-// vpcView is what one VPC needs: its lab wiring and its policy input.
+// vpcView is what one VPC needs: its lab wiring and its compiler, which
+// enforces the view's ports.
 type vpcView struct {
 	vpc       *model.VPC
 	instances []lab.Instance
 	hosts     []lab.Host
-	snapshot  policy.Snapshot
+	compiler  *policy.Compiler
 	ports     []model.ENIID // ENIs attached to running instances, enforced
 }
 
-// views splits the world by VPC, in VPC ID order.
-func (w *world) views() []*vpcView {
-	byVPC := map[model.VpcID]*vpcView{}
-	var order []model.VpcID
-	for id, v := range w.vpcs {
-		byVPC[id] = &vpcView{vpc: v}
-		order = append(order, id)
+// vpcIDs returns the VPCs of the world in ID order.
+func (w *world) vpcIDs() []model.VpcID {
+	ids := make([]model.VpcID, 0, len(w.vpcs))
+	for id := range w.vpcs {
+		ids = append(ids, id)
 	}
-	slices.Sort(order)
-	for _, g := range w.groups {
-		if v := byVPC[g.VPC]; v != nil {
-			v.snapshot.Groups = append(v.snapshot.Groups, *g)
-		}
-	}
-	for _, e := range w.enis {
-		if v := byVPC[e.VPC]; v != nil {
-			v.snapshot.ENIs = append(v.snapshot.ENIs, *e)
-		}
-	}
-	for _, pl := range w.lists {
-		for _, v := range byVPC {
-			if v.vpc.Scope == pl.Scope {
-				v.snapshot.PrefixLists = append(v.snapshot.PrefixLists, *pl)
-			}
-		}
-	}
-	for _, i := range w.instances {
-		v := byVPC[i.VPC]
-		if v == nil || !running(i) {
+	slices.Sort(ids)
+	return ids
+}
+
+// view derives VPC id's wiring and enforced ports from the world, in the
+// time of its own instances and hosts, and tells its compiler which
+// interfaces to enforce.
+func (w *world) view(id model.VpcID) *vpcView {
+	n := w.net(id)
+	v := &vpcView{vpc: w.vpcs[id], compiler: n.compiler}
+	for iid := range n.instances {
+		i := w.instances[iid]
+		if i == nil || !running(i) {
 			continue
 		}
 		li := lab.Instance{ID: string(i.ID), VPC: string(i.VPC)}
 		for dev, eid := range i.ENIs {
 			e := w.enis[eid]
-			if e == nil || len(e.PrivateIPs) == 0 {
+			if e == nil || e.VPC != id || len(e.PrivateIPs) == 0 {
 				continue
 			}
 			li.NICs = append(li.NICs, w.nic(e, dev))
@@ -155,28 +252,54 @@ func (w *world) views() []*vpcView {
 			v.instances = append(v.instances, li)
 		}
 	}
-	for _, h := range w.hosts {
-		if v := byVPC[h.VPC]; v != nil {
+	for name := range n.hosts {
+		if h := w.hosts[name]; h != nil {
 			v.hosts = append(v.hosts, lab.Host{Name: h.Name, VPC: string(h.VPC), IPv4: h.IPv4, IPv6: h.IPv6})
 		}
 	}
-	out := make([]*vpcView, 0, len(order))
-	for _, id := range order {
-		v := byVPC[id]
-		slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(a.ID, b.ID) })
-		slices.SortFunc(v.hosts, func(a, b lab.Host) int { return cmpStr(a.Name, b.Name) })
-		slices.Sort(v.ports)
-		v.snapshot.Only = make(map[model.ENIID]bool, len(v.ports))
-		for _, id := range v.ports {
-			v.snapshot.Only[id] = true
-		}
-		out = append(out, v)
+	slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(a.ID, b.ID) })
+	slices.SortFunc(v.hosts, func(a, b lab.Host) int { return cmpStr(a.Name, b.Name) })
+	slices.Sort(v.ports)
+	v.ports = slices.Compact(v.ports)
+	only := make(map[model.ENIID]bool, len(v.ports))
+	for _, p := range v.ports {
+		only[p] = true
 	}
-	return out
+	n.compiler.Enforce(only)
+	return v
+}
+
+// snapshot is VPC id's policy input as one value: its groups, its
+// interfaces, the prefix lists of its scope, its enforced ports.
+func (w *world) snapshot(id model.VpcID, ports []model.ENIID) policy.Snapshot {
+	var s policy.Snapshot
+	for _, g := range w.groups {
+		if g.VPC == id {
+			s.Groups = append(s.Groups, *g)
+		}
+	}
+	for _, e := range w.enis {
+		if e.VPC == id {
+			s.ENIs = append(s.ENIs, *e)
+		}
+	}
+	if v := w.vpcs[id]; v != nil {
+		for _, pl := range w.lists {
+			if pl.Scope == v.Scope {
+				s.PrefixLists = append(s.PrefixLists, *pl)
+			}
+		}
+	}
+	s.Only = map[model.ENIID]bool{}
+	for _, p := range ports {
+		s.Only[p] = true
+	}
+	return s
 }
 
 // Input is one VPC's firewall input as the agent derives it from the
-// store: the policy input, the interfaces it enforces (those of running
+// store: the policy input (the agent itself feeds it to a policy.Compiler
+// change by change), the interfaces it enforces (those of running
 // instances) and the router-side interfaces of its lab hosts.
 type Input struct {
 	Snapshot   policy.Snapshot
@@ -185,7 +308,7 @@ type Input struct {
 }
 
 func (v *vpcView) input() *Input {
-	in := &Input{Snapshot: v.snapshot, Ports: v.ports}
+	in := &Input{Ports: v.ports}
 	for _, h := range v.hosts {
 		in.HostIfaces = append(in.HostIfaces, lab.HostIfName(h.Name))
 	}
@@ -216,12 +339,12 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 			return nil, err
 		}
 	}
-	for _, v := range w.views() {
-		if v.vpc.ID == vpc {
-			return v.input(), nil
-		}
+	if w.vpcs[vpc] == nil {
+		return nil, fmt.Errorf("%s is not in the store", vpc)
 	}
-	return nil, fmt.Errorf("%s is not in the store", vpc)
+	in := w.view(vpc).input()
+	in.Snapshot = w.snapshot(vpc, in.Ports)
+	return in, nil
 }
 
 // nic is the lab wiring of one interface: its primary addresses with the

@@ -53,17 +53,6 @@ func (v *vpcState) rules() int {
 	return n
 }
 
-// withGroups returns s with interface id in groups.
-func withGroups(s policy.Snapshot, id model.ENIID, groups ...model.GroupID) policy.Snapshot {
-	s.ENIs = slices.Clone(s.ENIs)
-	for i := range s.ENIs {
-		if s.ENIs[i].ID == id {
-			s.ENIs[i].Groups = groups
-		}
-	}
-	return s
-}
-
 // kernelCommits measures the kernel's time to commit one membership
 // change (dataplane.Result.Commit) in a table of the same content as the
 // agent's: the benchmark's VPC as stored, applied in a scratch router
@@ -98,24 +87,35 @@ func (r *dpRun) kernelCommits(ctx context.Context) error {
 		PrivateIPs: []netip.Addr{netip.MustParseAddr("10.0.15.250")}}
 	alone := v.Snapshot
 	alone.ENIs = append(slices.Clone(v.Snapshot.ENIs), ghost)
-	joined := withGroups(alone, ghost.ID, model.GroupID(r.sc.member))
+	joined := ghost
+	joined.Groups = []model.GroupID{model.GroupID(r.sc.member)}
 	if r.res.MemberCommit, r.res.MemberApply, err = r.toggle(t, v, alone, joined); err != nil {
 		return err
 	}
-	probe := model.ENIID(r.sc.probe.eni)
-	in := withGroups(v.Snapshot, probe, model.GroupID(r.sc.prober), model.GroupID(r.sc.member))
+	probe := slices.IndexFunc(v.Snapshot.ENIs, func(e model.ENI) bool { return e.ID == model.ENIID(r.sc.probe.eni) })
+	if probe < 0 {
+		return fmt.Errorf("the prober's interface %s is not in the VPC", r.sc.probe.eni)
+	}
+	in := v.Snapshot.ENIs[probe]
+	in.Groups = []model.GroupID{model.GroupID(r.sc.prober), model.GroupID(r.sc.member)}
 	r.res.InterfaceJoinCommit, _, err = r.toggle(t, v, v.Snapshot, in)
 	return err
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// toggle applies b then a, Samples times, and records each commit and
-// each Apply's whole time (rendering and diffing in Go, then the commit).
-// The garbage collector runs before each Apply, so that its pauses are not
-// counted as the kernel's time.
-func (r *dpRun) toggle(t *dataplane.Table, v *vpcState, a, b policy.Snapshot) (commit, apply LatencyReport, err error) {
-	da, db := v.desired(a), v.desired(b)
+// toggle applies state a with interface changed put in, then a again,
+// Samples times, and records each commit and each Apply's whole time
+// (rendering and diffing in Go, then the commit). Both states come from
+// one policy.Compiler, as in the agent: what the change does not touch is
+// the same object in both. The garbage collector runs before each Apply,
+// so that its pauses are not counted as the kernel's time.
+func (r *dpRun) toggle(t *dataplane.Table, v *vpcState, a policy.Snapshot, changed model.ENI) (commit, apply LatencyReport, err error) {
+	c := policy.NewCompiler()
+	c.PutSnapshot(a)
+	da := v.Desired(c.Compile())
+	c.PutENI(&changed)
+	db := v.Desired(c.Compile())
 	if _, err := t.Apply(da); err != nil {
 		return commit, apply, err
 	}

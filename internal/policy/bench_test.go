@@ -136,18 +136,12 @@ func BenchmarkPath(b *testing.B) {
 // compilerOf feeds s to a new Compiler that enforces the first nPorts
 // interfaces (the others are members elsewhere), as the agent does.
 func compilerOf(s Snapshot, nPorts int) *Compiler {
+	s.Only = map[model.ENIID]bool{}
+	for _, e := range s.ENIs[:nPorts] {
+		s.Only[e.ID] = true
+	}
 	c := NewCompiler()
-	for i := range s.Groups {
-		c.PutGroup(&s.Groups[i])
-	}
-	only := map[model.ENIID]bool{}
-	for i := range s.ENIs {
-		c.PutENI(&s.ENIs[i])
-		if i < nPorts {
-			only[s.ENIs[i].ID] = true
-		}
-	}
-	c.Enforce(only)
+	c.PutSnapshot(s)
 	c.Compile()
 	return c
 }

@@ -135,16 +135,7 @@ func (c *Compiled) ENIByAddr(vpc model.VpcID, a netip.Addr) (model.ENIID, bool) 
 // changes keeps a Compiler instead.
 func Compile(s Snapshot) *Compiled {
 	c := NewCompiler()
-	for i := range s.Groups {
-		c.PutGroup(&s.Groups[i])
-	}
-	for i := range s.PrefixLists {
-		c.PutPrefixList(&s.PrefixLists[i])
-	}
-	for i := range s.ENIs {
-		c.PutENI(&s.ENIs[i])
-	}
-	c.Enforce(s.Only)
+	c.PutSnapshot(s)
 	return c.Compile()
 }
 

@@ -37,7 +37,6 @@ type Compiler struct {
 	dirtyENIs    map[model.ENIID]bool
 	dirtyMembers map[model.GroupID]bool
 	enisChanged  bool // an interface came, went or changed (ENIByAddr's input)
-	onlyChanged  bool
 }
 
 // memberList is the private addresses of one group's members: a count per
@@ -63,6 +62,21 @@ func NewCompiler() *Compiler {
 		dirtyENIs:    map[model.ENIID]bool{},
 		dirtyMembers: map[model.GroupID]bool{},
 	}
+}
+
+// PutSnapshot puts everything in s (pointers to its elements: do not
+// modify them afterwards) and enforces s.Only.
+func (c *Compiler) PutSnapshot(s Snapshot) {
+	for i := range s.Groups {
+		c.PutGroup(&s.Groups[i])
+	}
+	for i := range s.PrefixLists {
+		c.PutPrefixList(&s.PrefixLists[i])
+	}
+	for i := range s.ENIs {
+		c.PutENI(&s.ENIs[i])
+	}
+	c.Enforce(s.Only)
 }
 
 // PutGroup adds or replaces a security group.
@@ -126,13 +140,7 @@ func (c *Compiler) DeleteENI(id model.ENIID) {
 // Enforce limits the policies Compile builds to the interfaces in only
 // (nil: every interface); every interface still counts as a group member
 // and an owner of its addresses. The map belongs to the Compiler.
-func (c *Compiler) Enforce(only map[model.ENIID]bool) {
-	if only == nil && c.only == nil {
-		return
-	}
-	c.only = only
-	c.onlyChanged = true
-}
+func (c *Compiler) Enforce(only map[model.ENIID]bool) { c.only = only }
 
 // moveMembers takes old's addresses out of its groups and puts cur's into
 // its groups (either may be nil). An interface whose groups and addresses
@@ -215,7 +223,7 @@ func (c *Compiler) Compile() *Compiled {
 	clear(c.dirtyLists)
 	clear(c.dirtyENIs)
 	clear(c.dirtyMembers)
-	c.enisChanged, c.onlyChanged = false, false
+	c.enisChanged = false
 	return out
 }
 

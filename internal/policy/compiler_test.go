@@ -106,18 +106,7 @@ func TestCompilerFollowsChanges(t *testing.T) {
 		w := randomWorld{rng: rand.New(rand.NewPCG(uint64(seed), 11)), ports: []int32{0, 22, 80, 443, 1000, 65535}}
 		s := w.snapshot()
 		c := NewCompiler()
-		for i := range s.Groups {
-			g := s.Groups[i]
-			c.PutGroup(&g)
-		}
-		for i := range s.PrefixLists {
-			pl := s.PrefixLists[i]
-			c.PutPrefixList(&pl)
-		}
-		for i := range s.ENIs {
-			e := s.ENIs[i]
-			c.PutENI(&e)
-		}
+		c.PutSnapshot(Snapshot{Groups: slices.Clone(s.Groups), ENIs: slices.Clone(s.ENIs), PrefixLists: slices.Clone(s.PrefixLists)})
 		prev := c.Compile()
 		for step := range steps {
 			w.mutate(&s, c)

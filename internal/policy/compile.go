@@ -43,12 +43,13 @@ type Side struct {
 	open      openWorld            // which flows are untracked (see track.go)
 	key       string               // direction and groups: the Compiler's cache key
 	lists     []model.PrefixListID // the prefix lists its entries resolve
+	refs      []model.GroupID      // the groups its entries reference, each once
 
 	// The lookup structures of Decide are built on its first call: the
 	// agent programs rules but decides flows (untracked cuts) for few
 	// interfaces, if any. They hold no members: a side outlives membership
 	// changes (the Compiler keeps it), so Decide looks members up in the
-	// policy's lists.
+	// policy's sets, by position in refs.
 	indexOnce sync.Once
 	byProto   [256]*portIndex // rules of one protocol
 	all       *portIndex      // rules of protocol -1
@@ -66,7 +67,17 @@ type Policy struct {
 	// Members holds, for every group that a rule of this policy references,
 	// the private addresses of its member interfaces (sorted).
 	Members map[model.GroupID][]netip.Addr
-	sets    memberSets // the same lists, as Decide looks them up
+	// The same lists as Decide looks them up: per side, the member sets of
+	// the side's refs, in order.
+	inSets, outSets []*memberSet
+}
+
+// sets returns the member sets of side d's refs.
+func (p *Policy) sets(d model.Direction) []*memberSet {
+	if d == model.Egress {
+		return p.outSets
+	}
+	return p.inSets
 }
 
 // Side returns the side of direction d.
@@ -157,22 +168,23 @@ func (b *builder) policy(e *model.ENI) *Policy {
 	}
 	p.Ingress = b.side(model.Ingress, e.Groups)
 	p.Egress = b.side(model.Egress, e.Groups)
-	for _, s := range []*Side{p.Ingress, p.Egress} {
-		for _, en := range s.Entries {
-			if g := en.Rule.Peer.Group; en.Rule.Peer.Kind == model.PeerGroup {
-				m := b.c.members[g]
-				if p.sets == nil {
-					p.sets = memberSets{}
-				}
-				p.sets[g] = m
-				p.Members[g] = nil
-				if m != nil {
-					p.Members[g] = m.addrs
-				}
-			}
+	p.inSets, p.outSets = b.sets(p, p.Ingress), b.sets(p, p.Egress)
+	return p
+}
+
+// sets returns the current member sets of side s's refs, and records
+// their addresses in p.Members.
+func (b *builder) sets(p *Policy, s *Side) []*memberSet {
+	out := make([]*memberSet, len(s.refs))
+	for i, g := range s.refs {
+		m := b.c.members[g]
+		out[i] = m
+		p.Members[g] = nil
+		if m != nil {
+			p.Members[g] = m.addrs
 		}
 	}
-	return p
+	return out
 }
 
 func (b *builder) side(d model.Direction, groups []model.GroupID) *Side {
@@ -193,6 +205,9 @@ func (b *builder) side(d model.Direction, groups []model.GroupID) *Side {
 			s.Entries = append(s.Entries, b.entry(g.ID, r))
 			if r.Peer.Kind == model.PeerPrefixList && !slices.Contains(s.lists, r.Peer.PrefixList) {
 				s.lists = append(s.lists, r.Peer.PrefixList)
+			}
+			if r.Peer.Kind == model.PeerGroup && !slices.Contains(s.refs, r.Peer.Group) {
+				s.refs = append(s.refs, r.Peer.Group)
 			}
 		}
 	}
@@ -243,10 +258,10 @@ func (s *Side) index() {
 	}
 	for n, es := range byProto {
 		if len(es) > 0 {
-			s.byProto[n] = buildPortIndex(es)
+			s.byProto[n] = buildPortIndex(es, s.refs)
 		}
 	}
 	if len(all) > 0 {
-		s.all = buildPortIndex(all)
+		s.all = buildPortIndex(all, s.refs)
 	}
 }

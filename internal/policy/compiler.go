@@ -212,11 +212,13 @@ func (c *Compiler) Compile() *Compiled {
 		out.policies[e.ID] = b.policy(e)
 	})
 	// Keep only the sides in use: interfaces that changed groups leave
-	// theirs behind.
-	c.sides = make(map[string]*Side, len(c.sides))
-	for _, p := range out.policies {
-		c.sides[p.Ingress.key] = p.Ingress
-		c.sides[p.Egress.key] = p.Egress
+	// theirs behind. The first compile made only sides in use.
+	if c.last != nil {
+		c.sides = make(map[string]*Side, len(c.sides))
+		for _, p := range out.policies {
+			c.sides[p.Ingress.key] = p.Ingress
+			c.sides[p.Egress.key] = p.Egress
+		}
 	}
 	c.last = out
 	clear(c.dirtyGroups)

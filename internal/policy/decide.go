@@ -62,13 +62,13 @@ type Verdict struct {
 // after that it allocates nothing, and its cost grows with the logarithm
 // of the number of rules and addresses, not with their number.
 func (p *Policy) Decide(d model.Direction, f Flow) Verdict {
-	s := p.Side(d).indexed()
+	s, ms := p.Side(d).indexed(), p.sets(d)
 	v := Verdict{side: s, flow: f}
 	if x := s.byProto[f.Proto]; x != nil {
-		v.Rules = x.lookup(f.Port, f.Peer, p.sets)
+		v.Rules = x.lookup(f.Port, f.Peer, ms)
 	}
 	if v.Rules == nil && s.all != nil {
-		v.Rules = s.all.lookup(f.Port, f.Peer, p.sets)
+		v.Rules = s.all.lookup(f.Port, f.Peer, ms)
 	}
 	v.Allowed = v.Rules != nil
 	return v

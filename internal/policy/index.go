@@ -154,9 +154,10 @@ type class struct {
 	refs  []groupRef
 }
 
-// groupRef is the rules of a class that reference one group.
+// groupRef is the rules of a class that reference one group: the k-th of
+// its side's refs, whose members are the policy's k-th member set.
 type groupRef struct {
-	group model.GroupID
+	k     int
 	rules []model.RuleID
 }
 
@@ -185,15 +186,12 @@ func (m *memberSet) has(a netip.Addr) bool {
 	return ok
 }
 
-// memberSets are the member sets of the groups a policy references.
-type memberSets = map[model.GroupID]*memberSet
-
-func (c *class) lookup(a netip.Addr, ms memberSets) []model.RuleID {
+func (c *class) lookup(a netip.Addr, ms []*memberSet) []model.RuleID {
 	if rules := c.addrs.lookup(a); rules != nil {
 		return rules
 	}
 	for i := range c.refs {
-		if ms[c.refs[i].group].has(a) {
+		if ms[c.refs[i].k].has(a) {
 			return c.refs[i].rules
 		}
 	}
@@ -211,7 +209,7 @@ type portIndex struct {
 
 // lookup returns the rules of the first class covering port that allow
 // addr, and whether more than one class covers the port.
-func (x *portIndex) lookup(port uint16, addr netip.Addr, ms memberSets) []model.RuleID {
+func (x *portIndex) lookup(port uint16, addr netip.Addr, ms []*memberSet) []model.RuleID {
 	lo, hi := 0, len(x.starts)
 	for lo < hi { // last interval whose start <= port
 		m := int(uint(lo+hi) >> 1)
@@ -233,7 +231,7 @@ func (x *portIndex) lookup(port uint16, addr netip.Addr, ms memberSets) []model.
 }
 
 // buildPortIndex indexes entries (all of one protocol bucket).
-func buildPortIndex(entries []*Entry) *portIndex {
+func buildPortIndex(entries []*Entry, refs []model.GroupID) *portIndex {
 	type pending struct {
 		prefixes []covered
 		refs     map[model.GroupID][]model.RuleID
@@ -268,7 +266,7 @@ func buildPortIndex(entries []*Entry) *portIndex {
 		p := bySpan[s]
 		c := class{span: s, addrs: buildAddrIndex(p.prefixes)}
 		for _, g := range p.order {
-			c.refs = append(c.refs, groupRef{g, p.refs[g]})
+			c.refs = append(c.refs, groupRef{slices.Index(refs, g), p.refs[g]})
 		}
 		x.classes = append(x.classes, c)
 		cuts[s.From] = true

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -354,16 +355,61 @@ func parseInstanceIDs(ids []string) ([]model.InstanceID, error) {
 // interfaces with DeleteOnTermination are deleted, the others detached,
 // so its groups lose it as a member at once.
 //
-// Decided: one request may write at most store.MaxTxnWrites keys (each
-// instance and each of its interfaces, and the index keys of the addresses
-// it frees: one or two per subnet); more is InvalidParameterValue.
+// AWS takes up to 1,000 IDs, and an unknown one fails the whole request
+// with nothing terminated. One store transaction holds at most
+// store.MaxTxnWrites keys (an instance, its interfaces, the index keys of
+// the addresses and tokens they free), so the IDs are all checked first,
+// in one read, and then terminated in batches that fit, each batch one
+// transaction. Decided: should a batch fail after others (the store fails,
+// or an instance expired in between), the earlier batches stay
+// terminated; terminating is idempotent, so the same request can be
+// repeated.
 func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
 	iids, err := parseInstanceIDs(ids)
 	if err != nil {
 		return nil, err
 	}
+	if len(iids) > maxTerminatePerCall {
+		return nil, model.Errorf(model.CodeInvalidParameterValue, "One request may terminate at most %d instances.", maxTerminatePerCall)
+	}
+	if len(iids) > terminateBatch {
+		err := s.read(ctx, c, "TerminateInstances", func(t *tx) error {
+			_, err := t.liveInstancesByID(iids)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	var out []InstanceStateChange
-	err = s.txn(ctx, c, "TerminateInstances", func(t *tx) error {
+	for batch := range slices.Chunk(iids, terminateBatch) {
+		got, err := s.terminateInstances(ctx, c, batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+const (
+	maxTerminatePerCall = 1000 // AWS's limit of IDs per TerminateInstances
+	// terminateBatch instances are tried in one transaction: with one or
+	// two interfaces each, they fit in store.MaxTxnWrites with their index
+	// keys; a batch that does not fit is halved.
+	terminateBatch = 32
+)
+
+// errBatchTooLarge says that a batch of instances writes more keys than
+// one transaction may. It is a model error so that the transaction passes
+// it through unchanged (it never reaches a client: the batch is halved).
+var errBatchTooLarge = model.Errorf(model.CodeInvalidParameterValue, "These instances and their network interfaces are more than one request can change.")
+
+// terminateInstances terminates iids in one transaction, or, when they
+// write more keys than one transaction may, in two halves, recursively.
+func (s *Service) terminateInstances(ctx context.Context, c Caller, iids []model.InstanceID) ([]InstanceStateChange, error) {
+	var out []InstanceStateChange
+	err := s.txn(ctx, c, "TerminateInstances", func(t *tx) error {
 		out = out[:0]
 		recs, err := t.liveInstancesByID(iids)
 		if err != nil {
@@ -373,9 +419,8 @@ func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string
 		for _, r := range recs {
 			writes += 1 + len(r.ENIs)
 		}
-		tooMany := model.Errorf(model.CodeInvalidParameterValue, "These instances and their network interfaces are more than one request can change (%d keys); terminate fewer instances per request.", store.MaxTxnWrites)
 		if writes > store.MaxTxnWrites {
-			return tooMany
+			return errBatchTooLarge
 		}
 		for _, r := range recs {
 			ch := InstanceStateChange{ID: r.ID, Previous: r.State, Current: model.StateShuttingDown}
@@ -389,11 +434,23 @@ func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string
 		// The index writes are buffered until the transaction ends: count
 		// them before they fail it.
 		if writes+t.pendingIndexWrites() > store.MaxTxnWrites {
-			return tooMany
+			return errBatchTooLarge
 		}
 		return nil
 	})
-	return out, err
+	if !errors.Is(err, errBatchTooLarge) {
+		return out, err
+	}
+	if len(iids) == 1 {
+		return nil, model.Errorf(model.CodeInvalidParameterValue, "Instance %s and its network interfaces are more than one request can change (%d keys).", iids[0], store.MaxTxnWrites)
+	}
+	half := len(iids) / 2
+	first, err := s.terminateInstances(ctx, c, iids[:half])
+	if err != nil {
+		return nil, err
+	}
+	rest, err := s.terminateInstances(ctx, c, iids[half:])
+	return append(first, rest...), err
 }
 
 func (t *tx) terminate(r *instanceRecord) error {

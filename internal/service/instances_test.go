@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
@@ -617,4 +618,78 @@ func mapIDs(vs []service.InstanceView) []string {
 		out = append(out, string(v.ID))
 	}
 	return out
+}
+
+// TestTerminateManyInstances: AWS takes up to 1,000 IDs in one
+// TerminateInstances. More than one transaction can hold are terminated in
+// batches, after all IDs were checked: an unknown ID terminates nothing.
+func TestTerminateManyInstances(t *testing.T) {
+	f := newFixture(t)
+	var ids []string
+	for range 3 {
+		res := f.run(bob, service.RunInstancesInput{MinCount: p32(50), MaxCount: p32(50)})
+		for _, inst := range res.Instances {
+			ids = append(ids, string(inst.ID))
+		}
+	}
+	_, err := f.TerminateInstances(ctx, bob, append(slices.Clone(ids), "i-0123456789abcdef0"))
+	wantErr(t, err, "InvalidInstanceID.NotFound", "i-0123456789abcdef0")
+	for _, id := range ids {
+		if got := f.describeInstance(bob, model.InstanceID(id)); got.State != model.StateRunning {
+			t.Fatalf("%s is %s after a request with an unknown ID", id, got.State)
+		}
+	}
+
+	changes, err := f.TerminateInstances(ctx, bob, append(slices.Clone(ids), ids[7]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != len(ids) {
+		t.Fatalf("%d changes for %d instances", len(changes), len(ids))
+	}
+	for i, ch := range changes {
+		if string(ch.ID) != ids[i] || ch.Previous != model.StateRunning || ch.Current != model.StateShuttingDown {
+			t.Fatalf("change %d: %+v", i, ch)
+		}
+		got := f.describeInstance(bob, ch.ID)
+		if got.State != model.StateTerminated || len(got.Interfaces) != 0 {
+			t.Fatalf("%s after termination: %s with %d interfaces", ch.ID, got.State, len(got.Interfaces))
+		}
+	}
+	// Idempotent, and the instances no longer count against the limit.
+	again, err := f.TerminateInstances(ctx, bob, ids)
+	if err != nil || len(again) != len(ids) || again[0].Previous != model.StateTerminated || again[0].Current != model.StateTerminated {
+		t.Fatalf("terminating again: %v %+v", err, again[:1])
+	}
+	f.run(bob, service.RunInstancesInput{MinCount: p32(50), MaxCount: p32(50)})
+
+	// Instances with four interfaces each: a batch of them writes more
+	// than one transaction may, and is halved.
+	var wide []string
+	for len(wide) < 40 {
+		spec := []service.InterfaceSpec{{DeviceIndex: p32(0)}, {DeviceIndex: p32(1)}, {DeviceIndex: p32(2)}, {DeviceIndex: p32(3)}}
+		res := f.run(bob, service.RunInstancesInput{MinCount: p32(1), MaxCount: p32(20), Interfaces: spec})
+		for _, inst := range res.Instances {
+			if len(inst.Interfaces) != 4 {
+				t.Fatalf("%s has %d interfaces", inst.ID, len(inst.Interfaces))
+			}
+			wide = append(wide, string(inst.ID))
+		}
+	}
+	changes, err = f.TerminateInstances(ctx, bob, wide)
+	if err != nil || len(changes) != len(wide) {
+		t.Fatalf("terminating %d instances of 4 interfaces: %v, %d changes", len(wide), err, len(changes))
+	}
+	for i, ch := range changes {
+		if string(ch.ID) != wide[i] || f.describeInstance(bob, ch.ID).State != model.StateTerminated {
+			t.Fatalf("change %d: %+v", i, ch)
+		}
+	}
+
+	many := make([]string, 1001)
+	for i := range many {
+		many[i] = fmt.Sprintf("i-%017x", i+1)
+	}
+	_, err = f.TerminateInstances(ctx, bob, many)
+	wantErr(t, err, model.CodeInvalidParameterValue, "at most 1000")
 }

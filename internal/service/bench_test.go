@@ -59,6 +59,65 @@ func BenchmarkRunInstances(b *testing.B) {
 	}
 }
 
+// BenchmarkGroupLifecycle measures CreateSecurityGroup and
+// DeleteSecurityGroup of an unused group, in the account of
+// BenchmarkCreateNetworkInterface: both check every group (the quota, the
+// name, references from other groups' rules) and the delete every
+// interface, reading only what they check.
+func BenchmarkGroupLifecycle(b *testing.B) {
+	for _, n := range []int{100, 5000} {
+		b.Run(fmt.Sprintf("enis=%d", n), func(b *testing.B) {
+			s, _, _ := benchAccount(b, n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				g, err := s.CreateSecurityGroup(ctx, alice, CreateSecurityGroupInput{Name: fmt.Sprintf("x%d", i), Description: "x"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.DeleteSecurityGroup(ctx, alice, GroupRef{ID: string(g.ID)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDetachAttach measures DetachNetworkInterface (which knows only
+// the attachment ID) and AttachNetworkInterface of a second interface of
+// an instance, in the account of BenchmarkCreateNetworkInterface.
+func BenchmarkDetachAttach(b *testing.B) {
+	for _, n := range []int{100, 5000} {
+		b.Run(fmt.Sprintf("enis=%d", n), func(b *testing.B) {
+			s, sub, sg := benchAccount(b, n)
+			one := int32(1)
+			r, err := s.RunInstances(ctx, alice, RunInstancesInput{ImageID: "lab", MinCount: &one, MaxCount: &one, SubnetID: sub, GroupIDs: []string{sg}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			e, err := s.CreateNetworkInterface(ctx, alice, CreateNetworkInterfaceInput{SubnetID: sub, GroupIDs: []string{sg}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			attach := func() model.AttachmentID {
+				id, err := s.AttachNetworkInterface(ctx, alice, AttachNetworkInterfaceInput{
+					NetworkInterfaceID: string(e.ID), InstanceID: string(r.Instances[0].ID), DeviceIndex: &one})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return id
+			}
+			att := attach()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := s.DetachNetworkInterface(ctx, alice, string(att)); err != nil {
+					b.Fatal(err)
+				}
+				att = attach()
+			}
+		})
+	}
+}
+
 const (
 	benchGroups = 50 // groups in the account besides the default ones
 	benchRules  = 60 // ingress rules of each

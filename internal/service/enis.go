@@ -559,17 +559,20 @@ func (s *Service) DetachNetworkInterface(ctx context.Context, c Caller, attachme
 		return err
 	}
 	return s.txn(ctx, c, "DetachNetworkInterface", func(t *tx) error {
-		enis, err := list[eniRecord](t, kindENI)
+		enis, err := listMentioning[eniPlace](t, kindENI, attachmentID)
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(enis, func(e eniRecord) bool {
+		i := slices.IndexFunc(enis, func(e eniPlace) bool {
 			return e.Attachment != nil && string(e.Attachment.ID) == attachmentID
 		})
 		if i < 0 {
 			return model.KindAttachment.NotFound(attachmentID)
 		}
-		e := &enis[i]
+		e, err := t.eniRec(enis[i].ID)
+		if err != nil {
+			return err
+		}
 		if e.Attachment.DeviceIndex == 0 {
 			return model.Errorf("OperationNotPermitted", "The network interface at device index 0 and networkCard index 0 cannot be detached.")
 		}

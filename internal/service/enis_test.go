@@ -265,3 +265,52 @@ func sameIDs[T ~string](a, b []T) bool {
 	}
 	return true
 }
+
+// TestDependencyChecksReadTheField: the write paths that look for what
+// refers to an ID (DeleteSecurityGroup, DeleteSubnet, DeleteVpc,
+// DetachNetworkInterface) pre-select stored resources by the ID's text;
+// an interface whose description names the ID without using it must not
+// count, and one that uses it must.
+func TestDependencyChecksReadTheField(t *testing.T) {
+	f := newFixture(t)
+	v := f.vpc(bob, "10.9.0.0/16", false)
+	a := f.subnet(bob, v.ID, "10.9.1.0/24", "", "")
+	b := f.subnet(bob, v.ID, "10.9.2.0/24", "", "")
+	g := f.group(bob, "app", v.ID)
+	// In b, in the VPC's default group, but its description is g's ID and
+	// a tag's value a's (each stored as a whole JSON string, as the IDs it
+	// uses are).
+	decoy := f.eni(bob, service.CreateNetworkInterfaceInput{SubnetID: string(b.ID), Description: string(g.ID),
+		TagSpecifications: []service.TagSpecification{{ResourceType: "network-interface", Tags: model.Tags{{Key: "Name", Value: string(a.ID)}}}}})
+	if _, err := f.DeleteSecurityGroup(ctx, bob, service.GroupRef{ID: string(g.ID)}); err != nil {
+		t.Fatalf("a group named in a description only: %v", err)
+	}
+	if err := f.DeleteSubnet(ctx, bob, string(a.ID)); err != nil {
+		t.Fatalf("a subnet named in a description only: %v", err)
+	}
+	err := f.DeleteSubnet(ctx, bob, string(b.ID))
+	wantErr(t, err, model.CodeDependencyViolation, "The subnet '"+string(b.ID)+"' has dependencies")
+	err = f.DeleteVpc(ctx, bob, string(v.ID))
+	wantErr(t, err, model.CodeDependencyViolation, "The vpc '"+string(v.ID)+"' has dependencies")
+
+	// Two interfaces attached to one instance; a third describes the
+	// attachment of the second. Detaching by that ID detaches the second.
+	inst := f.run(bob, service.RunInstancesInput{SubnetID: string(b.ID)}).Instances[0]
+	second := f.eni(bob, service.CreateNetworkInterfaceInput{SubnetID: string(b.ID)})
+	att, err := f.AttachNetworkInterface(ctx, bob, service.AttachNetworkInterfaceInput{NetworkInterfaceID: string(second.ID), InstanceID: string(inst.ID), DeviceIndex: p32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.eni(bob, service.CreateNetworkInterfaceInput{SubnetID: string(b.ID), Description: string(att)})
+	if err := f.DetachNetworkInterface(ctx, bob, string(att)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.describeENI(bob, second.ID); got.Attachment != nil {
+		t.Errorf("%s still attached: %+v", second.ID, got.Attachment)
+	}
+	err = f.DetachNetworkInterface(ctx, bob, string(att))
+	wantErr(t, err, "InvalidAttachmentID.NotFound", string(att))
+	if err := f.DeleteNetworkInterface(ctx, bob, string(decoy.ID)); err != nil {
+		t.Fatal(err)
+	}
+}

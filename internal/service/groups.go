@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"palisade.dev/palisade/internal/model"
@@ -35,13 +36,13 @@ func (t *tx) groupByName(name string) (*model.SecurityGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	groups, err := list[model.SecurityGroup](t, kindGroup)
+	groups, err := list[groupHead](t, kindGroup)
 	if err != nil {
 		return nil, err
 	}
-	for i := range groups {
-		if groups[i].VPC == def.ID && model.SameGroupName(groups[i].Name, name) {
-			return &groups[i], nil
+	for _, g := range groups {
+		if g.VPC == def.ID && model.SameGroupName(g.Name, name) {
+			return t.group(g.ID)
 		}
 	}
 	return nil, model.Errorf(model.CodeInvalidGroupNotFound, "The security group '%s' does not exist in default VPC '%s'", name, def.ID)
@@ -71,7 +72,7 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c Caller, in CreateSe
 		if err != nil {
 			return err
 		}
-		groups, err := list[model.SecurityGroup](t, kindGroup)
+		groups, err := list[groupHead](t, kindGroup)
 		if err != nil {
 			return err
 		}
@@ -128,18 +129,16 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, ref GroupRe
 // count).
 func (t *tx) checkUnused(id model.GroupID) error {
 	dep := model.Errorf(model.CodeDependencyViolation, "resource %s has a dependent object", id)
-	enis, err := list[model.ENI](t, kindENI)
+	enis, err := listMentioning[eniPlace](t, kindENI, string(id))
 	if err != nil {
 		return err
 	}
 	for _, e := range enis {
-		for _, g := range e.Groups {
-			if g == id {
-				return dep
-			}
+		if slices.Contains(e.Groups, id) {
+			return dep
 		}
 	}
-	groups, err := list[model.SecurityGroup](t, kindGroup)
+	groups, err := listMentioning[groupPeers](t, kindGroup, string(id))
 	if err != nil {
 		return err
 	}

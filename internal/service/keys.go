@@ -1,9 +1,11 @@
 package service
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/store"
@@ -87,6 +89,60 @@ func list[T any](t *tx, kind string) ([]T, error) {
 	}
 	return out, nil
 }
+
+// listMentioning decodes the resources of kind whose stored JSON mentions
+// id (as a whole string value): the write paths that look for the
+// resources that refer to one ID (a group's users, a subnet's interfaces,
+// an attachment's interface) skip decoding the thousands that do not. IDs
+// are plain ASCII, stored unescaped, so a resource that refers to id
+// contains "id" verbatim; a mention elsewhere (a tag, a description) only
+// costs a decode, and callers still check the field they mean.
+func listMentioning[T any](t *tx, kind, id string) ([]T, error) {
+	page, err := t.List(kindPrefix(t.c, kind), store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	quoted := []byte(strconv.Quote(id))
+	var out []T
+	for _, kv := range page.KVs {
+		if !bytes.Contains(kv.Value, quoted) {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(kv.Value, &v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Partial views of stored resources, for write paths that check one thing
+// of every resource of a kind: decoding only that skips the rest (an
+// interface's addresses and tags, a group's rules), which is most of the
+// cost of reading thousands of them.
+type (
+	// eniPlace is where an interface is and what it is attached as.
+	eniPlace struct {
+		ID         model.ENIID     `json:"id"`
+		VPC        model.VpcID     `json:"vpc"`
+		Subnet     model.SubnetID  `json:"subnet"`
+		Groups     []model.GroupID `json:"groups"`
+		Attachment *struct {
+			ID model.AttachmentID `json:"id"`
+		} `json:"attachment,omitempty"`
+	}
+	// groupPeers is which groups a group's rules reference.
+	groupPeers struct {
+		ID    model.GroupID `json:"id"`
+		Rules []struct {
+			Peer struct {
+				Kind  model.PeerKind `json:"kind"`
+				Group model.GroupID  `json:"group,omitempty"`
+			} `json:"peer"`
+		} `json:"rules,omitempty"`
+	}
+)
 
 // Typed getters: each returns the EC2 not-found error for a missing ID.
 

@@ -146,7 +146,7 @@ func (s *Service) DeleteSubnet(ctx context.Context, c Caller, id string) error {
 		if _, err := t.subnet(sid); err != nil {
 			return err
 		}
-		enis, err := list[model.ENI](t, kindENI)
+		enis, err := listMentioning[eniPlace](t, kindENI, string(sid))
 		if err != nil {
 			return err
 		}

@@ -340,11 +340,11 @@ func (s *Service) DeleteVpc(ctx context.Context, c Caller, id string) error {
 		if err != nil {
 			return err
 		}
-		enis, err := list[model.ENI](t, kindENI)
+		enis, err := listMentioning[eniPlace](t, kindENI, string(vid))
 		if err != nil {
 			return err
 		}
-		groups, err := list[model.SecurityGroup](t, kindGroup)
+		groups, err := list[groupHead](t, kindGroup)
 		if err != nil {
 			return err
 		}
@@ -367,12 +367,12 @@ func (s *Service) DeleteVpc(ctx context.Context, c Caller, id string) error {
 				return dep
 			}
 		}
-		var def *model.SecurityGroup
+		var def *groupHead
 		for i := range groups {
 			if groups[i].VPC != vid {
 				continue
 			}
-			if !groups[i].IsDefault() {
+			if groups[i].Name != model.DefaultGroupName {
 				return dep
 			}
 			def = &groups[i]

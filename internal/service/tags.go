@@ -258,7 +258,13 @@ func (ed *tagEditor) edit(id string, fn func(model.Tags) (model.Tags, error)) er
 
 func (ed *tagEditor) groupOfRule(id model.RuleID) (model.GroupID, error) {
 	if ed.ruleGroup == nil {
-		groups, err := list[model.SecurityGroup](ed.t, kindGroup)
+		// Only the IDs: a group's rules are most of its bytes.
+		groups, err := list[struct {
+			ID    model.GroupID `json:"id"`
+			Rules []struct {
+				ID model.RuleID `json:"id"`
+			} `json:"rules,omitempty"`
+		}](ed.t, kindGroup)
 		if err != nil {
 			return "", err
 		}

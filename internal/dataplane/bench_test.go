@@ -128,15 +128,12 @@ func BenchmarkMemberChange(b *testing.B) {
 	b.ReportMetric(float64(commit.Nanoseconds())/1000/float64(b.N), "commit-us")
 }
 
-// BenchmarkMemberChangeReused is BenchmarkMemberChange with the pointers
-// an incremental policy compile keeps: both states come from one compile,
-// the second with one more member in a new slice of the referenced group,
-// and with new Policies (their Members changed) that keep their Sides and
-// their other member slices. This is what Apply costs the agent per
-// membership change.
+// BenchmarkMemberChangeReused is BenchmarkMemberChange as the agent does
+// it: both states come from one policy.Compiler, so the second shares
+// every object the new member does not change (the Sides, the other
+// member lists). This is what Apply costs the agent per membership change.
 func BenchmarkMemberChangeReused(b *testing.B) {
-	without := ports(bigSnapshot(10000, 200, 10000), 200)
-	with := withMember(without, gid(1), member(10000).PrivateIPs[0])
+	without, with := compiledStates(bigSnapshot(10000, 200, 10000), 200, joinMember)
 	benchToggleStates(b, without, with, func(res Result) bool {
 		return res.Elements == 1 && res.Chains == 0
 	})
@@ -145,8 +142,7 @@ func BenchmarkMemberChangeReused(b *testing.B) {
 // BenchmarkMemberChangeBuild is the pure part of
 // BenchmarkMemberChangeReused: the build and the diff, no kernel.
 func BenchmarkMemberChangeBuild(b *testing.B) {
-	without := ports(bigSnapshot(10000, 200, 10000), 200)
-	with := withMember(without, gid(1), member(10000).PrivateIPs[0])
+	without, with := compiledStates(bigSnapshot(10000, 200, 10000), 200, joinMember)
 	last, c, err := build(without, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -167,6 +163,26 @@ func BenchmarkMemberChangeBuild(b *testing.B) {
 		}
 		last, c = want, next
 	}
+}
+
+// compiledStates compiles s (its first nPorts interfaces enforced) with one
+// policy.Compiler, as the agent does, then makes change and compiles again.
+func compiledStates(s policy.Snapshot, nPorts int, change func(*policy.Compiler)) (Desired, Desired) {
+	s.Only = map[model.ENIID]bool{}
+	for _, e := range s.ENIs[:nPorts] {
+		s.Only[e.ID] = true
+	}
+	c := policy.NewCompiler()
+	c.PutSnapshot(s)
+	x := desiredOf(c.Compile(), nil)
+	change(c)
+	return x, desiredOf(c.Compile(), nil)
+}
+
+// joinMember puts one more member in the referenced group of bigSnapshot.
+func joinMember(c *policy.Compiler) {
+	m := member(10000)
+	c.PutENI(&m)
 }
 
 // withMember is d with a added to the members of g in every port's policy,
@@ -256,20 +272,15 @@ func BenchmarkRuleEdit(b *testing.B) {
 	})
 }
 
-// BenchmarkRuleEditReused is BenchmarkRuleEdit with the pointers an
-// incremental policy compile keeps: only port 0 gets a new Policy, with a
-// new ingress Side (the one the edited group compiles to) and everything
-// else of its old policy; the other 199 ports keep theirs.
+// BenchmarkRuleEditReused is BenchmarkRuleEdit as the agent does it: both
+// states come from one policy.Compiler, so only port 0 gets a new Policy
+// and Side; the other 199 ports keep theirs.
 func BenchmarkRuleEditReused(b *testing.B) {
 	s := bigSnapshot(10000, 200, 10000)
-	x := ports(s, 200)
-	edited := ports(withRule(s, in("tcp", "203.0.113.0/24", 9999, 9999)), 200)
-	y := x
-	y.Ports = slices.Clone(x.Ports)
-	i := slices.IndexFunc(y.Ports, func(p Port) bool { return p.ENI == eniID(1) })
-	np := *y.Ports[i].Policy
-	np.Ingress = edited.Ports[i].Policy.Ingress
-	y.Ports[i].Policy = &np
+	x, y := compiledStates(s, 200, func(c *policy.Compiler) {
+		g := withRule(s, in("tcp", "203.0.113.0/24", 9999, 9999)).Groups[2]
+		c.PutGroup(&g)
+	})
 	benchToggleStates(b, x, y, func(res Result) bool { return res.Elements == 1 && res.Chains == 0 })
 }
 

@@ -84,7 +84,12 @@ func ifName(e model.ENIID) string { return "e" + string(e)[len(e)-8:] }
 // desired compiles s and returns the ports of all its interfaces, named by
 // names (ifName when nil).
 func desired(s policy.Snapshot, names map[model.ENIID]string, hosts ...string) Desired {
-	c := policy.Compile(s)
+	return desiredOf(policy.Compile(s), names, hosts...)
+}
+
+// desiredOf returns the ports of every policy of c, named by names
+// (ifName when nil).
+func desiredOf(c *policy.Compiled, names map[model.ENIID]string, hosts ...string) Desired {
 	d := Desired{HostIfaces: hosts}
 	for _, p := range c.Policies() {
 		n := names[p.ENI]

@@ -21,12 +21,17 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 		"URL of palisade serve (default $AWS_ENDPOINT_URL, the profile's endpoint_url, or "+client.DefaultEndpoint+")")
 	fs.StringVar(&f.opts.Profile, "profile", "", "AWS profile of the credentials (default $AWS_PROFILE, or default)")
 	fs.StringVar(&f.opts.Region, "region", "", "region to sign for (default $AWS_REGION, the profile's region, or "+client.DefaultRegion+")")
-	fs.StringVar(&f.output, "output", string(client.JSON), "output format: json or table")
+	fs.StringVar(&f.output, "output", "", "output format: json or table (default: json, and a table for listings)")
 }
 
-// connect checks the output format and resolves the client.
-func (f *clientFlags) connect(cmd *cobra.Command) (*client.Client, client.Format, error) {
-	format, err := client.ParseFormat(f.output)
+// connect checks the output format (def when --output is not given) and
+// resolves the client.
+func (f *clientFlags) connect(cmd *cobra.Command, def client.Format) (*client.Client, client.Format, error) {
+	out := f.output
+	if out == "" {
+		out = string(def)
+	}
+	format, err := client.ParseFormat(out)
 	if err != nil {
 		return nil, "", err
 	}
@@ -65,7 +70,7 @@ is random; without --account-id so is the 12-digit account ID.`,
   palisade account create moto --account-id 123456789012 --access-key-id FOOBARKEY --secret-access-key FOOBARSECRET`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, format, err := flags.connect(cmd)
+			c, format, err := flags.connect(cmd, client.JSON)
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ func newLabHostAddCmd(flags *clientFlags) *cobra.Command {
   sudo ip netns exec office ssh 172.31.5.9`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, format, err := flags.connect(cmd)
+			c, format, err := flags.connect(cmd, client.JSON)
 			if err != nil {
 				return err
 			}
@@ -85,7 +85,7 @@ func newLabHostRmCmd(flags *clientFlags) *cobra.Command {
 		Short: "Remove an outside computer",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := flags.connect(cmd)
+			c, _, err := flags.connect(cmd, client.JSON)
 			if err != nil {
 				return err
 			}
@@ -97,10 +97,10 @@ func newLabHostRmCmd(flags *clientFlags) *cobra.Command {
 func newLabHostLsCmd(flags *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls",
-		Short: "List the outside computers of your account",
+		Short: "List the outside computers of your account (a table; --output json for scripts)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, format, err := flags.connect(cmd)
+			c, format, err := flags.connect(cmd, client.Table)
 			if err != nil {
 				return err
 			}

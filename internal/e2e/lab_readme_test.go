@@ -96,8 +96,15 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 	}
 
 	var ls struct{ LabHosts []labHost }
-	if err := json.Unmarshal([]byte(pal("lab", "host", "ls")), &ls); err != nil {
+	if err := json.Unmarshal([]byte(pal("lab", "host", "ls", "--output", "json")), &ls); err != nil {
 		t.Fatal(err)
+	}
+	// By default a table: a row per host.
+	table := pal("lab", "host", "ls")
+	for _, name := range []string{officeNS, strangerNS} {
+		if !strings.Contains(table, name) || !strings.Contains(table, "|") || strings.Contains(table, "{") {
+			t.Errorf("palisade lab host ls prints no table row of %s:\n%s", name, table)
+		}
 	}
 	want := []labHost{{officeNS, vpc, "203.0.113.5"}, {strangerNS, vpc, "198.51.100.7"}}
 	if len(ls.LabHosts) != 2 || ls.LabHosts[0] != want[0] || ls.LabHosts[1] != want[1] {

@@ -173,6 +173,7 @@ stderr and a table (or JSON) to stdout, with the targets and PASS or MISS.`,
 	f.IntVar(&cfg.Repeats, "repeats", cfg.Repeats, "interleaved repeats of each traffic run")
 	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of each traffic run")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "parallel connections of the connection-rate client")
+	f.BoolVar(&cfg.Floor, "floor", false, "also measure a router whose table only accepts, established flows first: what conntrack alone costs")
 	f.IntVar(&cfg.Samples, "samples", cfg.Samples, "latency samples of each kind")
 	f.IntVar(&cfg.CPU, "cpu", cfg.CPU, "CPU to pin the traffic to (-1: the last one)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")

@@ -32,6 +32,10 @@ type DataplaneConfig struct {
 	Workers           int           // parallel connections of the connection-rate client
 	Samples           int           // latency samples of each kind
 	CPU               int           // the CPU the traffic is pinned to; -1 (or out of range): the last one
+	// Floor also measures, interleaved with the others, a router whose
+	// table only accepts (established flows first): what connection
+	// tracking alone costs, the floor under any stateful firewall.
+	Floor bool
 	// RouterPrefix names the lab of the control plane's agent, and
 	// BaselinePrefix the no-firewall lab; whatever an interrupted run left
 	// under them is removed first.
@@ -189,13 +193,13 @@ func (r *dpRun) setUp(ctx context.Context) error {
 func (r *dpRun) measure(ctx context.Context) error {
 	r.res.Kernel, r.res.CPUs, r.res.TrafficCPU = kernelRelease(), runtime.NumCPU(), r.cfg.CPU
 	r.res.Repeats, r.res.RunSeconds = r.cfg.Repeats, r.cfg.Duration.Seconds()
-	base, fw, stop, err := r.sides()
+	sides, stop, err := r.sides()
 	if err != nil {
 		return err
 	}
 	defer stop()
 	r.note("measuring connection rate and throughput (%d repeats of %v, interleaved)", r.cfg.Repeats, r.cfg.Duration)
-	if err := r.measureTraffic(ctx, base, fw); err != nil {
+	if err := r.measureTraffic(ctx, sides); err != nil {
 		return err
 	}
 	lns, err := r.latencyListeners()
@@ -218,15 +222,22 @@ func (r *dpRun) measure(ctx context.Context) error {
 
 // measureTraffic measures with this process (the control plane, the
 // agent and its drift checks) kept off the traffic's CPU.
-func (r *dpRun) measureTraffic(ctx context.Context, base, fw *side) error {
+func (r *dpRun) measureTraffic(ctx context.Context, sides []*side) error {
 	restore, err := avoidCPU(r.cfg.CPU)
 	if err != nil {
 		return err
 	}
 	defer restore()
 	m := &measurer{h: r.cfg.Helper, cfg: r.cfg}
-	r.res.Baseline, r.res.Firewall, err = m.measure(ctx, base, fw, r.note)
-	return err
+	reports, err := m.measure(ctx, sides, r.note)
+	if err != nil {
+		return err
+	}
+	r.res.Baseline, r.res.Firewall = reports[0], reports[len(reports)-1]
+	if r.cfg.Floor {
+		r.res.Floor = &reports[1]
+	}
+	return nil
 }
 
 // latencyListeners listen on the server for the latency probes: the
@@ -254,39 +265,52 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
-// sides starts the traffic servers of the firewall's VPC and of a baseline
-// built the same way (the lab's wiring, the same addresses) in a VPC of the
-// baseline's lab, which has no firewall table; it checks that the client
-// reaches the server on both and that the firewall blocks what it must.
-func (r *dpRun) sides() (base, fw *side, stop func(), err error) {
-	fw = &side{name: "firewall", router: r.fwLab.RouterNamespace(r.sc.vpc), client: r.sc.cli.id, server: r.sc.srv.id,
-		addr: r.sc.srv.addr, conntrak: true}
-	base = &side{name: "baseline", addr: r.sc.srv.addr}
+// sides starts the traffic servers of the sides traffic is measured on:
+// a baseline built the same way as the firewall's VPC (the lab's wiring,
+// the same addresses) in a VPC of the baseline's lab, which has no
+// firewall table; with Floor, another such VPC with the conntrack-only
+// table; and last the firewall's VPC. It checks that the client reaches
+// the server on each and that the firewall blocks what it must.
+func (r *dpRun) sides() (sides []*side, stop func(), err error) {
+	base := &side{name: "baseline", addr: r.sc.srv.addr}
 	if err := r.baseline(base); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
+	sides = append(sides, base)
+	if r.cfg.Floor {
+		floor := &side{name: "conntrack only", addr: r.sc.srv.addr, conntrak: true}
+		if err := r.baseline(floor); err != nil {
+			return nil, nil, err
+		}
+		if err := conntrackOnly(floor.router); err != nil {
+			return nil, nil, err
+		}
+		sides = append(sides, floor)
+	}
+	sides = append(sides, &side{name: "firewall", router: r.fwLab.RouterNamespace(r.sc.vpc), client: r.sc.cli.id, server: r.sc.srv.id,
+		addr: r.sc.srv.addr, conntrak: true})
 	var started []*side
 	stop = func() {
 		for _, s := range started {
 			s.srv.stop()
 		}
 	}
-	for _, s := range []*side{base, fw} {
+	for _, s := range sides {
 		if s.srv, err = startTrafficServer(r.cfg.Helper, s.server, r.cfg.CPU); err != nil {
 			stop()
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		started = append(started, s)
 		if err := r.reaches(s.client, s.addr); err != nil {
 			stop()
-			return nil, nil, nil, fmt.Errorf("%s: %w", s.name, err)
+			return nil, nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	if ok, err := connects(r.sc.probe.id, netip.AddrPortFrom(r.sc.srv.addr, connPort), time.Second); err != nil || ok {
 		stop()
-		return nil, nil, nil, errors.Join(err, errors.New("the firewall lets an interface outside the referenced group reach the server"))
+		return nil, nil, errors.Join(err, errors.New("the firewall lets an interface outside the referenced group reach the server"))
 	}
-	return base, fw, stop, nil
+	return sides, stop, nil
 }
 
 // baseline wires the baseline's VPC: the server and the client with the

@@ -26,6 +26,11 @@ type DataplaneResult struct {
 	// baseline's.
 	ConnRatio float64 `json:"conn_ratio"`
 	BulkRatio float64 `json:"bulk_ratio"`
+	// Floor is the conntrack-only router (--floor), and its ratios over
+	// the baseline: what connection tracking alone costs.
+	Floor          *TrafficReport `json:"conntrack_only,omitempty"`
+	FloorConnRatio float64        `json:"conntrack_only_conn_ratio,omitempty"`
+	FloorBulkRatio float64        `json:"conntrack_only_bulk_ratio,omitempty"`
 
 	// RuleChange and MemberChange run from an API call returning to the
 	// first connection the change allows.
@@ -140,6 +145,10 @@ const (
 func (r *DataplaneResult) check() {
 	r.ConnRatio = ratio(r.Firewall.MedianConnPerSec, r.Baseline.MedianConnPerSec)
 	r.BulkRatio = ratio(r.Firewall.MedianBulkGbps, r.Baseline.MedianBulkGbps)
+	if r.Floor != nil {
+		r.FloorConnRatio = ratio(r.Floor.MedianConnPerSec, r.Baseline.MedianConnPerSec)
+		r.FloorBulkRatio = ratio(r.Floor.MedianBulkGbps, r.Baseline.MedianBulkGbps)
+	}
 	r.Checks = []Check{
 		{"new connections/s, firewall / baseline", fmt.Sprintf("%.3f", r.ConnRatio), fmt.Sprintf("≥ %.2f", targetConnRatio), r.ConnRatio >= targetConnRatio},
 		{"bulk throughput, firewall / baseline", fmt.Sprintf("%.3f", r.BulkRatio), fmt.Sprintf("≥ %.2f", targetBulkRatio), r.BulkRatio >= targetBulkRatio},
@@ -177,6 +186,10 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "bulk TCP throughput, Gbit/s\t%.2f\t%.2f\t%.3f×\t≥ %.2f×\t%s\n", r.Baseline.MedianBulkGbps, r.Firewall.MedianBulkGbps,
 		r.BulkRatio, targetBulkRatio, passMiss(r.Checks[1].Pass))
 	fmt.Fprintf(tw, "connection setup p50, µs\t%.0f\t%.0f\t\t\t\n", r.Baseline.MedianConnP50us, r.Firewall.MedianConnP50us)
+	if f := r.Floor; f != nil {
+		fmt.Fprintf(tw, "conntrack only: connections/s\t\t%.0f\t%.3f×\t(floor)\t\n", f.MedianConnPerSec, r.FloorConnRatio)
+		fmt.Fprintf(tw, "conntrack only: Gbit/s\t\t%.2f\t%.3f×\t(floor)\t\n", f.MedianBulkGbps, r.FloorBulkRatio)
+	}
 	latencyRow(tw, "rule change → enforced", r.RuleChange, fmt.Sprintf("p99 < %.0f ms", targetEnforcedP99), r.Checks[2].Pass)
 	latencyRow(tw, "membership change → enforced", r.MemberChange, fmt.Sprintf("p99 < %.0f ms", targetEnforcedP99), r.Checks[3].Pass)
 	latencyRow(tw, "membership change, kernel commit", r.MemberCommit, fmt.Sprintf("p99 < %.0f ms", targetMemberCommit), r.Checks[4].Pass)
@@ -189,6 +202,9 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nruns, connections/s: baseline %s; firewall %s\n", joinFloats(r.Baseline.ConnPerSec, "%.0f"), joinFloats(r.Firewall.ConnPerSec, "%.0f"))
 	fmt.Fprintf(w, "runs, Gbit/s: baseline %s; firewall %s\n", joinFloats(r.Baseline.BulkGbps, "%.2f"), joinFloats(r.Firewall.BulkGbps, "%.2f"))
+	if f := r.Floor; f != nil {
+		fmt.Fprintf(w, "runs, conntrack only: %s connections/s; %s Gbit/s\n", joinFloats(f.ConnPerSec, "%.0f"), joinFloats(f.BulkGbps, "%.2f"))
+	}
 	fmt.Fprintf(w, "latency samples: %d per row (p99 by nearest rank)\n", len(r.RuleChange.SamplesMs))
 	misses := 0
 	for _, c := range r.Checks {

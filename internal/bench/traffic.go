@@ -163,46 +163,41 @@ func (m *measurer) bulkRun(ctx context.Context, s *side, d time.Duration) (bulkR
 	return run, err
 }
 
-// measure warms both sides up, then runs Repeats rounds of: connection
-// rate on the baseline, then on the firewall; throughput on the baseline,
-// then on the firewall.
-func (m *measurer) measure(ctx context.Context, base, fw *side, note func(string, ...any)) (TrafficReport, TrafficReport, error) {
-	var rb, rf TrafficReport
-	for _, s := range []*side{base, fw} {
+// measure warms the sides up, then runs Repeats rounds of: connection
+// rate on each side in turn, then throughput on each side in turn. It
+// returns a report per side, in order.
+func (m *measurer) measure(ctx context.Context, sides []*side, note func(string, ...any)) ([]TrafficReport, error) {
+	reports := make([]TrafficReport, len(sides))
+	for _, s := range sides {
 		if _, err := m.connRun(ctx, s, m.cfg.Duration/6); err != nil {
-			return rb, rf, fmt.Errorf("warm-up: %w", err)
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 		if _, err := m.bulkRun(ctx, s, m.cfg.Duration/6); err != nil {
-			return rb, rf, fmt.Errorf("warm-up: %w", err)
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	for i := range m.cfg.Repeats {
-		for _, x := range []struct {
-			s *side
-			r *TrafficReport
-		}{{base, &rb}, {fw, &rf}} {
-			run, err := m.connRun(ctx, x.s, m.cfg.Duration)
+		for k, s := range sides {
+			run, err := m.connRun(ctx, s, m.cfg.Duration)
 			if err != nil {
-				return rb, rf, err
+				return nil, err
 			}
-			x.r.addConn(run)
-			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors)", i+1, x.s.name, run.rate(), run.P50us, run.Errors)
+			reports[k].addConn(run)
+			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors)", i+1, s.name, run.rate(), run.P50us, run.Errors)
 		}
-		for _, x := range []struct {
-			s *side
-			r *TrafficReport
-		}{{base, &rb}, {fw, &rf}} {
-			run, err := m.bulkRun(ctx, x.s, m.cfg.Duration)
+		for k, s := range sides {
+			run, err := m.bulkRun(ctx, s, m.cfg.Duration)
 			if err != nil {
-				return rb, rf, err
+				return nil, err
 			}
-			x.r.addBulk(run)
-			note("  repeat %d, %s: %.2f Gbit/s", i+1, x.s.name, run.gbps())
+			reports[k].addBulk(run)
+			note("  repeat %d, %s: %.2f Gbit/s", i+1, s.name, run.gbps())
 		}
 	}
-	rb.summarize()
-	rf.summarize()
-	return rb, rf, nil
+	for k := range reports {
+		reports[k].summarize()
+	}
+	return reports, nil
 }
 
 func (r connRun) rate() float64 { return float64(r.Conns) / r.Seconds }

@@ -226,7 +226,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	t0 := time.Now()
 	compiled := v.compiler.Compile()
 	t1 := time.Now()
-	res, err := st.table.Apply(a.desired(v, compiled))
+	res, err := st.table.Apply(v.input().Desired(compiled))
 	if err != nil {
 		return fmt.Errorf("apply firewall: %w", err)
 	}
@@ -305,11 +305,6 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 		a.retry = true
 	}
 	return nil
-}
-
-// desired is the firewall content of one VPC.
-func (a *Agent) desired(v *vpcView, c *policy.Compiled) dataplane.Desired {
-	return v.input().Desired(c)
 }
 
 // cut ends the untracked flows that a change took the rule away from.

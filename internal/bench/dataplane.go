@@ -23,19 +23,19 @@ import (
 // DefaultDataplaneConfig's values, except CPU (0 is a CPU) and Helper
 // (which has no default).
 type DataplaneConfig struct {
-	Interfaces        int           // instance interfaces that carry rules
-	RulesPerInterface int           // rules of each of them
-	HeavyRules        int           // rules of the one heavy interface (the traffic's server)
-	Members           int           // members of the referenced group (unattached interfaces)
-	Repeats           int           // interleaved repeats of each traffic run
-	Duration          time.Duration // of each traffic run
-	Workers           int           // parallel connections of the connection-rate client
-	Samples           int           // latency samples of each kind
-	CPU               int           // the CPU the traffic is pinned to; -1 (or out of range): the last one
-	// Floor also measures, interleaved with the others, a router whose
-	// table only accepts (established flows first): what connection
-	// tracking alone costs, the floor under any stateful firewall.
-	Floor bool
+	Interfaces        int // instance interfaces that carry rules
+	RulesPerInterface int // rules of each of them
+	HeavyRules        int // rules of the one heavy interface (the traffic's server)
+	// ManyGroups and ManyGroupRules shape the second scenario's server:
+	// its interface carries ManyGroups groups of ManyGroupRules CIDR rules
+	// each, evaluated before the one group that lets the client in.
+	ManyGroups, ManyGroupRules int
+	Members                    int           // members of the referenced group (unattached interfaces)
+	Repeats                    int           // interleaved repeats of each traffic run
+	Duration                   time.Duration // of each traffic run
+	Workers                    int           // parallel connections of the connection-rate client
+	Samples                    int           // latency samples of each kind
+	CPU                        int           // the CPU the traffic is pinned to; -1 (or out of range): the last one
 	// RouterPrefix names the lab of the control plane's agent, and
 	// BaselinePrefix the no-firewall lab; whatever an interrupted run left
 	// under them is removed first.
@@ -49,13 +49,15 @@ type DataplaneConfig struct {
 	Logger *slog.Logger
 }
 
-// DefaultDataplaneConfig returns the sizes of the issue: 10,000 rules over
-// 200 interfaces plus one interface with 1,000, a referenced group of
-// 10,000 members, five interleaved repeats of 3 s, 50 latency samples.
+// DefaultDataplaneConfig returns the sizes of the issues: 10,000 rules over
+// 200 interfaces plus one interface with 1,000, a second server whose
+// interface carries five groups of 200 CIDR rules before the one that
+// allows, a referenced group of 10,000 members, nine interleaved repeats
+// of 3 s, 50 latency samples.
 func DefaultDataplaneConfig() DataplaneConfig {
 	return DataplaneConfig{
-		Interfaces: 200, RulesPerInterface: 50, HeavyRules: 1000, Members: 10_000,
-		Repeats: 5, Duration: 3 * time.Second, Workers: 8, Samples: 50, CPU: -1,
+		Interfaces: 200, RulesPerInterface: 50, HeavyRules: 1000, ManyGroups: 5, ManyGroupRules: 200,
+		Members: 10_000, Repeats: 9, Duration: 3 * time.Second, Workers: 8, Samples: 50, CPU: -1,
 		RouterPrefix: "palbench-", BaselinePrefix: "palbase-",
 	}
 }
@@ -70,6 +72,8 @@ func (c DataplaneConfig) withDefaults() DataplaneConfig {
 	def(&c.Interfaces, d.Interfaces)
 	def(&c.RulesPerInterface, d.RulesPerInterface)
 	def(&c.HeavyRules, d.HeavyRules)
+	def(&c.ManyGroups, d.ManyGroups)
+	def(&c.ManyGroupRules, d.ManyGroupRules)
 	def(&c.Members, d.Members)
 	def(&c.Repeats, d.Repeats)
 	def(&c.Workers, d.Workers)
@@ -182,8 +186,8 @@ func (r *dpRun) setUp(ctx context.Context) error {
 		return err
 	}
 	r.res.Setup = SetupReport{
-		Instances: 3 + len(r.sc.ruleInst), RuleInterfaces: r.cfg.Interfaces, RulesPerInterface: r.cfg.RulesPerInterface,
-		HeavyRules: r.cfg.HeavyRules, RouterRules: v.rules(), Members: r.sc.members,
+		Instances: 4 + len(r.sc.ruleInst), RuleInterfaces: r.cfg.Interfaces, RulesPerInterface: r.cfg.RulesPerInterface,
+		HeavyRules: r.cfg.HeavyRules, ManyGroups: r.cfg.ManyGroups, ManyGroupRules: r.cfg.ManyGroupRules, RouterRules: v.rules(), Members: r.sc.members,
 		Seconds: time.Since(r.start).Seconds(),
 	}
 	return nil
@@ -233,10 +237,7 @@ func (r *dpRun) measureTraffic(ctx context.Context, sides []*side) error {
 	if err != nil {
 		return err
 	}
-	r.res.Baseline, r.res.Firewall = reports[0], reports[len(reports)-1]
-	if r.cfg.Floor {
-		r.res.Floor = &reports[1]
-	}
+	r.res.Baseline, r.res.Floor, r.res.Firewall, r.res.ManyGroups = reports[0], reports[1], reports[2], reports[3]
 	return nil
 }
 
@@ -265,30 +266,31 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
-// sides starts the traffic servers of the sides traffic is measured on:
-// a baseline built the same way as the firewall's VPC (the lab's wiring,
-// the same addresses) in a VPC of the baseline's lab, which has no
-// firewall table; with Floor, another such VPC with the conntrack-only
-// table; and last the firewall's VPC. It checks that the client reaches
-// the server on each and that the firewall blocks what it must.
+// sides starts the traffic servers of the sides traffic is measured on,
+// in this order: a baseline built the same way as the firewall's VPC (the
+// lab's wiring, the same addresses) in a VPC of the baseline's lab, which
+// has no firewall table; another such VPC whose table only accepts
+// (established flows first): conntrack alone, the floor under any stateful
+// firewall; then the firewall's VPC twice, towards the heavy server and
+// towards the many-groups server. It checks that the client reaches the
+// server on each and that the firewall blocks what it must.
 func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 	base := &side{name: "baseline", addr: r.sc.srv.addr}
 	if err := r.baseline(base); err != nil {
 		return nil, nil, err
 	}
-	sides = append(sides, base)
-	if r.cfg.Floor {
-		floor := &side{name: "conntrack only", addr: r.sc.srv.addr, conntrak: true}
-		if err := r.baseline(floor); err != nil {
-			return nil, nil, err
-		}
-		if err := conntrackOnly(floor.router); err != nil {
-			return nil, nil, err
-		}
-		sides = append(sides, floor)
+	floor := &side{name: "conntrack only", addr: r.sc.srv.addr, conntrak: true}
+	if err := r.baseline(floor); err != nil {
+		return nil, nil, err
 	}
-	sides = append(sides, &side{name: "firewall", router: r.fwLab.RouterNamespace(r.sc.vpc), client: r.sc.cli.id, server: r.sc.srv.id,
-		addr: r.sc.srv.addr, conntrak: true})
+	if err := conntrackOnly(floor.router); err != nil {
+		return nil, nil, err
+	}
+	router := r.fwLab.RouterNamespace(r.sc.vpc)
+	sides = []*side{base, floor,
+		{name: "firewall", router: router, client: r.sc.cli.id, server: r.sc.srv.id, addr: r.sc.srv.addr, conntrak: true},
+		{name: "many groups", router: router, client: r.sc.cli.id, server: r.sc.many.id, addr: r.sc.many.addr, conntrak: true, noBulk: true},
+	}
 	var started []*side
 	stop = func() {
 		for _, s := range started {
@@ -306,9 +308,11 @@ func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 			return nil, nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	if ok, err := connects(r.sc.probe.id, netip.AddrPortFrom(r.sc.srv.addr, connPort), time.Second); err != nil || ok {
-		stop()
-		return nil, nil, errors.Join(err, errors.New("the firewall lets an interface outside the referenced group reach the server"))
+	for _, srv := range []netip.Addr{r.sc.srv.addr, r.sc.many.addr} {
+		if ok, err := connects(r.sc.probe.id, netip.AddrPortFrom(srv, connPort), time.Second); err != nil || ok {
+			stop()
+			return nil, nil, errors.Join(err, fmt.Errorf("the firewall lets an interface outside the referenced group reach %s", srv))
+		}
 	}
 	return sides, stop, nil
 }

@@ -21,7 +21,7 @@ func TestDataplaneSmoke(t *testing.T) {
 	res, err := RunDataplane(ctx, DataplaneConfig{
 		Interfaces: 3, RulesPerInterface: 5, HeavyRules: 30, Members: 20,
 		Repeats: 1, Duration: 300 * time.Millisecond, Workers: 2, Samples: 3, CPU: -1,
-		RouterPrefix: "ptb" + suffix, BaselinePrefix: "ptz" + suffix, Floor: true,
+		RouterPrefix: "ptb" + suffix, BaselinePrefix: "ptz" + suffix, ManyGroups: 2, ManyGroupRules: 10,
 		Helper: testHelper, Progress: testWriter{t},
 	})
 	if err != nil {
@@ -33,16 +33,22 @@ func TestDataplaneSmoke(t *testing.T) {
 	}
 	t.Logf("\n%s", out.String())
 	for _, want := range []string{"new TCP connections/s", "bulk TCP throughput", "rule change → enforced",
-		"membership change → enforced", "membership change, kernel commit", "conntrack only: connections/s", "targets met"} {
+		"membership change → enforced", "membership change, kernel commit", "conntrack only (the floor)",
+		"many groups / conntrack only, per repeat", "runs, firewall / conntrack only", "targets met"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}
 	}
-	if res.Setup.Members != 20 || res.Setup.RouterRules < 3*5+30 || len(res.RuleChange.SamplesMs) != 3 {
+	if res.Setup.Members != 20 || res.Setup.RouterRules < 3*5+30+2*10 || len(res.RuleChange.SamplesMs) != 3 {
 		t.Errorf("setup %+v, %d rule-change samples", res.Setup, len(res.RuleChange.SamplesMs))
 	}
-	if res.Floor == nil || len(res.Floor.ConnPerSec) != 1 || res.Floor.ConnPerSec[0] <= 0 {
-		t.Errorf("conntrack-only runs: %+v", res.Floor)
+	for name, rep := range map[string]TrafficReport{"conntrack-only": res.Floor, "many-groups": res.ManyGroups} {
+		if len(rep.ConnPerSec) != 1 || rep.ConnPerSec[0] <= 0 {
+			t.Errorf("%s runs: %+v", name, rep)
+		}
+	}
+	if len(res.ManyGroupsConnOverFloor.Runs) != 1 || res.ManyGroupsConnOverFloor.Median <= 0 {
+		t.Errorf("many groups over the floor: %+v", res.ManyGroupsConnOverFloor)
 	}
 	if _, err := json.Marshal(res); err != nil {
 		t.Error(err)

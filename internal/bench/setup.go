@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,9 @@ type scenario struct {
 	heavy       string   // H: the one interface's 1,000 rules
 	prober      string   // P: the prober's group (default egress only)
 	ruleGroups  []string // one per rule-carrying interface
+	manyGroups  []string // the many-groups server's CIDR-rule groups
 	srv, cli    instanceInfo
+	many        instanceInfo // the many-groups server: manyGroups, then S
 	probe       instanceInfo // joins R and leaves it again (membership latency)
 	ruleInst    []instanceInfo
 	hostName    string
@@ -116,6 +119,13 @@ func (b *builder) groups(ctx context.Context) error {
 			return err
 		}
 	}
+	for i := range b.cfg.ManyGroups {
+		id, err := b.createGroup(ctx, fmt.Sprintf("many-%d", i))
+		if err != nil {
+			return err
+		}
+		b.sc.manyGroups = append(b.sc.manyGroups, id)
+	}
 	for i := range b.cfg.Interfaces {
 		id, err := b.createGroup(ctx, fmt.Sprintf("rules-%d", i))
 		if err != nil {
@@ -143,10 +153,11 @@ func (b *builder) createGroup(ctx context.Context, name string) (string, error) 
 	return aws.ToString(g.GroupId), nil
 }
 
-// rules creates the groups, then authorizes the server's two rules, the heavy group's rules and
-// every rule group's rules. Rules that must not match the benchmark's
-// traffic use sources in 10.201–202.0.0/16 and 10.251–252.0.0/16 (nothing
-// sends from there) or, for group references, ports 3000–3999.
+// rules creates the groups, then authorizes the server's two rules, the
+// heavy group's rules, the many-groups server's groups' rules and every
+// rule group's rules. Rules that must not match the benchmark's traffic
+// use sources in 10.160–164, 10.201–202, 10.210–214 and 10.251–252.0.0/16
+// (nothing sends from there) or, for group references, ports 3000–3999.
 func (b *builder) rules(ctx context.Context) error {
 	if err := b.groups(ctx); err != nil {
 		return err
@@ -161,6 +172,11 @@ func (b *builder) rules(ctx context.Context) error {
 	heavy := b.fillerRules(b.cfg.HeavyRules, 201, []string{b.sc.member, b.sc.prober})
 	if err := b.authorize(ctx, b.sc.heavy, heavy); err != nil {
 		return err
+	}
+	for i, g := range b.sc.manyGroups {
+		if err := b.authorize(ctx, g, b.fillerRules(b.cfg.ManyGroupRules, byte(160+i%40), nil)); err != nil {
+			return err
+		}
 	}
 	for _, g := range b.sc.ruleGroups {
 		refs := []string{b.sc.member, pick(b.rng, b.sc.ruleGroups)}
@@ -187,7 +203,8 @@ func (b *builder) authorize(ctx context.Context, group string, perms []types.IpP
 
 // fillerRules returns n rules that never match the benchmark's traffic: 24
 // of every 25 allow one TCP or UDP port (or a small range) from a /32 or
-// /24 of 10.<net>.0.0/16 (or 10.<net+50>), the 25th a port of 3000–3999 from one of refs.
+// /24 of 10.<net>.0.0/16 (or 10.<net+50>), the 25th a port of 3000–3999
+// from one of refs (with no refs, a CIDR rule like the others).
 func (b *builder) fillerRules(n int, net byte, refs []string) []types.IpPermission {
 	out := make([]types.IpPermission, 0, n)
 	for i := range n {
@@ -200,7 +217,7 @@ func (b *builder) fillerRules(n int, net byte, refs []string) []types.IpPermissi
 		if b.rng.IntN(4) == 0 {
 			proto = "udp"
 		}
-		if i%25 == 24 {
+		if i%25 == 24 && len(refs) > 0 {
 			port := int32(3000 + i/25%1000)
 			out = append(out, tcpFromGroup(port, port, refs[i/25%len(refs)]))
 			continue
@@ -262,6 +279,9 @@ func (b *builder) memberENIs(ctx context.Context) error {
 func (b *builder) instances(ctx context.Context) error {
 	var err error
 	if b.sc.srv, err = b.runOne(ctx, b.sc.heavy, b.sc.server); err != nil {
+		return err
+	}
+	if b.sc.many, err = b.runOne(ctx, append(slices.Clone(b.sc.manyGroups), b.sc.server)...); err != nil {
 		return err
 	}
 	if b.sc.cli, err = b.runOne(ctx, b.sc.member); err != nil {

@@ -128,6 +128,7 @@ type side struct {
 	addr     netip.Addr
 	srv      *trafficServer
 	conntrak bool // flush the router's conntrack before a connection run
+	noBulk   bool // measure connection rate only
 }
 
 // measurer runs the traffic of both sides, interleaved.
@@ -164,20 +165,33 @@ func (m *measurer) bulkRun(ctx context.Context, s *side, d time.Duration) (bulkR
 }
 
 // measure warms the sides up, then runs Repeats rounds of: connection
-// rate on each side in turn, then throughput on each side in turn. It
-// returns a report per side, in order.
+// rate on each side in turn, then throughput on each side in turn (but
+// those with noBulk). Odd rounds take the sides in reverse order, so that
+// a drift of the machine's speed during a round does not always favour the
+// same side. It returns a report per side, in order.
 func (m *measurer) measure(ctx context.Context, sides []*side, note func(string, ...any)) ([]TrafficReport, error) {
 	reports := make([]TrafficReport, len(sides))
 	for _, s := range sides {
 		if _, err := m.connRun(ctx, s, m.cfg.Duration/6); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
+		if s.noBulk {
+			continue
+		}
 		if _, err := m.bulkRun(ctx, s, m.cfg.Duration/6); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	order := make([]int, len(sides))
 	for i := range m.cfg.Repeats {
-		for k, s := range sides {
+		for k := range order {
+			order[k] = k
+			if i%2 == 1 {
+				order[k] = len(sides) - 1 - k
+			}
+		}
+		for _, k := range order {
+			s := sides[k]
 			run, err := m.connRun(ctx, s, m.cfg.Duration)
 			if err != nil {
 				return nil, err
@@ -185,7 +199,11 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 			reports[k].addConn(run)
 			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors)", i+1, s.name, run.rate(), run.P50us, run.Errors)
 		}
-		for k, s := range sides {
+		for _, k := range order {
+			s := sides[k]
+			if s.noBulk {
+				continue
+			}
 			run, err := m.bulkRun(ctx, s, m.cfg.Duration)
 			if err != nil {
 				return nil, err

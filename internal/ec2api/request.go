@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/model"
 )
 
@@ -44,8 +45,19 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 // a POST, those of body, which must be form-encoded. The SigV4 parameters of
 // a presigned URL are left out. A request without Action is MissingAction.
 func DecodeRequest(r *http.Request, body []byte) (*Request, error) {
+	query, err := auth.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRequest(r, query, body)
+}
+
+// decodeRequest is DecodeRequest with the query already decoded: the server
+// passes the pairs the signature was checked against, so that the
+// parameters acted on are exactly those signed.
+func decodeRequest(r *http.Request, query []auth.QueryPair, body []byte) (*Request, error) {
 	f := &form{}
-	if err := f.addEncoded(r.URL.RawQuery, isSigV4Param); err != nil {
+	if err := f.addPairs(query, isSigV4Param); err != nil {
 		return nil, err
 	}
 	if r.Method == http.MethodPost {

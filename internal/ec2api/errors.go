@@ -15,7 +15,7 @@ const (
 	CodeMissingAction        = "MissingAction"
 	CodeUnknownParameter     = "UnknownParameter"
 	CodeNoSuchVersion        = "NoSuchVersion"
-	CodeUnavailable          = "Unavailable"
+	CodeUnavailable          = model.CodeUnavailable
 	CodeRequestLimitExceeded = "RequestLimitExceeded"
 	// CodeMethodNotAllowed answers an HTTP method other than GET and POST
 	// (HTTP 405).

@@ -36,6 +36,16 @@ func TestBodyBudgetLimit(t *testing.T) {
 	_, _, release, err := b.read(r, 1000)
 	release()
 	wantCode(t, err, model.CodeInvalidParameterValue)
+	r = httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("a", 1001))) // claimed: refused unread
+	_, _, release, err = b.read(r, 1000)
+	release()
+	wantCode(t, err, model.CodeInvalidParameterValue)
+	r.Body = nil
+	if body, hash, release, err := b.read(r, 1000); body != nil || hash != auth.PayloadHash(nil) || err != nil {
+		t.Fatalf("no body: %q %s %v", body, hash, err)
+	} else {
+		release()
+	}
 }
 
 // TestBodyBudgetThrottles: while large bodies hold the budget, another

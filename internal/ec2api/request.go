@@ -1,8 +1,6 @@
 package ec2api
 
 import (
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -14,7 +12,7 @@ import (
 // APIVersion is the EC2 API version Palisade implements.
 const APIVersion = "2016-11-15"
 
-// DefaultMaxBody is the largest request body ReadBody accepts by default.
+// DefaultMaxBody is the largest request body the server accepts.
 const DefaultMaxBody = 1 << 20
 
 // Request is one decoded EC2 Query request.
@@ -22,23 +20,6 @@ type Request struct {
 	Action  string  // e.g. "DescribeSecurityGroups"; never empty
 	Version string  // as sent; check it with CheckVersion
 	Params  *Params // every parameter; Action and Version are already read
-}
-
-// ReadBody reads the whole request body, up to limit bytes; a larger body is
-// InvalidParameterValue. The body is needed twice, for the signature and for
-// the parameters, so it is read once, here.
-func ReadBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read request body: %w", err)
-	}
-	if int64(len(body)) > limit {
-		return nil, model.Errorf(model.CodeInvalidParameterValue, "The request body exceeds %d bytes.", limit)
-	}
-	return body, nil
 }
 
 // DecodeRequest decodes the parameters of r: those of its URL query and, for

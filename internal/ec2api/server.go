@@ -210,8 +210,8 @@ func checkMethod(w http.ResponseWriter, r *http.Request) error {
 }
 
 // unreadableBody turns a failure to read the body (a broken chunked
-// encoding, a client that went away) into a client error; ReadBody's own
-// errors pass unchanged.
+// encoding, a client that went away) into a client error; the body
+// reader's own errors pass unchanged.
 func unreadableBody(err error) error {
 	if model.CodeOf(err) != "" {
 		return err

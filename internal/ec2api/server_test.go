@@ -307,21 +307,27 @@ func TestNoBodyReadBeforeAuthentication(t *testing.T) {
 	s := newAcctServer(t)
 	form := "Action=DescribeSecurityGroups&Version=2016-11-15&Pad=" + strings.Repeat("x", 100<<10)
 	stranger := aws.Credentials{AccessKeyID: "AKIDSTRANGER0000000", SecretAccessKey: "x"}
+	forger := aws.Credentials{AccessKeyID: s.admin.ID, SecretAccessKey: "not the secret"}
 	cases := []struct {
 		name, method string
 		creds        *aws.Credentials
+		claim        bool // send X-Amz-Content-Sha256
 		status       int
 		code         string
 	}{
-		{"anonymous", "POST", nil, 403, auth.CodeMissingAuthenticationToken},
-		{"unknown key", "POST", &stranger, 401, model.CodeAuthFailure},
-		{"PUT", "PUT", nil, 405, CodeMethodNotAllowed},
-		{"DELETE signed", "DELETE", &aws.Credentials{AccessKeyID: s.admin.ID, SecretAccessKey: s.admin.Secret}, 405, CodeMethodNotAllowed},
+		{"anonymous", "POST", nil, false, 403, auth.CodeMissingAuthenticationToken},
+		{"unknown key", "POST", &stranger, false, 401, model.CodeAuthFailure},
+		{"known key, claimed hash, forged signature", "POST", &forger, true, 403, model.CodeSignatureDoesNotMatch},
+		{"PUT", "PUT", nil, false, 405, CodeMethodNotAllowed},
+		{"DELETE signed", "DELETE", &aws.Credentials{AccessKeyID: s.admin.ID, SecretAccessKey: s.admin.Secret}, false, 405, CodeMethodNotAllowed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			req := httptest.NewRequest(c.method, "/", nil)
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if c.claim {
+				req.Header.Set("X-Amz-Content-Sha256", auth.PayloadHash([]byte(form)))
+			}
 			if c.creds != nil {
 				err := v4.NewSigner().SignHTTP(context.Background(), *c.creds, req, auth.PayloadHash([]byte(form)), "ec2", "us-east-1", time.Now())
 				if err != nil {

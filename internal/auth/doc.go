@@ -44,7 +44,8 @@
 //   - The query is parsed once, by ParseQuery, for both the canonical query
 //     and the parameters the API acts on. Pairs are split on '&' only, so a
 //     literal ';' is signed like any other character; a malformed %-escape
-//     is refused (InvalidParameterValue).
+//     cannot be canonicalized and is refused with AWS's common error
+//     InvalidQueryParameter (400).
 //   - The payload is always the request body. X-Amz-Content-Sha256, when sent,
 //     must equal the body's SHA-256; the value UNSIGNED-PAYLOAD is not honoured
 //     (a Query API request lives in its body, so an unsigned body would be an

@@ -117,7 +117,7 @@ func TestPresignedSemicolonIsSigned(t *testing.T) {
 		wantCode(t, err, model.CodeSignatureDoesNotMatch)
 	}
 	_, err := verifyAt(serverGet(t, good+"&Name=%zz"), "", signedAt)
-	wantCode(t, err, model.CodeInvalidParameterValue)
+	wantCode(t, err, CodeInvalidQueryParameter)
 }
 
 // TestSemicolonSignedIsAccepted: a client that signs a ';' (escaped, as

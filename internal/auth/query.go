@@ -24,6 +24,15 @@ type QueryPair struct {
 // skipped; '+' is a space. A malformed %-escape cannot be canonicalized and
 // is an InvalidParameterValue error.
 func ParseQuery(raw string) ([]QueryPair, error) {
+	pairs, err := parseQuery(raw)
+	if err != nil {
+		return nil, err
+	}
+	return pairs, nil
+}
+
+// parseQuery is ParseQuery with its error typed.
+func parseQuery(raw string) ([]QueryPair, *model.Error) {
 	var pairs []QueryPair
 	for raw != "" {
 		var pair string

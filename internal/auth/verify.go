@@ -74,9 +74,10 @@ type Pending struct {
 // at once, without holding its body in memory. The query of r is parsed
 // here, once (see ParseQuery); Query returns it.
 func (v Verifier) Identify(r *http.Request) (*Pending, error) {
-	query, err := ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, err
+	query, qerr := parseQuery(r.URL.RawQuery)
+	if qerr != nil {
+		return nil, model.Errorf(CodeInvalidQueryParameter, "The AWS query string is malformed or does not adhere "+
+			"to AWS standards. %s", qerr.Message)
 	}
 	s, err := extract(r, query)
 	if err != nil {

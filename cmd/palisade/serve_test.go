@@ -107,7 +107,8 @@ func TestServeHelpNamesEnvironmentVariables(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []string{"$PALISADE_LISTEN", "$PALISADE_DATA_DIR", "$PALISADE_DATAPLANE", "$PALISADE_IPV6_POOL",
-		"$PALISADE_MAX_RULES_PER_GROUP", "$PALISADE_MAX_GROUPS_PER_INTERFACE"} {
+		"$PALISADE_MAX_RULES_PER_GROUP", "$PALISADE_MAX_GROUPS_PER_INTERFACE", "$PALISADE_TLS_CERT", "$PALISADE_TLS_KEY",
+		"$PALISADE_MAX_CONNECTIONS"} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("help lacks %s:\n%s", v, out.String())
 		}

@@ -24,6 +24,12 @@ type serveConfig struct {
 	Dataplane string
 	// Service holds the quotas and the IPv6 pool.
 	Service service.Config
+	// TLSCert and TLSKey are PEM files; set together, the API is served
+	// over HTTPS.
+	TLSCert, TLSKey string
+	// MaxConnections caps the connections open at once; more wait in the
+	// kernel's accept queue until one closes.
+	MaxConnections int
 }
 
 // Data planes of --dataplane.
@@ -37,9 +43,10 @@ const (
 // plane, AWS's default quotas.
 func defaultServeConfig() serveConfig {
 	return serveConfig{
-		Listen:    "127.0.0.1:4566",
-		Dataplane: dataplaneNone,
-		Service:   service.DefaultConfig(),
+		Listen:         "127.0.0.1:4566",
+		Dataplane:      dataplaneNone,
+		Service:        service.DefaultConfig(),
+		MaxConnections: 1024,
 	}
 }
 
@@ -54,6 +61,10 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 		"rules per security group, per direction and address family (AWS default 60, at most 1000)")
 	fs.IntVar(&c.Service.MaxGroupsPerInterface, "max-groups-per-interface", c.Service.MaxGroupsPerInterface,
 		"security groups per network interface (AWS default 5, at most 16)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections,
+		"connections open at once; more wait until one closes")
 }
 
 // check validates c, naming the flags.
@@ -67,6 +78,10 @@ func (c serveConfig) check() error {
 		return fmt.Errorf("--max-rules-per-group %d: must be 1 to 1000", c.Service.MaxRulesPerGroup)
 	case c.Service.MaxGroupsPerInterface < 1 || c.Service.MaxGroupsPerInterface > 16:
 		return fmt.Errorf("--max-groups-per-interface %d: must be 1 to 16", c.Service.MaxGroupsPerInterface)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return fmt.Errorf("--tls-cert and --tls-key: give both or neither")
+	case c.MaxConnections < 1:
+		return fmt.Errorf("--max-connections %d: must be at least 1", c.MaxConnections)
 	}
 	if err := c.Service.Check(); err != nil {
 		return fmt.Errorf("--ipv6-pool: %w", err)

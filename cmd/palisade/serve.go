@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 	bbolt "go.etcd.io/bbolt"
+	"golang.org/x/net/netutil"
 
 	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/ec2api"
@@ -85,12 +87,17 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		}
 		defer unlock()
 	}
+	tlsConf, err := loadTLS(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return err
+	}
 	// Bind first: a taken port fails the start before anything is created.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	defer ln.Close() // no-op once served: Shutdown closes it
+	warnClearText(log, ln.Addr(), tlsConf != nil)
 	own := sudoOwner(os.Geteuid(), os.Getenv)
 	dir, err := resolveDataDir(cfg.DataDir, own)
 	if err != nil {
@@ -134,7 +141,11 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	for name, h := range ec2api.PalisadeAccountActions(accounts) {
 		api.Handle(name, h)
 	}
-	return serveUntilDone(ctx, ln, newRootHandler(api), log)
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	return serveUntilDone(ctx, limitListener(ln, cfg.MaxConnections, tlsConf), scheme, newRootHandler(api), log)
 }
 
 // resolveDataDir picks the data directory and creates it.
@@ -201,8 +212,55 @@ func (h *rootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveUntilDone serves h on ln until ctx ends, then shuts down cleanly.
-func serveUntilDone(ctx context.Context, ln net.Listener, h *rootHandler, log *slog.Logger) error {
+// loadTLS loads the key pair of --tls-cert and --tls-key; nil when neither
+// is set.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// limitListener caps the connections of ln at max (beyond it, Accept waits
+// for one to close, and clients wait in the kernel's accept queue), then
+// wraps them in TLS when conf is set. With the server's timeouts and its
+// body budget (ec2api), this bounds the memory that clients, signed or not,
+// can make the server hold.
+func limitListener(ln net.Listener, max int, conf *tls.Config) net.Listener {
+	ln = netutil.LimitListener(ln, max)
+	if conf != nil {
+		ln = tls.NewListener(ln, conf)
+	}
+	return ln
+}
+
+// warnClearText warns when the API listens beyond loopback without TLS:
+// responses carry the secret keys of new accounts.
+func warnClearText(log *slog.Logger, addr net.Addr, tls bool) {
+	if !tls && !loopback(addr) {
+		log.Warn("serving HTTP in clear text beyond loopback: access keys and the secrets of new accounts "+
+			"travel unencrypted; give --tls-cert and --tls-key", "addr", addr.String())
+	}
+}
+
+// loopback reports whether a listening address is only reachable from this
+// machine.
+func loopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// serveUntilDone serves h on ln (whose connections speak scheme, http or
+// https) until ctx ends, then shuts down cleanly. Only HTTP/1.1 is served:
+// Query API calls are small, and one request per connection at a time
+// keeps the connection cap a cap on requests.
+func serveUntilDone(ctx context.Context, ln net.Listener, scheme string, h *rootHandler, log *slog.Logger) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -211,10 +269,11 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h *rootHandler, log *s
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		Protocols:         &protocols,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "endpoint", "http://"+ln.Addr().String())
+	log.Info("listening", "addr", ln.Addr().String(), "endpoint", scheme+"://"+ln.Addr().String())
 
 	select {
 	case err := <-served:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -105,7 +107,8 @@ func TestServeHelpNamesEnvironmentVariables(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []string{"$PALISADE_LISTEN", "$PALISADE_DATA_DIR", "$PALISADE_DATAPLANE", "$PALISADE_IPV6_POOL",
-		"$PALISADE_MAX_RULES_PER_GROUP", "$PALISADE_MAX_GROUPS_PER_INTERFACE"} {
+		"$PALISADE_MAX_RULES_PER_GROUP", "$PALISADE_MAX_GROUPS_PER_INTERFACE", "$PALISADE_TLS_CERT", "$PALISADE_TLS_KEY",
+		"$PALISADE_MAX_CONNECTIONS"} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("help lacks %s:\n%s", v, out.String())
 		}
@@ -333,4 +336,100 @@ func ownerOf(t *testing.T, path string) (uid, gid int, mode os.FileMode) {
 	}
 	st := info.Sys().(*syscall.Stat_t)
 	return int(st.Uid), int(st.Gid), info.Mode().Perm()
+}
+
+func TestServeTLSAndConnectionSettings(t *testing.T) {
+	cfg, err := parseServe(t, map[string]string{"PALISADE_TLS_CERT": "/c.pem", "PALISADE_TLS_KEY": "/k.pem",
+		"PALISADE_MAX_CONNECTIONS": "64"})
+	if err != nil || cfg.TLSCert != "/c.pem" || cfg.TLSKey != "/k.pem" || cfg.MaxConnections != 64 {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+	if cfg, _ := parseServe(t, nil); cfg.MaxConnections != 1024 || cfg.TLSCert != "" {
+		t.Fatalf("defaults %+v", cfg)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", "/c.pem"}, "--tls-cert and --tls-key: give both or neither"},
+		{[]string{"--tls-key", "/k.pem"}, "give both or neither"},
+		{[]string{"--max-connections", "0"}, "--max-connections 0: must be at least 1"},
+	} {
+		if _, err := parseServe(t, nil, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want %q", c.args, err, c.want)
+		}
+	}
+	cfg = defaultServeConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.TLSCert, cfg.TLSKey = filepath.Join(cfg.DataDir, "missing.pem"), filepath.Join(cfg.DataDir, "missing.key")
+	err = runServe(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Fatalf("a missing certificate: %v", err)
+	}
+}
+
+func TestClearTextWarning(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		tls  bool
+		warn bool
+	}{
+		{"127.0.0.1:4566", false, false}, {"[::1]:4566", false, false},
+		{"0.0.0.0:4566", false, true}, {"[::]:4566", false, true}, {"192.0.2.7:4566", false, true},
+		{"0.0.0.0:4566", true, false},
+	} {
+		var out strings.Builder
+		warnClearText(slog.New(slog.NewTextHandler(&out, nil)), net.TCPAddrFromAddrPort(netip.MustParseAddrPort(c.addr)), c.tls)
+		if got := strings.Contains(out.String(), "level=WARN") && strings.Contains(out.String(), "clear text"); got != c.warn {
+			t.Errorf("%s tls=%v: warned %v: %q", c.addr, c.tls, got, out.String())
+		}
+	}
+}
+
+// TestConnectionCap: beyond --max-connections, a new client waits until a
+// connection closes, then is served.
+func TestConnectionCap(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") })
+	go func() {
+		done <- serveUntilDone(ctx, limitListener(ln, 1, nil), "http", newRootHandler(api), slog.New(slog.DiscardHandler))
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	held, err := net.Dial("tcp", ln.Addr().String()) // an idle client holds the only slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := client.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered <- string(b)
+	}()
+	select {
+	case got := <-answered:
+		t.Fatalf("answered beyond the cap: %q", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	held.Close()
+	if got := <-answered; got != "served" {
+		t.Fatalf("after the slot was freed: %q", got)
+	}
 }

@@ -169,7 +169,8 @@ func (a *Accounts) IsAdmin(id model.AccountID) bool {
 // Create stores a new account with one access key. A taken account ID or
 // access key ID is an error with CodeAccountDuplicate or
 // CodeAccessKeyDuplicate; invalid input is InvalidParameterValue or
-// MissingParameter. Every such failure is a *model.Error.
+// MissingParameter; a full disk is Unavailable. Every such failure is a
+// *model.Error.
 func (a *Accounts) Create(ctx context.Context, in NewAccount) (model.Account, AccessKey, error) {
 	if err := in.check(); err != nil {
 		return model.Account{}, AccessKey{}, err
@@ -181,6 +182,11 @@ func (a *Accounts) Create(ctx context.Context, in NewAccount) (model.Account, Ac
 		rec, key, err = a.create(tx, in)
 		return err
 	})
+	if errors.Is(err, store.ErrNoSpace) {
+		a.log.Error("create account", "err", err)
+		return model.Account{}, AccessKey{}, model.Errorf(model.CodeUnavailable, "The account could not be stored: "+
+			"the disk holding Palisade's database is out of space. Nothing was changed; retry once space has been freed.")
+	}
 	if err != nil {
 		return model.Account{}, AccessKey{}, err
 	}

@@ -11,17 +11,18 @@ import (
 	"strings"
 )
 
-// canonicalRequest builds the SigV4 canonical request of r:
+// canonicalRequest builds the SigV4 canonical request of r, whose query
+// ParseQuery decoded into query:
 //
 //	METHOD \n URI \n QUERY \n HEADERS(each "name:value\n") \n SIGNED;HEADERS \n PAYLOAD-HASH
 //
 // For a presigned request the X-Amz-Signature parameter is left out of the
 // query, as the signer had not computed it yet.
-func canonicalRequest(r *http.Request, signed []string, payloadHash string, presigned bool) string {
+func canonicalRequest(r *http.Request, query []QueryPair, signed []string, payloadHash string, presigned bool) string {
 	return strings.Join([]string{
 		r.Method,
 		canonicalURI(r.URL),
-		canonicalQuery(r.URL.RawQuery, presigned),
+		canonicalQuery(query, presigned),
 		canonicalHeaders(r, signed),
 		strings.Join(signed, ";"),
 		payloadHash,
@@ -48,20 +49,15 @@ func canonicalURI(u *url.URL) string {
 
 // canonicalQuery encodes every name and value with the RFC 3986 unreserved
 // set kept (space as %20) and sorts the pairs by name, then value, after
-// encoding. Pairs that url.ParseQuery cannot decode are dropped, as the
-// client's url.Values dropped them before signing.
-func canonicalQuery(raw string, presigned bool) string {
-	vals, _ := url.ParseQuery(raw) // see above: undecodable pairs are skipped on both sides
-	if presigned {
-		delete(vals, "X-Amz-Signature")
-	}
+// encoding.
+func canonicalQuery(query []QueryPair, presigned bool) string {
 	type pair struct{ k, v string }
-	var pairs []pair
-	for k, vs := range vals {
-		ek := queryEscape(k)
-		for _, v := range vs {
-			pairs = append(pairs, pair{ek, queryEscape(v)})
+	pairs := make([]pair, 0, len(query))
+	for _, q := range query {
+		if presigned && q.Name == "X-Amz-Signature" {
+			continue
 		}
+		pairs = append(pairs, pair{queryEscape(q.Name), queryEscape(q.Value)})
 	}
 	slices.SortFunc(pairs, func(a, b pair) int {
 		if c := strings.Compare(a.k, b.k); c != 0 {

@@ -28,11 +28,24 @@
 //     EC2 answers "Request has expired." for an old timestamp (observed in
 //     aws/aws-sdk-java#1443); a timestamp from the future gets AWS's
 //     "Signature not yet current" wording under the same code.
-//   - AuthFailure (401): the access key is unknown. Message: "AWS was not able
-//     to validate the provided access credentials", as EC2 sends it.
+//   - AuthFailure (401): the access key is unknown, or the request carries a
+//     session token (X-Amz-Security-Token, header or query): Palisade issues
+//     no temporary credentials, so every token is unknown. Message: "AWS was
+//     not able to validate the provided access credentials", as EC2 sends
+//     it (the API layer answers an STS request InvalidClientTokenId, "The
+//     security token included in the request is invalid.", as STS does).
 //
 // Decisions worth knowing:
 //
+//   - Verification has two steps so that a server need not hold a body it
+//     cannot attribute: Verifier.Identify checks everything the headers and
+//     query allow (form, scope, time, a known key) before the body is read;
+//     Pending.Check then checks the signature over the payload's hash.
+//   - The query is parsed once, by ParseQuery, for both the canonical query
+//     and the parameters the API acts on. Pairs are split on '&' only, so a
+//     literal ';' is signed like any other character; a malformed %-escape
+//     cannot be canonicalized and is refused with AWS's common error
+//     InvalidQueryParameter (400).
 //   - The payload is always the request body. X-Amz-Content-Sha256, when sent,
 //     must equal the body's SHA-256; the value UNSIGNED-PAYLOAD is not honoured
 //     (a Query API request lives in its body, so an unsigned body would be an
@@ -41,8 +54,6 @@
 //     pass the client's Host through unchanged.
 //   - The URI path is canonicalized as aws-sdk-go-v2 does it: the escaped path
 //     is escaped once more, without removing dot segments.
-//   - X-Amz-Security-Token is signed over like any other header or parameter
-//     but not checked: Palisade issues only long-term access keys.
 //   - The region of the scope must look like a region (lower-case letters,
 //     digits and hyphens); which regions exist is the caller's business.
 package auth

@@ -11,6 +11,9 @@ const (
 	CodeMissingAuthenticationToken = "MissingAuthenticationToken"
 	CodeIncompleteSignature        = "IncompleteSignature"
 	CodeRequestExpired             = "RequestExpired"
+	// CodeInvalidQueryParameter (400) is AWS's common error for a query
+	// string that is malformed: here, one that cannot be canonicalized.
+	CodeInvalidQueryParameter = "InvalidQueryParameter"
 )
 
 // Messages AWS sends verbatim for these failures.

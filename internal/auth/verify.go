@@ -50,30 +50,102 @@ func Verify(r *http.Request, body []byte, keys KeyLookup, now time.Time) (Identi
 // Verify checks the SigV4 signature of r, in the Authorization header or in
 // the query string, over the given body, and returns who signed it. Every
 // error is a *model.Error (see the package documentation for the codes).
+// It is Identify followed by Check with the body's hash.
 func (v Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
-	s, err := extract(r)
+	p, err := v.Identify(r)
 	if err != nil {
 		return Identity{}, err
 	}
+	return p.Check(r, PayloadHash(body))
+}
+
+// Pending is a request whose signature has been read and checked in every
+// way that does not need its body: form, scope, time, and a known access
+// key. Check finishes the verification once the payload's hash is known.
+type Pending struct {
+	s       signedRequest
+	query   []QueryPair
+	secret  string
+	account string
+}
+
+// Identify checks everything about r's signature that can be checked before
+// its body is read, so that a server answers a request without a known key
+// at once, without holding its body in memory. The query of r is parsed
+// here, once (see ParseQuery); Query returns it.
+func (v Verifier) Identify(r *http.Request) (*Pending, error) {
+	query, qerr := parseQuery(r.URL.RawQuery)
+	if qerr != nil {
+		return nil, model.Errorf(CodeInvalidQueryParameter, "The AWS query string is malformed or does not adhere "+
+			"to AWS standards. %s", qerr.Message)
+	}
+	s, err := extract(r, query)
+	if err != nil {
+		return nil, err
+	}
 	if err := v.checkScope(s); err != nil {
-		return Identity{}, err
+		return nil, err
 	}
 	if err := v.checkTime(s); err != nil {
-		return Identity{}, err
+		return nil, err
+	}
+	if hasSecurityToken(r, query) {
+		return nil, &model.Error{Code: model.CodeAuthFailure, Message: msgUnknownKey}
 	}
 	secret, account, ok := v.lookup(s.auth.Credential.AccessKeyID)
 	if !ok {
-		return Identity{}, &model.Error{Code: model.CodeAuthFailure, Message: msgUnknownKey}
+		return nil, &model.Error{Code: model.CodeAuthFailure, Message: msgUnknownKey}
 	}
-	hash, err := payloadHash(r, body)
-	if err != nil {
-		return Identity{}, err
+	return &Pending{s: s, query: query, secret: secret, account: account}, nil
+}
+
+// Query returns the decoded query of the request, the pairs the signature
+// covers, X-Amz-* parameters of a presigned URL included.
+func (p *Pending) Query() []QueryPair { return p.query }
+
+// Check verifies the signature of r over a payload whose hex SHA-256 is
+// payloadHash (see PayloadHash) and returns who signed it. A client's
+// X-Amz-Content-Sha256 claim must equal payloadHash.
+func (p *Pending) Check(r *http.Request, payloadHash string) (Identity, error) {
+	if claimed := r.Header.Get("X-Amz-Content-Sha256"); claimed != "" && claimed != "UNSIGNED-PAYLOAD" && claimed != payloadHash {
+		return Identity{}, mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
-	want := signature(secret, s.auth.Credential, s.amzDate, canonicalRequest(r, s.auth.SignedHeaders, hash, s.presigned))
+	s := p.s
+	want := signature(p.secret, s.auth.Credential, s.amzDate, canonicalRequest(r, p.query, s.auth.SignedHeaders, payloadHash, s.presigned))
 	if !hmac.Equal([]byte(want), []byte(s.auth.Signature)) {
 		return Identity{}, &model.Error{Code: model.CodeSignatureDoesNotMatch, Message: msgSignatureMismatch}
 	}
-	return s.identity(account), nil
+	return s.identity(p.account), nil
+}
+
+// ClaimedPayloadHash returns the payload hash r's X-Amz-Content-Sha256
+// header claims, when it is one (64 lower-case hex digits): a server may
+// check the signature with it before reading the body, then check that the
+// body has that hash.
+func ClaimedPayloadHash(r *http.Request) (string, bool) {
+	h := r.Header.Get("X-Amz-Content-Sha256")
+	return h, isSignature(h) // a SHA-256 in hex has a signature's form
+}
+
+// PayloadHash is the hex SHA-256 of a payload, as SigV4 signs it.
+func PayloadHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}
+
+// hasSecurityToken reports whether r carries a session token, in a header
+// or its query. Palisade issues no temporary credentials, so every token is
+// unknown, and refused as AWS refuses an invalid one.
+func hasSecurityToken(r *http.Request, query []QueryPair) bool {
+	if len(r.Header.Values("X-Amz-Security-Token")) > 0 {
+		return true
+	}
+	for _, q := range query {
+		if q.Name == "X-Amz-Security-Token" {
+			return true
+		}
+	}
+	return false
 }
 
 // signedRequest is what a request claims about its signature.
@@ -95,9 +167,9 @@ func (s signedRequest) identity(account string) Identity {
 }
 
 // extract finds the signature of r in its Authorization header or its query.
-func extract(r *http.Request) (signedRequest, error) {
+func extract(r *http.Request, pairs []QueryPair) (signedRequest, error) {
 	headers := r.Header.Values("Authorization")
-	query := r.URL.Query()
+	query := queryValues(pairs)
 	presigned := query.Has("X-Amz-Algorithm") || query.Has("X-Amz-Credential") || query.Has("X-Amz-Signature")
 	switch {
 	case len(headers) > 0 && presigned:
@@ -190,19 +262,6 @@ func (v Verifier) checkTime(s signedRequest) error {
 		return &model.Error{Code: CodeRequestExpired, Message: msgExpired}
 	}
 	return nil
-}
-
-// payloadHash is the hex SHA-256 of the body. A client's
-// X-Amz-Content-Sha256 claim must agree with it; UNSIGNED-PAYLOAD is not
-// honoured (see the package documentation).
-func payloadHash(r *http.Request, body []byte) (string, error) {
-	sum := sha256.Sum256(body)
-	h := hex.EncodeToString(sum[:])
-	claimed := r.Header.Get("X-Amz-Content-Sha256")
-	if claimed != "" && claimed != "UNSIGNED-PAYLOAD" && claimed != h {
-		return "", mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
-	}
-	return h, nil
 }
 
 func (v Verifier) lookup(id string) (secret, account string, ok bool) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -64,23 +65,94 @@ func TestVerifySDKSignedShapes(t *testing.T) {
 	}
 }
 
-func TestVerifySessionTokenIsSignedNotChecked(t *testing.T) {
+// TestVerifySessionTokenRefused: Palisade issues no temporary credentials,
+// so a session token, even one the signature covers, is an unknown token:
+// AuthFailure, in a header or in a presigned URL.
+func TestVerifySessionTokenRefused(t *testing.T) {
 	req := clientRequest(t, "POST", "http://palisade.test/", testBody)
 	c := creds(testSecret)
 	c.SessionToken = "token"
 	if err := v4.NewSigner().SignHTTP(context.Background(), c, req, hashOf(testBody), "ec2", "us-east-1", signedAt); err != nil {
 		t.Fatal(err)
 	}
-	r := onServer(t, req)
-	if _, err := verifyAt(r, testBody, signedAt); err != nil {
+	_, err := verifyAt(onServer(t, req), testBody, signedAt)
+	wantCode(t, err, model.CodeAuthFailure)
+
+	get := clientRequest(t, "GET", "http://palisade.test/?"+presignQuery, "")
+	u, _, err := v4.NewSigner().PresignHTTP(context.Background(), c, get, hashOf(""), "ec2", "us-east-1", signedAt)
+	if err != nil {
 		t.Fatal(err)
 	}
-	r.Header.Set("X-Amz-Security-Token", "other")
-	_, err := verifyAt(r, testBody, signedAt)
+	if !strings.Contains(u, "X-Amz-Security-Token=token") {
+		t.Fatalf("the signer put no token in %s", u)
+	}
+	_, err = verifyAt(onServer(t, clientRequest(t, "GET", u, "")), "", signedAt)
+	wantCode(t, err, model.CodeAuthFailure)
+}
+
+// TestIdentifyNeedsNoBody: a missing or unknown key is answered from the
+// headers alone, before anything reads the body.
+func TestIdentifyNeedsNoBody(t *testing.T) {
+	v := Verifier{Keys: testKeys(), Now: func() time.Time { return signedAt }}
+	unread := func(r *http.Request) *http.Request {
+		r.Body = failingBody{t}
+		return r
+	}
+	anonymous := onServer(t, clientRequest(t, "POST", "http://palisade.test/", testBody))
+	_, err := v.Identify(unread(anonymous))
+	wantCode(t, err, CodeMissingAuthenticationToken)
+
+	other := Verifier{Keys: StaticKeys{}, Now: v.Now}
+	_, err = other.Identify(unread(signedPost(t)))
+	wantCode(t, err, model.CodeAuthFailure)
+
+	r := signedPost(t)
+	p, err := v.Identify(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Check(r, hashOf(testBody)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Check(r, hashOf(testBody+"&DryRun=true"))
 	wantCode(t, err, model.CodeSignatureDoesNotMatch)
 }
 
-// TestVerifyTampered changes one part of a valid signed request at a time.
+// failingBody fails the test that reads it.
+type failingBody struct{ t *testing.T }
+
+func (b failingBody) Read([]byte) (int, error) {
+	b.t.Error("the body was read")
+	return 0, io.EOF
+}
+
+func (failingBody) Close() error { return nil }
+
+// TestClaimedPayloadHash: a client that sends X-Amz-Content-Sha256 lets the
+// signature be checked before the body is read; the claim must then match.
+func TestClaimedPayloadHash(t *testing.T) {
+	req := clientRequest(t, "POST", "http://palisade.test/", testBody)
+	req.Header.Set("X-Amz-Content-Sha256", hashOf(testBody))
+	sign(t, req, testBody, testSecret, "ec2", "us-east-1", signedAt)
+	r := onServer(t, req)
+	claimed, ok := ClaimedPayloadHash(r)
+	if !ok || claimed != hashOf(testBody) {
+		t.Fatalf("claimed %q %v", claimed, ok)
+	}
+	p, err := Verifier{Keys: testKeys(), Now: func() time.Time { return signedAt }}.Identify(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Check(r, claimed); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Check(r, hashOf("Action=Other"))
+	wantCode(t, err, model.CodeSignatureDoesNotMatch)
+	if _, ok := ClaimedPayloadHash(signedPost(t)); ok {
+		t.Fatal("a request without the header claims a hash")
+	}
+}
+
 func TestVerifyTampered(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -266,7 +338,7 @@ func TestVerifyDateHeader(t *testing.T) {
 	r.Header.Set("Date", signedAt.Format(http.TimeFormat))
 	cred := Credential{AccessKeyID: testAKID, Date: "20261125", Region: "us-east-1", Service: "ec2"}
 	signed := []string{"content-type", "date", "host"}
-	sig := signature(testSecret, cred, "20261125T120000Z", canonicalRequest(r, signed, hashOf(testBody), false))
+	sig := signature(testSecret, cred, "20261125T120000Z", canonicalRequest(r, nil, signed, hashOf(testBody), false))
 	r.Header.Set("Authorization", Authorization{Credential: cred, SignedHeaders: signed, Signature: sig}.String())
 	id, err := verifyAt(r, testBody, signedAt)
 	if err != nil {

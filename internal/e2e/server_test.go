@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -35,6 +37,7 @@ type server struct {
 	log      *tail
 	exited   chan struct{} // closed when the process has exited
 	exitErr  error         // set before exited is closed
+	http     *http.Client  // trusts the server's certificate when it serves TLS
 }
 
 // startServer runs palisade serve on a free loopback port (the kernel's
@@ -49,13 +52,20 @@ func startServer(t testing.TB, dir string, args ...string) *server {
 // startServerEnv is startServer with the given environment.
 func startServerEnv(t testing.TB, dir string, env []string, args ...string) *server {
 	t.Helper()
+	return startServerTLS(t, dir, env, nil, args...)
+}
+
+// startServerTLS starts a server; roots, when set, are the CAs of the certificate
+// it serves HTTPS with (args then hold --tls-cert and --tls-key).
+func startServerTLS(t testing.TB, dir string, env []string, roots *x509.CertPool, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(palisadeBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, dir: dir, cmd: cmd, log: &tail{}, exited: make(chan struct{})}
+	s := &server{t: t, dir: dir, cmd: cmd, log: &tail{}, exited: make(chan struct{}), http: http.DefaultClient}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +82,10 @@ func startServerEnv(t testing.TB, dir string, env []string, args ...string) *ser
 		t.Fatalf("palisade serve did not log its address within %v\n%s", startTimeout, s.log)
 	}
 	s.endpoint = "http://" + s.addr
+	if roots != nil {
+		s.endpoint = "https://" + s.addr
+		s.http = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	}
 	s.waitHealthy()
 	return s
 }
@@ -99,7 +113,7 @@ func (s *server) waitHealthy() {
 	s.t.Helper()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		resp, err := http.Get(s.endpoint + "/healthz")
+		resp, err := s.http.Get(s.endpoint + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -203,6 +217,7 @@ func (s *server) ec2(c aws.Credentials) *ec2.Client {
 		BaseEndpoint: aws.String(s.endpoint),
 		Credentials:  credentials.StaticCredentialsProvider{Value: c},
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   s.http,
 	})
 }
 
@@ -213,6 +228,7 @@ func (s *server) sts(c aws.Credentials) *sts.Client {
 		BaseEndpoint: aws.String(s.endpoint),
 		Credentials:  credentials.StaticCredentialsProvider{Value: c},
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   s.http,
 	})
 }
 

@@ -6,7 +6,11 @@
 // Decisions, each tested:
 //
 //   - Requests are POST bodies (application/x-www-form-urlencoded) or GET
-//     query strings. Parameters of the query and of the body are merged; the
+//     query strings; other methods are 405 MethodNotAllowed. A request is
+//     authenticated before its body is read (auth.Verifier.Identify), the
+//     body is then read within a server-wide budget (RequestLimitExceeded
+//     when it stays exhausted) and hashed as it streams in, and the query
+//     parameters acted on are the pairs the signature was checked against. Parameters of the query and of the body are merged; the
 //     SigV4 parameters of a presigned URL (X-Amz-Algorithm, …) are the auth
 //     package's and are left out. A name given twice, anywhere, is
 //     InvalidParameterValue: there is no sensible "which one wins".
@@ -32,7 +36,8 @@
 //     dialect only, so it cannot honour older API versions.
 //   - HTTP status by code: 400 for client errors, 401 AuthFailure (as EC2
 //     sends it), 403 for SignatureDoesNotMatch, MissingAuthenticationToken
-//     and UnauthorizedOperation, 412 DryRunOperation, 503 Unavailable and
+//     and UnauthorizedOperation, 405 MethodNotAllowed, 412 DryRunOperation,
+//     503 Unavailable (e.g. the store's disk is full) and
 //     RequestLimitExceeded, 500 InternalError. An error that is not a
 //     *model.Error is InternalError with a fixed message: internals never
 //     reach the client.

@@ -15,8 +15,11 @@ const (
 	CodeMissingAction        = "MissingAction"
 	CodeUnknownParameter     = "UnknownParameter"
 	CodeNoSuchVersion        = "NoSuchVersion"
-	CodeUnavailable          = "Unavailable"
+	CodeUnavailable          = model.CodeUnavailable
 	CodeRequestLimitExceeded = "RequestLimitExceeded"
+	// CodeMethodNotAllowed answers an HTTP method other than GET and POST
+	// (HTTP 405).
+	CodeMethodNotAllowed = "MethodNotAllowed"
 )
 
 // internalMessage is what a client sees for any failure that is not a
@@ -37,6 +40,8 @@ func Status(code string) int {
 		return http.StatusUnauthorized
 	case model.CodeSignatureDoesNotMatch, auth.CodeMissingAuthenticationToken, model.CodeUnauthorizedOperation:
 		return http.StatusForbidden
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case CodeUnavailable, CodeRequestLimitExceeded:
 		return http.StatusServiceUnavailable
 	case model.CodeInternalError, "":

@@ -1,10 +1,7 @@
 package ec2api
 
 import (
-	"net/url"
-	"strings"
-
-	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/auth"
 )
 
 // ParseForm decodes an application/x-www-form-urlencoded string (a POST body
@@ -19,34 +16,25 @@ func ParseForm(raw string) (*Params, error) {
 }
 
 // addEncoded adds the pairs of one encoded string, skipping names for which
-// skip returns true.
+// skip returns true. It decodes with auth.ParseQuery, the parse the
+// signature is checked against.
 func (f *form) addEncoded(raw string, skip func(name string) bool) error {
-	for raw != "" {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
-		if pair == "" {
+	pairs, err := auth.ParseQuery(raw)
+	if err != nil {
+		return err
+	}
+	return f.addPairs(pairs, skip)
+}
+
+// addPairs adds decoded pairs, skipping names for which skip returns true.
+func (f *form) addPairs(pairs []auth.QueryPair, skip func(name string) bool) error {
+	for _, p := range pairs {
+		if skip != nil && skip(p.Name) {
 			continue
 		}
-		k, v, _ := strings.Cut(pair, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil {
-			return malformed(k, err)
-		}
-		value, err := url.QueryUnescape(v)
-		if err != nil {
-			return malformed(k, err)
-		}
-		if skip != nil && skip(name) {
-			continue
-		}
-		if err := f.add(name, value); err != nil {
+		if err := f.add(p.Name, p.Value); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func malformed(name string, err error) *model.Error {
-	return model.Errorf(model.CodeInvalidParameterValue, "The request has a malformed parameter near '%s': %v",
-		clipValue(name), err)
 }

@@ -1,19 +1,18 @@
 package ec2api
 
 import (
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
 
+	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/model"
 )
 
 // APIVersion is the EC2 API version Palisade implements.
 const APIVersion = "2016-11-15"
 
-// DefaultMaxBody is the largest request body ReadBody accepts by default.
+// DefaultMaxBody is the largest request body the server accepts.
 const DefaultMaxBody = 1 << 20
 
 // Request is one decoded EC2 Query request.
@@ -23,29 +22,23 @@ type Request struct {
 	Params  *Params // every parameter; Action and Version are already read
 }
 
-// ReadBody reads the whole request body, up to limit bytes; a larger body is
-// InvalidParameterValue. The body is needed twice, for the signature and for
-// the parameters, so it is read once, here.
-func ReadBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read request body: %w", err)
-	}
-	if int64(len(body)) > limit {
-		return nil, model.Errorf(model.CodeInvalidParameterValue, "The request body exceeds %d bytes.", limit)
-	}
-	return body, nil
-}
-
 // DecodeRequest decodes the parameters of r: those of its URL query and, for
 // a POST, those of body, which must be form-encoded. The SigV4 parameters of
 // a presigned URL are left out. A request without Action is MissingAction.
 func DecodeRequest(r *http.Request, body []byte) (*Request, error) {
+	query, err := auth.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRequest(r, query, body)
+}
+
+// decodeRequest is DecodeRequest with the query already decoded: the server
+// passes the pairs the signature was checked against, so that the
+// parameters acted on are exactly those signed.
+func decodeRequest(r *http.Request, query []auth.QueryPair, body []byte) (*Request, error) {
 	f := &form{}
-	if err := f.addEncoded(r.URL.RawQuery, isSigV4Param); err != nil {
+	if err := f.addPairs(query, isSigV4Param); err != nil {
 		return nil, err
 	}
 	if r.Method == http.MethodPost {

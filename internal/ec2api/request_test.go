@@ -84,17 +84,3 @@ func TestCheckVersion(t *testing.T) {
 		t.Errorf("message %v", err)
 	}
 }
-
-func TestReadBody(t *testing.T) {
-	b, err := ReadBody(post("abcd", ""), 4)
-	if err != nil || string(b) != "abcd" {
-		t.Fatalf("%q, %v", b, err)
-	}
-	_, err = ReadBody(post("abcde", ""), 4)
-	wantCode(t, err, model.CodeInvalidParameterValue)
-	r := post("", "")
-	r.Body = nil
-	if b, err := ReadBody(r, 4); b != nil || err != nil {
-		t.Fatalf("%q, %v", b, err)
-	}
-}

@@ -44,7 +44,8 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeEC2) serve(w http.ResponseWriter, r *http.Request, id string) error {
-	body, err := ReadBody(r, DefaultMaxBody)
+	body, _, release, err := newBodyBudget(DefaultBodyBudget).read(r, DefaultMaxBody)
+	defer release()
 	if err != nil {
 		return err
 	}

@@ -60,12 +60,14 @@ type Server struct {
 	now     func() time.Time
 	log     *slog.Logger
 	actions Table
+	bodies  *bodyBudget
 }
 
 // NewServer returns a server for svc whose callers authenticate with keys.
 // The EC2 actions are registered; Handle adds more (Palisade's own).
 func NewServer(svc *service.Service, keys auth.KeyLookup, log *slog.Logger) *Server {
-	s := &Server{svc: svc, keys: keys, now: time.Now, log: log.With("component", "ec2api"), actions: Table{}}
+	s := &Server{svc: svc, keys: keys, now: time.Now, log: log.With("component", "ec2api"), actions: Table{},
+		bodies: newBodyBudget(DefaultBodyBudget)}
 	for name, h := range ec2Actions() {
 		s.actions[name] = h
 	}
@@ -139,17 +141,39 @@ func (s *Server) finish(w http.ResponseWriter, ex *exchange) {
 		"account", ex.account, "service", ex.service)
 }
 
+// serve authenticates before it reads the body: a request without a known
+// access key is answered from its headers alone, so that anonymous clients
+// cannot make the server hold their bodies. A body is then read (within the
+// server's body budget) and hashed as it arrives; a client that claims the
+// payload's hash in X-Amz-Content-Sha256 has its signature checked before
+// its body is read at all.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, ex *exchange) error {
-	body, err := ReadBody(r, DefaultMaxBody)
+	if err := checkMethod(w, r); err != nil {
+		return err
+	}
+	if r.ContentLength > DefaultMaxBody {
+		return bodyTooLarge(DefaultMaxBody)
+	}
+	pending, err := auth.Verifier{Keys: s.keys, Now: s.now}.Identify(r)
+	if err != nil {
+		return err
+	}
+	if claimed, ok := auth.ClaimedPayloadHash(r); ok {
+		if _, err := pending.Check(r, claimed); err != nil {
+			return err
+		}
+	}
+	body, hash, release, err := s.bodies.read(r, DefaultMaxBody)
+	defer release()
 	if err != nil {
 		return unreadableBody(err)
 	}
-	id, err := auth.Verify(r, body, s.keys, s.now())
+	id, err := pending.Check(r, hash)
 	if err != nil {
 		return err
 	}
 	ex.account, ex.service = id.AccountID, id.Service
-	req, err := DecodeRequest(r, body)
+	req, err := decodeRequest(r, pending.Query(), body)
 	if err != nil {
 		return err
 	}
@@ -173,9 +197,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ex *exchange) err
 	return WriteResponse(w, req.Action, ex.reqID, out)
 }
 
+// checkMethod refuses methods other than GET and POST, the only ones of the
+// EC2 Query API, before anything else is read: HTTP 405 with an Allow
+// header, in the API's error format.
+func checkMethod(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodGet || r.Method == http.MethodPost {
+		return nil
+	}
+	w.Header().Set("Allow", "GET, POST")
+	return model.Errorf(CodeMethodNotAllowed, "The HTTP method %s is not allowed: the EC2 Query API takes GET and POST.",
+		clipValue(r.Method))
+}
+
 // unreadableBody turns a failure to read the body (a broken chunked
-// encoding, a client that went away) into a client error; ReadBody's own
-// errors pass unchanged.
+// encoding, a client that went away) into a client error; the body
+// reader's own errors pass unchanged.
 func unreadableBody(err error) error {
 	if model.CodeOf(err) != "" {
 		return err

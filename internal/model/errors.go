@@ -38,6 +38,7 @@ const (
 	CodeDryRunOperation                    = "DryRunOperation"
 	CodeIncorrectState                     = "IncorrectInstanceState"
 	CodeInternalError                      = "InternalError"
+	CodeUnavailable                        = "Unavailable" // HTTP 503, retryable: e.g. the store's disk is full
 	CodeInvalidAction                      = "InvalidAction"
 	CodeInvalidGroupDuplicate              = "InvalidGroup.Duplicate"
 	CodeInvalidGroupNotFound               = "InvalidGroup.NotFound"

@@ -116,6 +116,11 @@ type Caller struct {
 
 func (c Caller) scope() model.Scope { return model.Scope{Account: c.Account, Region: c.Region} }
 
+// errNoSpace answers a write the store could not commit for want of disk
+// space: retryable (HTTP 503), and the operator learns what to do.
+var errNoSpace = model.Errorf(model.CodeUnavailable, "The change could not be stored: the disk holding "+
+	"Palisade's database is out of space. Nothing was changed; retry once space has been freed.")
+
 // errInternal hides a store failure from the client while logging it.
 func (s *Service) internal(op string, err error) error {
 	var me *model.Error
@@ -126,6 +131,9 @@ func (s *Service) internal(op string, err error) error {
 		return model.Errorf("RequestCanceled", "The request was canceled.")
 	}
 	s.log.Error("operation failed", "op", op, "err", err)
+	if errors.Is(err, store.ErrNoSpace) {
+		return errNoSpace
+	}
 	return model.Errorf(model.CodeInternalError, "An internal error has occurred")
 }
 

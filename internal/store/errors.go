@@ -13,6 +13,10 @@ var (
 	ErrFutureRevision  = errors.New("store: required revision is a future revision")
 	ErrInvalidArgument = errors.New("store: invalid argument")
 	ErrTxnTooLarge     = errors.New("store: transaction too large")
+	// ErrNoSpace: a commit failed because the device holding the data is
+	// full (ENOSPC, EDQUOT). Nothing was committed; retry once space is
+	// freed.
+	ErrNoSpace = errors.New("store: no space left on the device holding the data")
 )
 
 // CompactedError says that a watch asked for revisions the change log no

@@ -1,7 +1,9 @@
 package bolt
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/internal/core"
@@ -55,7 +57,7 @@ func (s *Store) runBatch(batch []*request) ([]result, int64, error) {
 		return results, 0, err
 	}
 	if err := btx.Commit(); err != nil {
-		return results, 0, fmt.Errorf("commit: %w", err)
+		return results, 0, commitError(err)
 	}
 	return results, rev, nil
 }
@@ -109,4 +111,14 @@ func (s *Store) finishBatch(b buckets, rev int64) error {
 	}
 	_, err := compactLog(b, rev-s.retention, autoCompactStep)
 	return err
+}
+
+// commitError wraps the error of a failed commit; a full disk is also
+// store.ErrNoSpace. bbolt rolls the transaction back: the file still holds
+// the last commit, and the next commit may succeed once space is freed.
+func commitError(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("commit: %w: %w", store.ErrNoSpace, err)
+	}
+	return fmt.Errorf("commit: %w", err)
 }

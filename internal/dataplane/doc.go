@@ -84,7 +84,7 @@
 //     receiver with default timeouts needs no rule to undo them). An object
 //     fixes every state of its protocol: states AWS does not configure keep
 //     Linux's defaults, as in the namespace.
-//   - Untracked flows (SEMANTICS.md §6) are tracked by the kernel like all
+//   - Untracked flows (docs/aws-semantics.md#connection-tracking) are tracked by the kernel like all
 //     others; Cut deletes the conntrack entries of those the new policy
 //     denies, after Apply.
 //

@@ -228,19 +228,31 @@ func packageDirs(t *testing.T, root string) []string {
 	return out
 }
 
+// tableRow matches the first cell of a table row that names a package.
+var tableRow = regexp.MustCompile("(?m)^\\| `((?:cmd|internal)/[^`]+)` \\|")
+
 // TestEveryPackageOnTheMap: every package is described in
-// docs/architecture.md and listed in README.md's layout table, and every
-// entry of the layering table is named in docs/architecture.md.
+// docs/architecture.md and listed in README.md's layout table, neither
+// lists a package that does not exist, and every entry of the layering
+// table is named in docs/architecture.md.
 func TestEveryPackageOnTheMap(t *testing.T) {
 	root := repoRoot(t)
 	d := readDocs(t, root)
 	arch, readme := d["docs/architecture.md"], d["README.md"]
-	for _, dir := range packageDirs(t, root) {
+	dirs := packageDirs(t, root)
+	for _, dir := range dirs {
 		if !strings.Contains(arch, "`"+dir+"`") {
 			t.Errorf("package %s is not described in docs/architecture.md", dir)
 		}
 		if !strings.Contains(readme, "| `"+dir+"` |") {
 			t.Errorf("package %s is not in README.md's layout table", dir)
+		}
+	}
+	for _, doc := range []string{"docs/architecture.md", "README.md"} {
+		for _, m := range tableRow.FindAllStringSubmatch(d[doc], -1) {
+			if !slices.Contains(dirs, m[1]) {
+				t.Errorf("%s lists package %s, which does not exist", doc, m[1])
+			}
 		}
 	}
 	for entry := range allowed {

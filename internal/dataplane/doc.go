@@ -3,7 +3,8 @@
 // one table (family inet) and keeps the kernel equal to it, over netlink
 // (google/nftables), in one atomic batch per change. It never re-interprets
 // AWS semantics: every verdict comes from policy's Entries, Members and
-// Untracked classes.
+// Untracked classes. Why it is built so, the pitfalls met on the way and
+// what it costs are in docs/dataplane.md.
 //
 // # Layout
 //

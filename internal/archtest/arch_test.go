@@ -1,5 +1,6 @@
-// Package archtest holds the import rules of ARCHITECTURE.md as a test: a
-// package that imports what its layer must not fails the build of trust.
+// Package archtest holds the import rules of docs/architecture.md as a
+// test: a package that imports what its layer must not fails the build of
+// trust. It also keeps the documents in step with the code (docs_test.go).
 package archtest
 
 import (
@@ -101,7 +102,7 @@ func TestImportRules(t *testing.T) {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
 		owner, ok := entry(rel)
 		if !ok {
-			t.Errorf("%s is not in the layering table of archtest (ARCHITECTURE.md): add it", rel)
+			t.Errorf("%s is not in the layering table of archtest: add it, and describe it in docs/architecture.md", rel)
 			continue
 		}
 		for _, imp := range p.Imports {
@@ -128,7 +129,7 @@ func checkImport(rel, owner, imp string) string {
 				return ""
 			}
 		}
-		return "not allowed by ARCHITECTURE.md (" + owner + " may import " + strings.Join(ok, ", ") + ")"
+		return "not allowed by docs/architecture.md (" + owner + " may import " + strings.Join(ok, ", ") + ")"
 	}
 	if !slices.Contains(pure, owner) {
 		return ""

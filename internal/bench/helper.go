@@ -16,7 +16,7 @@ import (
 
 // The traffic of the data-plane benchmark runs in helper processes, started
 // inside the instances' namespaces and pinned to one CPU (the way
-// DATAPLANE.md §1 measured with taskset): a server in one instance, a
+// docs/dataplane.md#measured-costs describes): a server in one instance, a
 // client in the other. Helper is the entry point of such a process: the
 // palisade binary reaches it through a hidden subcommand, tests through
 // TestMain. It returns the process's exit code.

@@ -164,7 +164,7 @@ type Check struct {
 	Pass   bool   `json:"pass"`
 }
 
-// Targets of the data plane (the issue; DATAPLANE.md §5.2).
+// Targets of the data plane (docs/dataplane.md#measured-costs).
 const (
 	targetConnRatio    = 0.88
 	targetOverFloor    = 0.97 // connections/s, firewall over conntrack alone

@@ -14,7 +14,7 @@ import (
 	"palisade.dev/palisade/internal/policy"
 )
 
-// Cut ends untracked flows that lost their rule (SEMANTICS.md §6: they are
+// Cut ends untracked flows that lost their rule (docs/aws-semantics.md#connection-tracking: they are
 // "immediately interrupted if the rule that enables the flow is removed or
 // modified"). The kernel tracks every flow, so after an Apply that narrowed
 // a policy the router's conntrack table still holds entries that pass the

@@ -3,7 +3,8 @@
 // one table (family inet) and keeps the kernel equal to it, over netlink
 // (google/nftables), in one atomic batch per change. It never re-interprets
 // AWS semantics: every verdict comes from policy's Entries, Members and
-// Untracked classes.
+// Untracked classes. Why it is built so, the pitfalls met on the way and
+// what it costs are in docs/dataplane.md.
 //
 // # Layout
 //
@@ -96,7 +97,7 @@
 //     receiver with default timeouts needs no rule to undo them). An object
 //     fixes every state of its protocol: states AWS does not configure keep
 //     Linux's defaults, as in the namespace.
-//   - Untracked flows (SEMANTICS.md §6) are tracked by the kernel like all
+//   - Untracked flows (docs/aws-semantics.md#connection-tracking) are tracked by the kernel like all
 //     others; Cut deletes the conntrack entries of those the new policy
 //     denies, after Apply.
 //

@@ -172,7 +172,7 @@ func TestKernelMatchesRender(t *testing.T) {
 			if got != want {
 				t.Errorf("kernel table (netlink) differs from nft's compilation of Render:\n%s", lineDiff(want, got))
 			}
-			// Pitfall 5 of DATAPLANE.md: names stay nft-parseable.
+			// Pitfall 5 of docs/dataplane.md#pitfalls: names stay nft-parseable.
 			plain := exec.Command("ip", "netns", "exec", ours, "nft", "list", "table", "inet", TableName)
 			listing, err := plain.Output()
 			if err != nil {

@@ -239,7 +239,7 @@ func (p *plan) result() Result {
 // bulkMin is the number of elements added to one set in one batch from
 // which Apply counts the set's elements back from the kernel: google/
 // nftables v0.3.0 silently dropped elements beyond 64 KiB per message
-// (DATAPLANE.md pitfall 1); the pinned version splits them, and this check
+// (docs/dataplane.md#pitfalls, pitfall 1); the pinned version splits them, and this check
 // would catch a regression.
 const bulkMin = 1000
 

@@ -15,7 +15,7 @@ type sysctl struct {
 }
 
 // conntrackDefaults make the router namespace's conntrack timeouts AWS's
-// defaults (SEMANTICS.md §6), so that only interfaces with other timeouts
+// defaults (docs/aws-semantics.md#connection-tracking), so that only interfaces with other timeouts
 // need ct timeout objects (see ctObjects): TCP established and UDP
 // unreplied are Linux's defaults already, UDP replied ("UDP stream") is
 // 120 s in Linux and 180 s on AWS. The other states of TCP keep Linux's

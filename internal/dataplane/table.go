@@ -48,7 +48,7 @@ type Result struct {
 
 // sockBuffer is the forced size of the netlink socket's buffers: a full
 // rebuild is one sendmsg of every message (a few MiB for 10,000 members
-// and rules), beyond the default limits (DATAPLANE.md pitfall 2).
+// and rules), beyond the default limits (docs/dataplane.md#pitfalls, pitfall 2).
 const sockBuffer = 64 << 20
 
 func bigBuffers(c *netlink.Conn) error {

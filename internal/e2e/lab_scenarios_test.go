@@ -119,7 +119,7 @@ func labRevokeTracked(t *testing.T, l *labServer) {
 }
 
 // labRevokeUntracked: HTTP from 0.0.0.0/0 with all egress is untracked
-// (SEMANTICS.md §6): revoking that rule cuts an open connection that only
+// (docs/aws-semantics.md#connection-tracking): revoking that rule cuts an open connection that only
 // it allowed, while one that a narrower rule still allows goes on.
 func labRevokeUntracked(t *testing.T, l *labServer) {
 	v := newVPC(t, l.ec2, false)

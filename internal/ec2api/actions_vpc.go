@@ -24,7 +24,7 @@ func vpcActions() Table {
 
 // Wire states of VPCs and subnets. Palisade creates them synchronously, so
 // they are always available; CreateVpc answers pending as AWS does
-// (SEMANTICS.md §3, LocalStack's AWS-validated snapshot).
+// (docs/aws-semantics.md#vpcs-and-the-default-vpc, LocalStack's AWS-validated snapshot).
 const (
 	stateAvailable = "available"
 	statePending   = "pending"

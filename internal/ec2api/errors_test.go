@@ -38,7 +38,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 // TestEncodeErrorMatchesAWS reproduces, byte for byte, a real EC2 error body
-// (quoted in SEMANTICS.md §2.2 from galaxyproject/cloudlaunch#56).
+// (quoted in docs/aws-semantics.md#wire-protocol from galaxyproject/cloudlaunch#56).
 func TestEncodeErrorMatchesAWS(t *testing.T) {
 	err := model.Errorf(model.CodeInvalidPermissionDuplicate,
 		`the specified rule "peer: sg-8b3b99f3, TCP, from port: 0, to port: 65535, ALLOW" already exists`)

@@ -11,7 +11,7 @@ import (
 
 // The STS Query API, as much of it as clients of an EC2 endpoint need:
 // sts:GetCallerIdentity, which SDKs and test harnesses (moto's server mode,
-// SEMANTICS.md §7.1) send to the same endpoint to learn the account. A
+// docs/aws-semantics.md#wire-protocol) send to the same endpoint to learn the account. A
 // request belongs to STS when its SigV4 credential scope names the service
 // "sts"; it is then answered in STS's dialect, errors included.
 const (

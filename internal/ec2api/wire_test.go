@@ -1,8 +1,8 @@
 package ec2api
 
 // Response types of the tests: the shape a DescribeSecurityGroups handler
-// will declare, with the element names aws-sdk-go-v2 decodes (SEMANTICS.md
-// §2.2). Lists are Set so that an empty one still renders its element.
+// will declare, with the element names aws-sdk-go-v2 decodes
+// (docs/aws-semantics.md#wire-protocol). Lists are Set so that an empty one still renders its element.
 
 type testDescribeSecurityGroups struct {
 	SecurityGroups Set[testSecurityGroup] `xml:"securityGroupInfo"`

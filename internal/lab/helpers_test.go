@@ -22,7 +22,7 @@ import (
 )
 
 // probeTimeout bounds every connection attempt that should succeed;
-// DATAPLANE.md saw first IPv6 connects take ~1 s when neighbour discovery
+// docs/dataplane.md#pitfalls (13): first IPv6 connects take ~1 s when neighbour discovery
 // was cold. failTimeout bounds those that should fail (ARP for an address
 // nobody routes goes unanswered, so some fail by timing out).
 const (

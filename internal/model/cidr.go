@@ -4,7 +4,7 @@ import "net/netip"
 
 // ParseCIDR4 reads the CidrIp of a rule: an IPv4 prefix in CIDR notation.
 //
-// Trap (STYLE.md 5): netip.ParsePrefix keeps host bits ("10.1.2.3/16"
+// Trap (docs/aws-semantics.md#cidrs): netip.ParsePrefix keeps host bits ("10.1.2.3/16"
 // stays as written). AWS canonicalizes instead, so Palisade does too: host
 // bits are cleared here, once, and "10.1.2.3/16" is stored, shown, compared
 // for duplicates and matched on revoke as "10.1.0.0/16". A bare address

@@ -30,7 +30,7 @@ func CodeOf(err error) string {
 	return ""
 }
 
-// EC2 error codes Palisade returns. Each is documented in SEMANTICS.md §4.
+// EC2 error codes Palisade returns. Each is documented in docs/aws-semantics.md#error-codes.
 const (
 	CodeAuthFailure                        = "AuthFailure"
 	CodeCannotDelete                       = "CannotDelete"

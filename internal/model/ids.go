@@ -79,7 +79,7 @@ func NewID(k Kind, rand io.Reader) (string, error) {
 
 // ParseID checks that s can be an ID of kind k.
 //
-// Following SEMANTICS.md §5.1, text without the kind's prefix, or whose rest
+// Following docs/aws-semantics.md#ids, text without the kind's prefix, or whose rest
 // is not lowercase hex, is malformed (e.g. InvalidGroupId.Malformed); text
 // with the prefix and hex digits of a length Palisade never issues (neither
 // 8 nor 17) is well formed but cannot exist, so it is reported as not found

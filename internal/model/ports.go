@@ -57,7 +57,7 @@ func (f ICMPFilter) Span() PortRange {
 func ICMPKey(t, c uint8) uint16 { return uint16(t)<<8 | uint16(c) }
 
 // ParsePorts validates FromPort and ToPort (nil when absent) for protocol p
-// as AWS does (SEMANTICS.md §5.3):
+// as AWS does (docs/aws-semantics.md#ports):
 //   - tcp and udp need both, each 0-65535, From <= To;
 //   - icmp needs both: From is the ICMP type and To the code, each -1 to 255,
 //     and a type of -1 needs a code of -1;

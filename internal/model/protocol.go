@@ -86,8 +86,8 @@ func (p *Protocol) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseProtocol reads the IpProtocol of a rule as AWS does (SEMANTICS.md
-// §5.3): the names tcp, udp, icmp and icmpv6 in any case, a number from 0 to
+// ParseProtocol reads the IpProtocol of a rule as AWS does
+// (docs/aws-semantics.md#protocols): the names tcp, udp, icmp and icmpv6 in any case, a number from 0 to
 // 255, or -1 for all. The numbers 1, 6, 17 and 58 become their names (a
 // rule authorized as "6" reads back, and is matched for duplicates and
 // revokes, as "tcp"). "all" is rejected: only the aws CLI maps it to -1.

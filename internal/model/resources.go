@@ -152,7 +152,7 @@ type ConntrackTimeouts struct {
 	UDP            uint32 `json:"udp,omitempty"`            // 30-60
 }
 
-// DefaultConntrackTimeouts are AWS's defaults (SEMANTICS.md §6).
+// DefaultConntrackTimeouts are AWS's defaults (docs/aws-semantics.md#connection-tracking).
 var DefaultConntrackTimeouts = ConntrackTimeouts{TCPEstablished: 432000, UDPStream: 180, UDP: 30}
 
 // Effective fills zero fields with the defaults.

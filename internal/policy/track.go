@@ -6,7 +6,7 @@ import (
 	"palisade.dev/palisade/internal/model"
 )
 
-// Connection tracking as AWS defines it (SEMANTICS.md §6):
+// Connection tracking as AWS defines it (docs/aws-semantics.md#connection-tracking):
 //
 //   - Every allowed flow is stateful: its replies pass in both directions
 //     whatever the rules of the other direction say.

@@ -146,7 +146,7 @@ func (e *eniRecord) view(names map[model.GroupID]string) NetworkInterface {
 }
 
 // groupCheck says how an operation reports bad interface groups: AWS's codes
-// differ by API (SEMANTICS.md §3, §4).
+// differ by API (docs/aws-semantics.md#quotas).
 type groupCheck uint8
 
 const (

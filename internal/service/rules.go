@@ -129,7 +129,7 @@ func (t *tx) checkPeer(g *model.SecurityGroup, p model.Peer) error {
 }
 
 // ruleWeight is what a rule counts against the quota of each family
-// (SEMANTICS.md §5.4): a CIDR counts one in its family, a group reference
+// (docs/aws-semantics.md#quotas): a CIDR counts one in its family, a group reference
 // one in both, a prefix list its MaxEntries in its own family (decided:
 // AWS's documentation leaves the other family open).
 func (t *tx) ruleWeight(r model.Rule) (v4, v6 int, err error) {

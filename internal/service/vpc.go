@@ -12,7 +12,7 @@ import (
 	"palisade.dev/palisade/internal/store"
 )
 
-// The default VPC of every account and region (SEMANTICS.md §3).
+// The default VPC of every account and region (docs/aws-semantics.md#vpcs-and-the-default-vpc).
 var (
 	defaultVPCCIDR     = netip.MustParsePrefix("172.31.0.0/16")
 	defaultSubnetCIDRs = []netip.Prefix{

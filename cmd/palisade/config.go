@@ -54,6 +54,8 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 		"rules per security group, per direction and address family (AWS default 60, at most 1000)")
 	fs.IntVar(&c.Service.MaxGroupsPerInterface, "max-groups-per-interface", c.Service.MaxGroupsPerInterface,
 		"security groups per network interface (AWS default 5, at most 16)")
+	fs.Var((*regionsValue)(&c.Service.Regions), "regions",
+		"comma-separated regions to serve; requests signed for any other are refused (default: the commercial AWS regions)")
 }
 
 // check validates c, naming the flags.
@@ -67,6 +69,9 @@ func (c serveConfig) check() error {
 		return fmt.Errorf("--max-rules-per-group %d: must be 1 to 1000", c.Service.MaxRulesPerGroup)
 	case c.Service.MaxGroupsPerInterface < 1 || c.Service.MaxGroupsPerInterface > 16:
 		return fmt.Errorf("--max-groups-per-interface %d: must be 1 to 16", c.Service.MaxGroupsPerInterface)
+	}
+	if err := service.CheckRegions(c.Service.Regions); err != nil {
+		return fmt.Errorf("--regions: %w", err)
 	}
 	if err := c.Service.Check(); err != nil {
 		return fmt.Errorf("--ipv6-pool: %w", err)
@@ -131,3 +136,20 @@ func (p *prefixValue) Set(s string) error {
 }
 
 func (p *prefixValue) Type() string { return "prefix" }
+
+// regionsValue is the list of --regions: names separated by commas (spaces
+// around them are ignored).
+type regionsValue []string
+
+func (r *regionsValue) String() string { return strings.Join(*r, ",") }
+
+func (r *regionsValue) Set(s string) error {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		out = append(out, strings.TrimSpace(name))
+	}
+	*r = out
+	return service.CheckRegions(out)
+}
+
+func (r *regionsValue) Type() string { return "regions" }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -97,6 +98,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 	log.Info("data directory", "path", dir)
+	log.Info("serving regions", "regions", strings.Join(cfg.Service.Regions, ","))
 
 	st, err := openStore(dir, own, log)
 	if err != nil {
@@ -119,7 +121,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if fresh {
 		log.Info("first start: created the admin account", "account", admin.ID, "access_key_id", key.ID)
 	}
-	if err := writeClientFiles(dir, key, fresh, own, log); err != nil {
+	if err := writeClientFiles(dir, key, fresh, clientRegion(cfg.Service.Regions), own, log); err != nil {
 		return err
 	}
 

@@ -149,6 +149,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ex *exchange) err
 		return err
 	}
 	ex.account, ex.service = id.AccountID, id.Service
+	if err := s.svc.CheckRegion(id.Region); err != nil {
+		return err
+	}
 	req, err := DecodeRequest(r, body)
 	if err != nil {
 		return err

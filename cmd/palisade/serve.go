@@ -97,6 +97,9 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := secureDataDir(dir, os.Geteuid(), own, log); err != nil {
+		return err
+	}
 	log.Info("data directory", "path", dir)
 	log.Info("serving regions", "regions", strings.Join(cfg.Service.Regions, ","))
 

@@ -78,6 +78,9 @@ func TestLabMovesHostsToTheirAccountNamespace(t *testing.T) {
 	if err := lb.EnsureHost(lab.Host{Name: old, VPC: v.ID, IPv4: netip.MustParseAddr(officeIP)}); err != nil {
 		t.Fatal(err)
 	}
+	if !nsExists(old) || nsExists(ns) {
+		t.Fatalf("before the restart: %s %v, %s %v", old, nsExists(old), ns, nsExists(ns))
+	}
 	l2 := runLab(t, l.dir)
 	waitNSGone(t, old)
 	waitNS(t, ns)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"palisade.dev/palisade/internal/auth"
 )
@@ -16,8 +17,17 @@ const (
 	credentialsFile = "credentials" // AWS shared-credentials format, mode 0600
 	configFile      = "config"      // AWS config format, mode 0644
 	profileName     = "palisade"
-	profileRegion   = "us-east-1"
+	profileRegion   = "us-east-1" // or, when it is not served, the first served region
 )
+
+// clientRegion is the region of the profile serve writes: us-east-1 when
+// served, else the first of the served regions.
+func clientRegion(served []string) string {
+	if len(served) == 0 || slices.Contains(served, profileRegion) {
+		return profileRegion
+	}
+	return served[0]
+}
 
 func credentialsText(key auth.AccessKey) string {
 	return "[" + profileName + "]\n" +
@@ -25,8 +35,8 @@ func credentialsText(key auth.AccessKey) string {
 		"aws_secret_access_key = " + key.Secret + "\n"
 }
 
-func configText() string {
-	return "[profile " + profileName + "]\nregion = " + profileRegion + "\n"
+func configText(region string) string {
+	return "[profile " + profileName + "]\nregion = " + region + "\n"
 }
 
 // writeClientFiles makes sure the data directory holds the admin's
@@ -34,7 +44,7 @@ func configText() string {
 // exception: on a fresh store (fresh is true) an existing credentials file
 // names the keys of a database that is gone, so it is replaced. A missing
 // credentials file is written again from the admin key in the store.
-func writeClientFiles(dir string, key auth.AccessKey, fresh bool, o owner, log *slog.Logger) error {
+func writeClientFiles(dir string, key auth.AccessKey, fresh bool, region string, o owner, log *slog.Logger) error {
 	creds := filepath.Join(dir, credentialsFile)
 	existed, err := fileExists(creds)
 	if err != nil {
@@ -53,7 +63,7 @@ func writeClientFiles(dir string, key auth.AccessKey, fresh bool, o owner, log *
 	if ok, err := fileExists(cfg); err != nil {
 		return err
 	} else if !ok {
-		if err := writeFileAtomic(cfg, configText(), 0o644, o); err != nil {
+		if err := writeFileAtomic(cfg, configText(region), 0o644, o); err != nil {
 			return err
 		}
 	}

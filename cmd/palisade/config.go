@@ -65,6 +65,8 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections,
 		"connections open at once; more wait until one closes")
+	fs.Var((*regionsValue)(&c.Service.Regions), "regions",
+		"comma-separated regions to serve; requests signed for any other are refused (default: the commercial AWS regions)")
 }
 
 // check validates c, naming the flags.
@@ -82,6 +84,9 @@ func (c serveConfig) check() error {
 		return fmt.Errorf("--tls-cert and --tls-key: give both or neither")
 	case c.MaxConnections < 1:
 		return fmt.Errorf("--max-connections %d: must be at least 1", c.MaxConnections)
+	}
+	if err := service.CheckRegions(c.Service.Regions); err != nil {
+		return fmt.Errorf("--regions: %w", err)
 	}
 	if err := c.Service.Check(); err != nil {
 		return fmt.Errorf("--ipv6-pool: %w", err)
@@ -146,3 +151,20 @@ func (p *prefixValue) Set(s string) error {
 }
 
 func (p *prefixValue) Type() string { return "prefix" }
+
+// regionsValue is the list of --regions: names separated by commas (spaces
+// around them are ignored).
+type regionsValue []string
+
+func (r *regionsValue) String() string { return strings.Join(*r, ",") }
+
+func (r *regionsValue) Set(s string) error {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		out = append(out, strings.TrimSpace(name))
+	}
+	*r = out
+	return service.CheckRegions(out)
+}
+
+func (r *regionsValue) Type() string { return "regions" }

@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"syscall"
 )
 
 // owner is who should own what serve creates: the user who ran sudo, so
@@ -112,4 +115,92 @@ func makeDataDir(dir string, o owner) error {
 		return fmt.Errorf("data directory %s is not a directory", dir)
 	}
 	return nil
+}
+
+// secretFiles are the files of the data directory that hold secrets: the
+// store (every account's keys) and the admin's credentials. configFile holds
+// none and stays readable (0644).
+var secretFiles = []string{dbFile, credentialsFile}
+
+// secureDataDir makes sure nobody but who runs serve can read or replace
+// what it keeps in dir, before anything is read or written there. The
+// directory and the files already in it must belong to the effective user
+// or, under sudo, to the invoking user (whom serve hands its files to):
+// another user owning them could read the keys or swap the files, so serve
+// refuses with an error that says what to do. Modes are repaired, with a
+// warning in the log: the directory to 0700, the secret files to 0600. A
+// secret file that is a symbolic link or not a regular file is refused.
+func secureDataDir(dir string, euid int, o owner, log *slog.Logger) error {
+	if err := checkOwner(dir, euid, o); err != nil {
+		return err
+	}
+	if err := tightenMode(dir, 0o700, log); err != nil {
+		return err
+	}
+	for _, name := range append(slices.Clone(secretFiles), configFile) {
+		path := filepath.Join(dir, name)
+		info, err := os.Lstat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file (%s): refusing to use it; remove it or choose another --data-dir", path, info.Mode().Type())
+		}
+		if err := checkOwner(path, euid, o); err != nil {
+			return err
+		}
+		if slices.Contains(secretFiles, name) {
+			if err := tightenMode(path, 0o600, log); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkOwner refuses path unless it belongs to euid or to the sudo user o.
+func checkOwner(path string, euid int, o owner) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	uid := int(info.Sys().(*syscall.Stat_t).Uid)
+	if uid == euid || o.set && uid == o.uid {
+		return nil
+	}
+	want := userName(euid)
+	if o.set {
+		want += " or " + userName(o.uid)
+	}
+	return fmt.Errorf("%s belongs to %s, not to %s: serve keeps every account's keys there, which its owner could read or replace; "+
+		"use a directory of your own (--data-dir) or give this one to %s (chown)", path, userName(uid), want, userName(euid))
+}
+
+// tightenMode removes the permission bits of path beyond max, and says so.
+func tightenMode(path string, max os.FileMode, log *slog.Logger) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	mode := info.Mode().Perm()
+	if mode&^max == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, mode&max); err != nil {
+		return fmt.Errorf("restrict %s to mode %#o: %w", path, mode&max, err)
+	}
+	log.Warn("restricted the mode of a data directory entry that others could use", "path", path,
+		"was", fmt.Sprintf("%#o", mode), "now", fmt.Sprintf("%#o", mode&max))
+	return nil
+}
+
+// userName is "uid N (name)", or "uid N" when the name is unknown.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("uid %d (%s)", uid, u.Username)
+	}
+	return fmt.Sprintf("uid %d", uid)
 }

@@ -42,6 +42,7 @@ func newLabHostCmd() *cobra.Command {
 // labHost is a lab host as the CLI prints it.
 type labHost struct {
 	Name        string `json:"Name" xml:"name"`
+	Namespace   string `json:"Namespace" xml:"namespace"` // for ip netns exec
 	VpcID       string `json:"VpcId" xml:"vpcId"`
 	IPv4Address string `json:"Ipv4Address" xml:"ipv4Address"`
 	IPv6Address string `json:"Ipv6Address,omitempty" xml:"ipv6Address"`
@@ -51,9 +52,13 @@ func newLabHostAddCmd(flags *clientFlags) *cobra.Command {
 	var vpc, ip4, ip6 string
 	cmd := &cobra.Command{
 		Use:   "add NAME --vpc VPC-ID --ip ADDR [--ip6 ADDR]",
-		Short: "Add an outside computer: a namespace NAME with one address outside the VPC",
+		Short: "Add an outside computer: a namespace NAME.ACCOUNT-ID with one address outside the VPC",
+		Long: `Add an outside computer NAME (unique in your account) to the lab: a network
+namespace with one address outside the VPC, from which you try your rules.
+Its namespace is NAME.ACCOUNT-ID (printed as Namespace), so that the hosts of
+two accounts never share a namespace.`,
 		Example: `  palisade lab host add office --vpc vpc-0123456789abcdef0 --ip 203.0.113.5
-  sudo ip netns exec office ssh 172.31.5.9`,
+  sudo ip netns exec office.123456789012 ssh 172.31.5.9`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, format, err := flags.connect(cmd, client.JSON)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -103,7 +104,11 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := secureDataDir(dir, os.Geteuid(), own, log); err != nil {
+		return err
+	}
 	log.Info("data directory", "path", dir)
+	log.Info("serving regions", "regions", strings.Join(cfg.Service.Regions, ","))
 
 	st, err := openStore(dir, own, log)
 	if err != nil {
@@ -126,7 +131,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if fresh {
 		log.Info("first start: created the admin account", "account", admin.ID, "access_key_id", key.ID)
 	}
-	if err := writeClientFiles(dir, key, fresh, own, log); err != nil {
+	if err := writeClientFiles(dir, key, fresh, clientRegion(cfg.Service.Regions), own, log); err != nil {
 		return err
 	}
 

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"palisade.dev/palisade/internal/auth"
+	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -46,7 +48,8 @@ func TestServeDefaults(t *testing.T) {
 	}
 	if cfg.Listen != "127.0.0.1:4566" || cfg.DataDir != "" || cfg.Dataplane != "none" ||
 		cfg.Service.MaxRulesPerGroup != 60 || cfg.Service.MaxGroupsPerInterface != 5 ||
-		cfg.Service.IPv6Pool != netip.MustParsePrefix("fd00::/8") {
+		cfg.Service.IPv6Pool != netip.MustParsePrefix("fd00::/8") ||
+		!slices.Equal(cfg.Service.Regions, service.AWSRegions()) {
 		t.Fatalf("%+v", cfg)
 	}
 }
@@ -59,6 +62,7 @@ func TestServeEnvironmentAndFlags(t *testing.T) {
 		"PALISADE_MAX_GROUPS_PER_INTERFACE": "16",
 		"PALISADE_IPV6_POOL":                "fd12:3456::/32",
 		"PALISADE_DATAPLANE":                "none",
+		"PALISADE_REGIONS":                  "eu-west-1, lab-west-1",
 	}
 	cfg, err := parseServe(t, env, "--listen", "127.0.0.1:1234", "--max-rules-per-group=1000")
 	if err != nil {
@@ -68,8 +72,13 @@ func TestServeEnvironmentAndFlags(t *testing.T) {
 		t.Fatalf("%+v", cfg)
 	}
 	if cfg.DataDir != "/srv/palisade" || cfg.Service.MaxGroupsPerInterface != 16 ||
-		cfg.Service.IPv6Pool != netip.MustParsePrefix("fd12:3456::/32") { // the environment beats defaults
+		cfg.Service.IPv6Pool != netip.MustParsePrefix("fd12:3456::/32") ||
+		!slices.Equal(cfg.Service.Regions, []string{"eu-west-1", "lab-west-1"}) { // the environment beats defaults
 		t.Fatalf("%+v", cfg)
+	}
+	cfg, err = parseServe(t, env, "--regions", "us-east-1")
+	if err != nil || !slices.Equal(cfg.Service.Regions, []string{"us-east-1"}) {
+		t.Fatalf("%+v %v", cfg, err)
 	}
 }
 
@@ -87,6 +96,10 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		{nil, []string{"--ipv6-pool", "fd00::1/8"}, "host bits"},
 		{nil, []string{"--ipv6-pool", "fd00::/64"}, "/56 or shorter"},
 		{nil, []string{"--listen", ""}, "--listen"},
+		{nil, []string{"--regions", ""}, `region "": not a region name`},
+		{nil, []string{"--regions", "us-east-1,,eu-west-1"}, `region "": not a region name`},
+		{nil, []string{"--regions", "us-east-1,us-east-1"}, "listed twice"},
+		{map[string]string{"PALISADE_REGIONS": "Moon"}, nil, `PALISADE_REGIONS="Moon"`},
 		{map[string]string{"PALISADE_MAX_RULES_PER_GROUP": "many"}, nil, `PALISADE_MAX_RULES_PER_GROUP="many"`},
 		{map[string]string{"PALISADE_IPV6_POOL": "nope"}, nil, `PALISADE_IPV6_POOL="nope"`},
 	}
@@ -108,7 +121,7 @@ func TestServeHelpNamesEnvironmentVariables(t *testing.T) {
 	}
 	for _, v := range []string{"$PALISADE_LISTEN", "$PALISADE_DATA_DIR", "$PALISADE_DATAPLANE", "$PALISADE_IPV6_POOL",
 		"$PALISADE_MAX_RULES_PER_GROUP", "$PALISADE_MAX_GROUPS_PER_INTERFACE", "$PALISADE_TLS_CERT", "$PALISADE_TLS_KEY",
-		"$PALISADE_MAX_CONNECTIONS"} {
+		"$PALISADE_MAX_CONNECTIONS", "$PALISADE_REGIONS"} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("help lacks %s:\n%s", v, out.String())
 		}
@@ -241,7 +254,7 @@ func TestClientFiles(t *testing.T) {
 	key := auth.AccessKey{ID: "AKIAAAAAAAAAAAAAAAAA", Secret: "s3cr3t/+", Account: "123456789012"}
 	creds, cfg := filepath.Join(dir, "credentials"), filepath.Join(dir, "config")
 
-	if err := writeClientFiles(dir, key, true, owner{}, log); err != nil {
+	if err := writeClientFiles(dir, key, true, "us-east-1", owner{}, log); err != nil {
 		t.Fatal(err)
 	}
 	wantFile(t, creds, "[palisade]\naws_access_key_id = AKIAAAAAAAAAAAAAAAAA\naws_secret_access_key = s3cr3t/+\n", 0o600)
@@ -250,7 +263,7 @@ func TestClientFiles(t *testing.T) {
 	// Later starts touch nothing, even when the user edited the files.
 	os.WriteFile(creds, []byte("edited"), 0o600)
 	os.WriteFile(cfg, []byte("edited too"), 0o600)
-	if err := writeClientFiles(dir, key, false, owner{}, log); err != nil {
+	if err := writeClientFiles(dir, key, false, "us-east-1", owner{}, log); err != nil {
 		t.Fatal(err)
 	}
 	wantFile(t, creds, "edited", 0o600)
@@ -258,7 +271,7 @@ func TestClientFiles(t *testing.T) {
 
 	// A missing file is written again; the other one stays.
 	os.Remove(creds)
-	if err := writeClientFiles(dir, key, false, owner{}, log); err != nil {
+	if err := writeClientFiles(dir, key, false, "us-east-1", owner{}, log); err != nil {
 		t.Fatal(err)
 	}
 	wantFile(t, creds, credentialsText(key), 0o600)
@@ -266,7 +279,7 @@ func TestClientFiles(t *testing.T) {
 
 	// A fresh store makes the old credentials stale: they are replaced.
 	os.WriteFile(creds, []byte("stale"), 0o644)
-	if err := writeClientFiles(dir, key, true, owner{}, log); err != nil {
+	if err := writeClientFiles(dir, key, true, "us-east-1", owner{}, log); err != nil {
 		t.Fatal(err)
 	}
 	wantFile(t, creds, credentialsText(key), 0o600)
@@ -275,11 +288,22 @@ func TestClientFiles(t *testing.T) {
 	}
 }
 
+func TestClientRegion(t *testing.T) {
+	for _, c := range []struct {
+		served []string
+		want   string
+	}{{service.AWSRegions(), "us-east-1"}, {[]string{"eu-west-1", "us-east-1"}, "us-east-1"}, {[]string{"lab-1", "eu-west-1"}, "lab-1"}} {
+		if got := clientRegion(c.served); got != c.want {
+			t.Errorf("%v: %s, want %s", c.served, got, c.want)
+		}
+	}
+}
+
 func TestClientFilesBelongToTheSudoUser(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	key := auth.AccessKey{ID: "AKIAAAAAAAAAAAAAAAAA", Secret: "s"}
-	if err := writeClientFiles(dir, key, true, owner{uid: 4321, gid: 4322, set: true}, slog.New(slog.DiscardHandler)); err != nil {
+	if err := writeClientFiles(dir, key, true, "us-east-1", owner{uid: 4321, gid: 4322, set: true}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"credentials", "config"} {

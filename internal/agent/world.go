@@ -26,7 +26,7 @@ type world struct {
 	enis      map[model.ENIID]*model.ENI
 	instances map[model.InstanceID]*model.Instance
 	lists     map[model.PrefixListID]*model.PrefixList
-	hosts     map[string]*model.LabHost
+	hosts     map[string]*model.LabHost // by namespace name
 
 	nets  map[model.VpcID]*vpcNet
 	dirty map[model.VpcID]bool
@@ -40,7 +40,7 @@ type vpcNet struct {
 	compiler  *policy.Compiler
 	scope     *model.Scope // whose prefix lists the compiler holds; nil before the VPC record
 	instances map[model.InstanceID]bool
-	hosts     map[string]bool
+	hosts     map[string]bool // namespace names
 }
 
 func newWorld() *world {
@@ -71,7 +71,7 @@ func (w *world) net(id model.VpcID) *vpcNet {
 // compiler of its VPC and marks the VPCs it concerns, before and after,
 // dirty. Keys that are not resources are ignored.
 func (w *world) apply(key string, value []byte) error {
-	_, kind, id, ok := model.ParseResourceKey(key)
+	scope, kind, id, ok := model.ParseResourceKey(key)
 	if !ok {
 		return nil
 	}
@@ -132,12 +132,13 @@ func (w *world) apply(key string, value []byte) error {
 		}
 		return err
 	case model.KeyLabHost:
-		old, cur, err := put(w.hosts, id, value)
+		ns := model.LabHostNamespace(scope.Account, id) // names are unique per account only
+		old, cur, err := put(w.hosts, ns, value)
 		if old != nil {
-			delete(w.net(old.VPC).hosts, old.Name)
+			delete(w.net(old.VPC).hosts, ns)
 		}
 		if cur != nil {
-			w.net(cur.VPC).hosts[cur.Name] = true
+			w.net(cur.VPC).hosts[ns] = true
 		}
 		touch(w, old, cur, func(h *model.LabHost) model.VpcID { return h.VPC })
 		return err
@@ -252,9 +253,9 @@ func (w *world) view(id model.VpcID) *vpcView {
 			v.instances = append(v.instances, li)
 		}
 	}
-	for name := range n.hosts {
-		if h := w.hosts[name]; h != nil {
-			v.hosts = append(v.hosts, lab.Host{Name: h.Name, VPC: string(h.VPC), IPv4: h.IPv4, IPv6: h.IPv6})
+	for ns := range n.hosts {
+		if h := w.hosts[ns]; h != nil {
+			v.hosts = append(v.hosts, lab.Host{Name: ns, VPC: string(h.VPC), IPv4: h.IPv4, IPv6: h.IPv6})
 		}
 	}
 	slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(a.ID, b.ID) })

@@ -200,3 +200,29 @@ func compareCompiled(t *testing.T, what string, got, want *policy.Compiled) {
 		}
 	}
 }
+
+// Two accounts' lab hosts of the same name are two hosts, each in its own
+// namespace (<name>.<account>); deleting one leaves the other.
+func TestWorldLabHostsOfTwoAccounts(t *testing.T) {
+	w := newWorld()
+	sim := &storeSim{kv: map[string][]byte{}}
+	vpc := model.VpcID("vpc-0123456789abcdef0")
+	put := func(acct model.AccountID, ip string) model.Scope {
+		scope := model.Scope{Account: acct, Region: "us-east-1"}
+		sim.put(w, scope, model.KeyLabHost, "office", model.LabHost{Scope: scope, Name: "office", VPC: vpc, IPv4: netip.MustParseAddr(ip)})
+		return scope
+	}
+	alice := put("123456789012", "203.0.113.5")
+	put("210987654321", "198.51.100.7")
+	var names []string
+	for _, h := range w.view(vpc).hosts {
+		names = append(names, h.Name+"="+h.IPv4.String())
+	}
+	if want := []string{"office.123456789012=203.0.113.5", "office.210987654321=198.51.100.7"}; !slices.Equal(names, want) {
+		t.Fatalf("hosts %v, want %v", names, want)
+	}
+	sim.del(w, alice, model.KeyLabHost, "office")
+	if hs := w.view(vpc).hosts; len(hs) != 1 || hs[0].Name != "office.210987654321" {
+		t.Fatalf("after alice's delete: %+v", hs)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/ec2api"
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store/bolt"
 )
@@ -43,6 +44,7 @@ type controlPlane struct {
 	srv      *http.Server
 	endpoint string
 	creds    aws.Credentials
+	account  model.AccountID // the admin's, whom creds sign for
 	lab      *lab.Lab
 	agent    *agent.Agent
 	ec2      *ec2.Client
@@ -83,10 +85,11 @@ func startControlPlane(ctx context.Context, l *lab.Lab, log *slog.Logger) (_ *co
 	if cp.accounts, err = auth.OpenAccounts(ctx, cp.st, auth.WithAccountsLogger(log)); err != nil {
 		return nil, err
 	}
-	_, key, _, err := cp.accounts.Bootstrap(ctx)
+	admin, key, _, err := cp.accounts.Bootstrap(ctx)
 	if err != nil {
 		return nil, err
 	}
+	cp.account = admin.ID
 	cp.creds = aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}
 	if err := cp.serve(ec2api.NewServer(svc, cp.accounts, log)); err != nil {
 		return nil, err

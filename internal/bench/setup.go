@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // Ports of the benchmark's traffic on the server instance.
@@ -54,7 +56,7 @@ type scenario struct {
 	many        instanceInfo // the many-groups server: manyGroups, then S
 	probe       instanceInfo // joins R and leaves it again (membership latency)
 	ruleInst    []instanceInfo
-	hostName    string
+	hostName    string // the lab host's namespace
 	hostAddr    netip.Addr
 	members     int
 }
@@ -349,10 +351,11 @@ func (b *builder) setGroups(ctx context.Context, eni string, groups ...string) e
 // labHost adds an "outside computer" to the VPC: the rule-change latency
 // opens a port for its address.
 func (b *builder) labHost(ctx context.Context) error {
-	b.sc.hostName = "pbh-" + randHex(8)
+	name := "pbh-" + randHex(8)
+	b.sc.hostName = model.LabHostNamespace(b.cp.account, name)
 	b.sc.hostAddr = netip.MustParseAddr(benchHostIP)
 	return b.cp.call(ctx, "PalisadeCreateLabHost", url.Values{
-		"Name": {b.sc.hostName}, "VpcId": {b.sc.vpc}, "Ipv4Address": {benchHostIP}})
+		"Name": {name}, "VpcId": {b.sc.vpc}, "Ipv4Address": {benchHostIP}})
 }
 
 // parallel runs fn in n goroutines and returns the first error.

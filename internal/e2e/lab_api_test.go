@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -159,7 +160,7 @@ func launch(t *testing.T, c *ec2.Client, v labVPC, groups ...string) labInstance
 
 // addHost adds a lab host ("outside computer") with a unique name to vpc
 // with `palisade lab host add`, as the admin in region, and returns its
-// name. ip6 may be "".
+// namespace. ip6 may be "".
 func (l *labServer) addHost(t *testing.T, region, vpc, ip, ip6 string) string {
 	t.Helper()
 	name := uniqueName("host")
@@ -168,8 +169,20 @@ func (l *labServer) addHost(t *testing.T, region, vpc, ip, ip6 string) string {
 	if ip6 != "" {
 		args = append(args, "--ip6", ip6)
 	}
-	if _, stderr, code := palisade(t, profileEnv(t, l.dir), args...); code != 0 {
+	stdout, stderr, code := palisade(t, profileEnv(t, l.dir), args...)
+	if code != 0 {
 		t.Fatalf("palisade %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
 	}
-	return name
+	return hostNamespace(t, stdout)
+}
+
+// hostNamespace reads the namespace of the lab host that `palisade lab
+// host add` printed (JSON).
+func hostNamespace(t *testing.T, out string) string {
+	t.Helper()
+	var added struct{ Name, Namespace string }
+	if err := json.Unmarshal([]byte(out), &added); err != nil || added.Namespace == "" {
+		t.Fatalf("palisade lab host add printed %q (%v)", out, err)
+	}
+	return added.Namespace
 }

@@ -40,7 +40,7 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 		}
 		return stdout
 	}
-	officeNS, strangerNS := uniqueName("office"), uniqueName("stranger")
+	office, stranger := uniqueName("office"), uniqueName("stranger")
 
 	sg := aws("ec2", "create-security-group", "--group-name", "ssh", "--description", "SSH from the office", "--query", "GroupId", "--output", "text")
 	aws("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "203.0.113.5/32")
@@ -48,8 +48,12 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 	aws("ec2", "wait", "instance-running", "--instance-ids", i)
 	ip := aws("ec2", "describe-instances", "--instance-ids", i, "--query", "Reservations[0].Instances[0].PrivateIpAddress", "--output", "text")
 	vpc := aws("ec2", "describe-instances", "--instance-ids", i, "--query", "Reservations[0].Instances[0].VpcId", "--output", "text")
-	pal("lab", "host", "add", officeNS, "--vpc", vpc, "--ip", "203.0.113.5")
-	pal("lab", "host", "add", strangerNS, "--vpc", vpc, "--ip", "198.51.100.7")
+	officeNS := hostNamespace(t, pal("lab", "host", "add", office, "--vpc", vpc, "--ip", "203.0.113.5"))
+	strangerNS := hostNamespace(t, pal("lab", "host", "add", stranger, "--vpc", vpc, "--ip", "198.51.100.7"))
+	acct := aws("sts", "get-caller-identity", "--query", "Account", "--output", "text")
+	if officeNS != office+"."+acct || strangerNS != stranger+"."+acct {
+		t.Fatalf("namespaces %s and %s, want <name>.%s", officeNS, strangerNS, acct)
+	}
 
 	waitNS(t, i, officeNS, strangerNS)
 	listener := exec.Command("ip", "netns", "exec", i, "nc", "-l", "-k", "22")
@@ -106,16 +110,16 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 			t.Errorf("palisade lab host ls prints no table row of %s:\n%s", name, table)
 		}
 	}
-	want := []labHost{{officeNS, vpc, "203.0.113.5"}, {strangerNS, vpc, "198.51.100.7"}}
+	want := []labHost{{office, officeNS, vpc, "203.0.113.5"}, {stranger, strangerNS, vpc, "198.51.100.7"}}
 	if len(ls.LabHosts) != 2 || ls.LabHosts[0] != want[0] || ls.LabHosts[1] != want[1] {
 		t.Errorf("palisade lab host ls: %+v, want %+v", ls.LabHosts, want)
 	}
-	pal("lab", "host", "rm", strangerNS)
+	pal("lab", "host", "rm", stranger)
 	waitNSGone(t, strangerNS)
 	l.stop()
 }
 
 // labHost is a lab host as `palisade lab host ls` prints it.
 type labHost struct {
-	Name, VpcId, Ipv4Address string
+	Name, Namespace, VpcId, Ipv4Address string
 }

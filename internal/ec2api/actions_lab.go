@@ -27,6 +27,7 @@ func labActions() Table {
 // labHostXML is one lab host on the wire.
 type labHostXML struct {
 	Name        string `xml:"name"`
+	Namespace   string `xml:"namespace"` // what ip netns exec takes: <name>.<account>
 	VpcID       string `xml:"vpcId"`
 	IPv4Address string `xml:"ipv4Address"`
 	IPv6Address string `xml:"ipv6Address,omitempty"`
@@ -34,7 +35,7 @@ type labHostXML struct {
 }
 
 func labHostOf(h *model.LabHost) labHostXML {
-	out := labHostXML{Name: h.Name, VpcID: string(h.VPC), IPv4Address: h.IPv4.String(), OwnerID: string(h.Account)}
+	out := labHostXML{Name: h.Name, Namespace: h.Namespace(), VpcID: string(h.VPC), IPv4Address: h.IPv4.String(), OwnerID: string(h.Account)}
 	if h.IPv6.IsValid() {
 		out.IPv6Address = h.IPv6.String()
 	}

@@ -173,6 +173,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ex *exchange) err
 		return err
 	}
 	ex.account, ex.service = id.AccountID, id.Service
+	if err := s.svc.CheckRegion(id.Region); err != nil {
+		return err
+	}
 	req, err := decodeRequest(r, pending.Query(), body)
 	if err != nil {
 		return err

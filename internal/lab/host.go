@@ -9,7 +9,7 @@ import (
 // one VPC's router, that reaches the VPC's instances by their private
 // addresses with its own address as the source (no NAT).
 type Host struct {
-	Name string     // namespace name: 1–64 of [A-Za-z0-9._-], not an instance id
+	Name string     // namespace name: 1–MaxHostNameLen of [A-Za-z0-9._-], not an instance id
 	VPC  string     // VPC id; EnsureVPC must have made its router
 	IPv4 netip.Addr // its address, outside the VPC's CIDRs
 	IPv6 netip.Addr // optional (zero when none), outside the VPC's CIDRs

@@ -112,11 +112,16 @@ func devName(d int) string { return fmt.Sprintf("eth%d", d) }
 // maxDevice bounds device indexes (EC2 instances have at most a few dozen).
 const maxDevice = 99
 
-// validHostName reports whether name may name a lab host's namespace: 1–64
-// bytes of letters, digits, '.', '_' and '-', not "." or "..", and not the
-// form of an instance id.
+// MaxHostNameLen is the longest lab host namespace name: the service names
+// a host's namespace "<name>.<account>", a name of up to 64 bytes, '.' and
+// a 12-digit account ID.
+const MaxHostNameLen = 64 + 1 + 12
+
+// validHostName reports whether name may name a lab host's namespace: 1 to
+// MaxHostNameLen bytes of letters, digits, '.', '_' and '-', not "." or
+// "..", and not the form of an instance id.
 func validHostName(name string) bool {
-	if name == "" || len(name) > 64 || name == "." || name == ".." || IsInstanceID(name) {
+	if name == "" || len(name) > MaxHostNameLen || name == "." || name == ".." || IsInstanceID(name) {
 		return false
 	}
 	return validChars(name)

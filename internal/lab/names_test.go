@@ -143,7 +143,8 @@ func TestValidHost(t *testing.T) {
 		{Host{"a/b", vpc, ip("203.0.113.7"), netip.Addr{}}, false},
 		{Host{"..", vpc, ip("203.0.113.7"), netip.Addr{}}, false},
 		{Host{"", vpc, ip("203.0.113.7"), netip.Addr{}}, false},
-		{Host{strings.Repeat("a", 65), vpc, ip("203.0.113.7"), netip.Addr{}}, false},
+		{Host{strings.Repeat("a", 64) + ".123456789012", vpc, ip("203.0.113.7"), netip.Addr{}}, true}, // the service's longest
+		{Host{strings.Repeat("a", MaxHostNameLen+1), vpc, ip("203.0.113.7"), netip.Addr{}}, false},
 		{Host{"alice", "vpc-1", ip("203.0.113.7"), netip.Addr{}}, false},
 		{Host{"alice", vpc, netip.Addr{}, netip.Addr{}}, false},
 		{Host{"alice", vpc, ip("169.254.0.1"), netip.Addr{}}, false},

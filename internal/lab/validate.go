@@ -59,8 +59,8 @@ func validNIC(nic NIC) error {
 // validHost checks the form of h; errors wrap ErrInvalid.
 func (l *Lab) validHost(h Host) error {
 	if !validHostName(h.Name) || strings.HasPrefix(h.Name, l.prefix) {
-		return fmt.Errorf("host name %q (want 1–64 of [A-Za-z0-9._-], no instance id, not %s…): %w",
-			h.Name, l.prefix, ErrInvalid)
+		return fmt.Errorf("host name %q (want 1–%d of [A-Za-z0-9._-], no instance id, not %s…): %w",
+			h.Name, MaxHostNameLen, l.prefix, ErrInvalid)
 	}
 	if !validID(h.VPC, "vpc-") {
 		return fmt.Errorf("host %s: vpc id %q: %w", h.Name, h.VPC, ErrInvalid)

@@ -23,8 +23,8 @@ type Account struct {
 }
 
 // ValidRegion reports whether s is shaped like an AWS region name
-// ("us-east-1", "eu-central-2", "us-gov-west-1"). Any such region is a
-// region in Palisade: it comes from the request's credential scope.
+// ("us-east-1", "eu-central-2", "us-gov-west-1"). Which regions are served
+// is the service's configuration (service.Config.Regions).
 func ValidRegion(s string) bool {
 	parts := strings.Split(s, "-")
 	if len(parts) < 3 || len(s) > 32 {

@@ -379,6 +379,28 @@ func TestTags(t *testing.T) {
 	wantCode(t, CheckTag(Tag{strings.Repeat("k", 128), ""}), CodeInvalidParameterValue)
 	wantCode(t, CheckTag(Tag{"k", strings.Repeat("v", 256)}), CodeInvalidParameterValue)
 	wantCode(t, CheckTag(Tag{"ключ", "значение"}), "")
+	wantCode(t, CheckTag(Tag{"tab\there", "lines\r\nand \U0010FFFF \uFFFD"}), "")
+}
+
+// Tags must come back as they were stored: characters XML cannot carry are
+// refused, and invalid UTF-8 is called what it is, not too long.
+func TestCheckTagRefusesWhatXMLCannotCarry(t *testing.T) {
+	for _, bad := range []string{"a\x00b", "\x01", "bell\x07", "esc\x1b[0m", "\x1f", "\uFFFE", "\uFFFF"} {
+		for _, tag := range []Tag{{bad, "v"}, {"k", bad}} {
+			err := CheckTag(tag)
+			wantCode(t, err, CodeInvalidParameterValue)
+			if !strings.Contains(err.Error(), "cannot be carried in XML") || strings.Contains(err.Error(), bad) {
+				t.Errorf("%q: %v", tag, err)
+			}
+		}
+	}
+	for _, tag := range []Tag{{"k\xff", "v"}, {"k", "\xc3"}, {"k", "\xed\xa0\x80"}} {
+		err := CheckTag(tag)
+		wantCode(t, err, CodeInvalidParameterValue)
+		if !strings.Contains(err.Error(), "not valid UTF-8") {
+			t.Errorf("%q: %v", tag, err)
+		}
+	}
 
 	var ts Tags
 	ts = ts.Set("Name", "a").Set("env", "prod").Set("Name", "b")

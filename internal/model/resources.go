@@ -238,6 +238,18 @@ type LabHost struct {
 	IPv6 netip.Addr `json:"ipv6,omitzero"`
 }
 
+// Namespace is the name of the host's network namespace: its name, '.' and
+// its account ID (LabHostNamespace).
+func (h *LabHost) Namespace() string { return LabHostNamespace(h.Account, h.Name) }
+
+// LabHostNamespace is the network namespace of account's lab host name:
+// "<name>.<account>". Host names are unique within an account only, and
+// namespace names on the machine must be unique: with the account ID
+// (always the last 12 characters) in it, two accounts' hosts of the same
+// name get different namespaces, and no account can take, or learn of,
+// another's name.
+func LabHostNamespace(acct AccountID, name string) string { return name + "." + string(acct) }
+
 // CheckLabHostName validates the name of a lab host: a valid network
 // namespace name (1 to 64 characters of a-z, A-Z, 0-9, '.', '_' and '-',
 // not starting with '.' or '-') that is not shaped like an instance ID,

@@ -93,19 +93,55 @@ const (
 )
 
 // CheckTag validates one tag: a key of 1 to 127 characters that does not
-// start with "aws:", a value of at most 255 characters.
+// start with "aws:", a value of at most 255 characters. EC2 allows any
+// character in tags, but both must be text a response can carry
+// (CheckText): a tag that came back altered could never be deleted.
 func CheckTag(t Tag) error {
-	switch {
-	case t.Key == "":
+	if t.Key == "" {
 		return Errorf(CodeInvalidParameterValue, "Tag key cannot be empty.")
-	case utf8.RuneCountInString(t.Key) > MaxTagKeyLen || !utf8.ValidString(t.Key):
+	}
+	if err := CheckText("Tag key", t.Key); err != nil {
+		return err
+	}
+	if err := CheckText("Tag value", t.Value); err != nil {
+		return err
+	}
+	switch {
+	case utf8.RuneCountInString(t.Key) > MaxTagKeyLen:
 		return Errorf(CodeInvalidParameterValue, "Tag key exceeds the maximum length of %d characters.", MaxTagKeyLen)
 	case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
 		return Errorf(CodeInvalidParameterValue, "Tag keys starting with 'aws:' are reserved for internal use")
-	case utf8.RuneCountInString(t.Value) > MaxTagValueLen || !utf8.ValidString(t.Value):
+	case utf8.RuneCountInString(t.Value) > MaxTagValueLen:
 		return Errorf(CodeInvalidParameterValue, "Tag value exceeds the maximum length of %d characters.", MaxTagValueLen)
 	}
 	return nil
+}
+
+// CheckText validates a free-form value of parameter param (a tag key or
+// value, a description without a charset): it must be valid UTF-8 and hold
+// only characters XML 1.0 can carry, since every response is XML. Those
+// are tab, line feed, carriage return and every character from U+0020 on,
+// except U+FFFE and U+FFFF (XML 1.0's Char production); Go's XML encoder
+// would write anything else as U+FFFD, so the stored value and the one a
+// client sees would differ. The value is not repeated in the message: it
+// could not be shown faithfully either.
+func CheckText(param, s string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(CodeInvalidParameterValue, "Value for parameter %s is invalid. It is not valid UTF-8.", param)
+	}
+	for i, r := range s {
+		if !xmlChar(r) {
+			return Errorf(CodeInvalidParameterValue, "Value for parameter %s is invalid. Character U+%04X at byte %d is not allowed: "+
+				"control characters other than tab, line feed and carriage return, U+FFFE and U+FFFF cannot be carried in XML.", param, r, i)
+		}
+	}
+	return nil
+}
+
+// xmlChar reports whether r is a Char of XML 1.0 (surrogates never reach
+// here: they are not valid UTF-8).
+func xmlChar(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r != 0xFFFE && r != 0xFFFF
 }
 
 // Tags is a resource's tags, at most one per key.

@@ -336,23 +336,6 @@ type Region struct {
 	OptInStatus string // opt-in-not-required | opted-in
 }
 
-// The commercial AWS regions: those every account has, and the opt-in
-// ones. Palisade serves any region a request is signed for, so opt-in
-// regions are reported "opted-in", and the caller's region is listed even
-// when it is not a real one.
-var (
-	defaultRegions = []string{
-		"ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-		"ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
-		"us-east-1", "us-east-2", "us-west-1", "us-west-2",
-	}
-	optInRegions = []string{
-		"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
-		"ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1", "eu-south-2", "il-central-1", "me-central-1",
-		"me-south-1", "mx-central-1",
-	}
-)
-
 func regionInfo(name string) Region {
 	r := Region{Name: name, Endpoint: "ec2." + name + ".amazonaws.com", OptInStatus: "opted-in"}
 	if slices.Contains(defaultRegions, name) {
@@ -361,30 +344,26 @@ func regionInfo(name string) Region {
 	return r
 }
 
-// DescribeRegions lists the regions (by name: any region-shaped name, since
-// Palisade serves them all), filtered by endpoint, region-name and
-// opt-in-status, sorted by name. AllRegions changes nothing: every region
-// is enabled.
+// DescribeRegions lists the served regions (Config.Regions), or those of
+// names, filtered by endpoint, region-name and opt-in-status, sorted by
+// name. A name that is not served is InvalidParameterValue. AllRegions
+// changes nothing: every served region is enabled.
 func (s *Service) DescribeRegions(ctx context.Context, c Caller, names []string, filters []Filter) ([]Region, error) {
+	if err := s.CheckRegion(c.Region); err != nil {
+		return nil, err
+	}
 	if err := checkFilters(filters, regionFields(&Region{})); err != nil {
 		return nil, err
 	}
-	all := append(slices.Clone(defaultRegions), optInRegions...)
-	if !slices.Contains(all, c.Region) && model.ValidRegion(c.Region) {
-		all = append(all, c.Region)
-	}
+	all := s.Regions()
 	if len(names) > 0 {
-		all = nil
 		for _, n := range names {
-			if !model.ValidRegion(n) {
+			if !s.regions[n] {
 				return nil, model.Errorf(model.CodeInvalidParameterValue, "Invalid region: %s", n)
 			}
-			if !slices.Contains(all, n) {
-				all = append(all, n)
-			}
 		}
+		all = slices.DeleteFunc(all, func(r string) bool { return !slices.Contains(names, r) })
 	}
-	slices.Sort(all)
 	var out []Region
 	for _, n := range all {
 		r := regionInfo(n)
@@ -425,6 +404,9 @@ var zoneSuffixes = []string{"a", "b", "c"}
 // region-name, zone-type, group-name, network-border-group and
 // opt-in-status. An unknown zone is InvalidParameterValue.
 func (s *Service) DescribeAvailabilityZones(ctx context.Context, c Caller, names, ids []string, filters []Filter) ([]AvailabilityZone, error) {
+	if err := s.CheckRegion(c.Region); err != nil {
+		return nil, err
+	}
 	if err := checkFilters(filters, zoneFields(&AvailabilityZone{})); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/mem"
 )
 
 func TestModifyInstanceAttributeGroups(t *testing.T) {
@@ -221,6 +223,53 @@ func TestDescribeAccountAttributes(t *testing.T) {
 	}
 }
 
+// A service serves the regions of its configuration, and only those:
+// DescribeRegions lists exactly them, and a caller in any other region is
+// refused by every operation, reads included, before anything is written.
+func TestServedRegions(t *testing.T) {
+	cfg := service.DefaultConfig()
+	cfg.Regions = []string{"lab-west-1", "us-east-1"}
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	f := newFixtureOn(t, st, cfg)
+	regions, err := f.DescribeRegions(ctx, bob, nil, nil)
+	if err != nil || len(regions) != 2 || regions[0].Name != "lab-west-1" || regions[1].Name != "us-east-1" ||
+		regions[0].OptInStatus != "opted-in" || regions[1].OptInStatus != "opt-in-not-required" {
+		t.Fatalf("%+v %v", regions, err)
+	}
+	_, err = f.DescribeRegions(ctx, bob, []string{"eu-west-1"}, nil)
+	wantErr(t, err, model.CodeInvalidParameterValue, "Invalid region: eu-west-1")
+
+	for _, region := range []string{"eu-west-1", "xx-invented-1", "us-east-10", strings.Repeat("a", 200)} {
+		c := service.Caller{Account: bob.Account, Region: region}
+		_, _, err := f.DescribeVpcs(ctx, c, nil, nil, service.Page{})
+		wantErr(t, err, model.CodeSignatureDoesNotMatch, "Credential should be scoped to a valid region, not '")
+		if len(err.Error()) > 200 {
+			t.Errorf("the region is echoed whole: %v", err)
+		}
+		_, err = f.CreateSecurityGroup(ctx, c, service.CreateSecurityGroupInput{Name: "x", Description: "x"})
+		wantErr(t, err, model.CodeSignatureDoesNotMatch, "valid region")
+		_, err = f.DescribeRegions(ctx, c, nil, nil)
+		wantErr(t, err, model.CodeSignatureDoesNotMatch, "valid region")
+		_, err = f.DescribeAvailabilityZones(ctx, c, nil, nil, nil)
+		wantErr(t, err, model.CodeSignatureDoesNotMatch, "valid region")
+	}
+	page, err := st.List(ctx, "", store.ListOptions{})
+	if err != nil || len(page.KVs) != 0 {
+		t.Fatalf("refused requests wrote %d keys (%v)", len(page.KVs), err)
+	}
+}
+
+func TestRegionsConfig(t *testing.T) {
+	for _, regions := range [][]string{nil, {"us-east-1", "us-east-1"}, {"US-EAST-1"}, {""}, {"moon"}} {
+		cfg := service.DefaultConfig()
+		cfg.Regions = regions
+		if err := cfg.Check(); err == nil {
+			t.Errorf("%q accepted", regions)
+		}
+	}
+}
+
 func TestDescribeRegionsAndZones(t *testing.T) {
 	f := newFixture(t)
 	regions, err := f.DescribeRegions(ctx, bob, nil, nil)
@@ -240,10 +289,8 @@ func TestDescribeRegionsAndZones(t *testing.T) {
 	if len(regions) < 30 || !slices.IsSortedFunc(regions, func(a, b service.Region) int { return strings.Compare(a.Name, b.Name) }) {
 		t.Errorf("%d regions", len(regions))
 	}
-	lab := service.Caller{Account: bob.Account, Region: "lab-west-1"}
-	regions, err = f.DescribeRegions(ctx, lab, nil, []service.Filter{{Name: "region-name", Values: []string{"lab-*"}}})
-	if err != nil || len(regions) != 1 || regions[0].Name != "lab-west-1" {
-		t.Errorf("caller's own region: %+v %v", regions, err)
+	if want := service.AWSRegions(); len(regions) != len(want) {
+		t.Errorf("%d regions listed, %d served", len(regions), len(want))
 	}
 	regions, err = f.DescribeRegions(ctx, bob, []string{"eu-west-1"}, []service.Filter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}})
 	if err != nil || len(regions) != 1 {
@@ -252,6 +299,9 @@ func TestDescribeRegionsAndZones(t *testing.T) {
 	_, err = f.DescribeRegions(ctx, bob, []string{"moon"}, nil)
 	wantErr(t, err, model.CodeInvalidParameterValue, "moon")
 
+	cfg := service.DefaultConfig()
+	cfg.Regions = append(cfg.Regions, "us-gov-west-1")
+	f = newFixtureConfig(t, cfg)
 	for region, id := range map[string]string{"us-east-1": "use1-az1", "eu-central-1": "euc1-az1", "ap-southeast-2": "apse2-az1", "us-gov-west-1": "usgw1-az1"} {
 		zones, err := f.DescribeAvailabilityZones(ctx, service.Caller{Account: bob.Account, Region: region}, nil, nil, nil)
 		if err != nil || len(zones) != 3 || zones[0].Name != region+"a" || zones[0].ID != id || zones[2].State != "available" || zones[1].Region != region {

@@ -354,7 +354,10 @@ func firstError(errs ...error) error {
 }
 
 func checkENIDescription(s string) error {
-	if utf8.RuneCountInString(s) > model.MaxTextLen || !utf8.ValidString(s) {
+	if err := model.CheckText("description", s); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(s) > model.MaxTextLen {
 		return model.Errorf(model.CodeInvalidParameterValue, "Value for parameter description is invalid. Length exceeds maximum of %d.", model.MaxTextLen)
 	}
 	return nil

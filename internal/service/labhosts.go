@@ -9,11 +9,21 @@ import (
 	"palisade.dev/palisade/internal/store"
 )
 
-// Lab host names are network namespace names, unique on the machine across
-// every account, so each is also indexed globally:
+// Lab host names are unique within an account, across its regions, since
+// the host's network namespace is named after the account and the name
+// (model.LabHostNamespace). Each is indexed:
 //
-//	h/<name>   -> the resource key of the host
+//	h/<account>/<name>   -> the resource key of the host
+//
+// Stores written before names were scoped index hosts by name alone
+// (h/<name>); such an entry still counts as a duplicate for the account
+// that owns the host it names, is ignored for every other account, and is
+// removed with its host.
 const labHostIndex = "h/"
+
+func labHostKey(acct model.AccountID, name string) string {
+	return labHostIndex + string(acct) + "/" + name
+}
 
 // CreateLabHostInput is a request for an outside computer in the lab.
 type CreateLabHostInput struct {
@@ -25,7 +35,8 @@ type CreateLabHostInput struct {
 
 // CreateLabHost stores an outside computer: a namespace with one address
 // outside its VPC, which reaches the VPC's instances by their private
-// addresses with its own address as the source.
+// addresses with its own address as the source. Its name is the caller's
+// (unique in the account); its namespace is LabHost.Namespace.
 func (s *Service) CreateLabHost(ctx context.Context, c Caller, in CreateLabHostInput) (*model.LabHost, error) {
 	if err := model.CheckLabHostName(in.Name); err != nil {
 		return nil, err
@@ -54,10 +65,10 @@ func (s *Service) CreateLabHost(ctx context.Context, c Caller, in CreateLabHostI
 		if h.IPv6.IsValid() && !v.IPv6CIDR.IsValid() {
 			return model.Errorf(model.CodeInvalidParameterValue, "VPC %s has no IPv6 block: instances could not answer an IPv6 lab host.", vid)
 		}
-		if _, err := t.Get(labHostIndex + h.Name); err == nil {
-			return model.Errorf("InvalidLabHost.Duplicate", "A lab host or namespace named '%s' already exists.", h.Name)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if dup, err := t.labHostTaken(h.Name); err != nil {
 			return err
+		} else if dup {
+			return model.Errorf("InvalidLabHost.Duplicate", "A lab host named '%s' already exists.", h.Name)
 		}
 		hosts, err := list[model.LabHost](t, model.KeyLabHost)
 		if err != nil {
@@ -68,7 +79,7 @@ func (s *Service) CreateLabHost(ctx context.Context, c Caller, in CreateLabHostI
 				return model.Errorf("InvalidIPAddress.InUse", "Lab host '%s' already uses that address in VPC %s.", o.Name, vid)
 			}
 		}
-		if err := t.Put(labHostIndex+h.Name, []byte(model.ResourceKey(h.Scope, model.KeyLabHost, h.Name))); err != nil {
+		if err := t.Put(labHostKey(c.Account, h.Name), []byte(model.ResourceKey(h.Scope, model.KeyLabHost, h.Name))); err != nil {
 			return err
 		}
 		return t.put(model.KeyLabHost, h.Name, h)
@@ -106,11 +117,43 @@ func (s *Service) DeleteLabHost(ctx context.Context, c Caller, name string) erro
 		if !ok {
 			return model.Errorf("InvalidLabHost.NotFound", "The lab host '%s' does not exist", name)
 		}
-		if err := t.Delete(labHostIndex + name); err != nil {
+		if err := t.Delete(labHostKey(c.Account, name)); err != nil {
 			return err
+		}
+		if mine, err := t.legacyLabHost(name); err != nil {
+			return err
+		} else if mine {
+			if err := t.Delete(labHostIndex + name); err != nil {
+				return err
+			}
 		}
 		return t.del(model.KeyLabHost, name)
 	})
+}
+
+// labHostTaken reports whether the caller's account has a lab host named
+// name, in any region.
+func (t *tx) labHostTaken(name string) (bool, error) {
+	if _, err := t.Get(labHostKey(t.c.Account, name)); err == nil {
+		return true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	return t.legacyLabHost(name)
+}
+
+// legacyLabHost reports whether the unscoped index entry h/<name> of an
+// older store names a host of the caller's account.
+func (t *tx) legacyLabHost(name string) (bool, error) {
+	kv, err := t.Get(labHostIndex + name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	scope, _, _, ok := model.ParseResourceKey(string(kv.Value))
+	return ok && scope.Account == t.c.Account, nil
 }
 
 // ListLabHosts returns the caller's lab hosts, by name.

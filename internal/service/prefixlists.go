@@ -159,10 +159,13 @@ func checkNewPrefixList(in CreateManagedPrefixListInput) (*model.PrefixList, err
 }
 
 func checkPLName(name string) error {
+	if err := model.CheckText("PrefixListName", name); err != nil {
+		return err
+	}
 	switch {
 	case name == "":
 		return model.Errorf(model.CodeMissingParameter, "The request must contain the parameter PrefixListName")
-	case utf8.RuneCountInString(name) > model.MaxTextLen || !utf8.ValidString(name):
+	case utf8.RuneCountInString(name) > model.MaxTextLen:
 		return model.Errorf(model.CodeInvalidParameterValue, "Value for parameter PrefixListName is invalid. Length exceeds maximum of %d.", model.MaxTextLen)
 	case strings.HasPrefix(strings.ToLower(name), "com.amazonaws"):
 		return model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter PrefixListName is invalid. Names starting with com.amazonaws are reserved.", name)
@@ -205,6 +208,9 @@ func applyEntries(pl *model.PrefixList, have []model.PrefixListEntry, add, remov
 	for _, spec := range add {
 		p, err := entryCIDR(pl, spec.CIDR)
 		if err != nil {
+			return nil, err
+		}
+		if err := model.CheckText("Description", spec.Description); err != nil {
 			return nil, err
 		}
 		if utf8.RuneCountInString(spec.Description) > model.MaxTextLen {

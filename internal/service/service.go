@@ -36,6 +36,12 @@ type Config struct {
 	// IPv6Pool is where CreateVpc's AmazonProvidedIpv6CidrBlock draws /56
 	// blocks from.
 	IPv6Pool netip.Prefix
+	// Regions are the regions served, as DescribeRegions lists them. A
+	// request signed for any other region is refused (CheckRegion) before
+	// it can touch the store: every account gets its default VPC in each
+	// region it uses, so the list bounds what read-only requests can make
+	// the store hold.
+	Regions []string
 }
 
 // DefaultConfig returns AWS's defaults and a private IPv6 pool.
@@ -45,6 +51,7 @@ func DefaultConfig() Config {
 		MaxGroupsPerInterface: 5,
 		MaxGroupsPerRegion:    2500,
 		IPv6Pool:              netip.MustParsePrefix("fd00::/8"),
+		Regions:               AWSRegions(),
 	}
 }
 
@@ -60,17 +67,18 @@ func (c Config) Check() error {
 	case !c.IPv6Pool.IsValid() || !c.IPv6Pool.Addr().Is6() || c.IPv6Pool.Bits() > 56:
 		return fmt.Errorf("ipv6 pool %s: must be an IPv6 prefix of /56 or shorter", c.IPv6Pool)
 	}
-	return nil
+	return CheckRegions(c.Regions)
 }
 
 // Service runs the EC2 operations against a store.
 type Service struct {
-	st    store.Store
-	cfg   Config
-	rand  io.Reader
-	now   func() time.Time
-	log   *slog.Logger
-	ready sync.Map // scopeKey -> struct{}: default VPC and indexes ensured
+	st      store.Store
+	cfg     Config
+	regions map[string]bool // cfg.Regions
+	rand    io.Reader
+	now     func() time.Time
+	log     *slog.Logger
+	ready   sync.Map // scopeKey -> struct{}: default VPC and indexes ensured
 	// setup serializes the first requests of each scope (scopeKey ->
 	// *sync.Mutex), so that concurrent ones do not all build the same
 	// indexes (ensureIndexes).
@@ -94,7 +102,11 @@ func New(st store.Store, cfg Config, opts ...Option) (*Service, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	s := &Service{st: st, cfg: cfg, rand: rand.Reader, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	s := &Service{st: st, cfg: cfg, rand: rand.Reader, now: time.Now, log: slog.New(slog.DiscardHandler),
+		regions: make(map[string]bool, len(cfg.Regions))}
+	for _, r := range cfg.Regions {
+		s.regions[r] = true
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -147,8 +159,11 @@ func (s *Service) newID(k model.Kind) string {
 }
 
 // txn runs fn as one transaction in the caller's scope, after making sure
-// the scope has its default VPC.
+// the region is served and the scope has its default VPC.
 func (s *Service) txn(ctx context.Context, c Caller, op string, fn func(t *tx) error) error {
+	if err := s.CheckRegion(c.Region); err != nil {
+		return err
+	}
 	if err := s.ensureDefaults(ctx, c); err != nil {
 		return s.internal(op, err)
 	}

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -238,7 +237,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 		}
 	}
 	if st == nil {
-		t, err := dataplane.Open(filepath.Join("/run/netns", a.lab.RouterNamespace(string(id))), a.log.With("vpc", id))
+		t, err := dataplane.Open(lab.NamespacePath(a.lab.RouterNamespace(string(id))), a.log.With("vpc", id))
 		if err != nil {
 			return fmt.Errorf("open firewall: %w", err)
 		}

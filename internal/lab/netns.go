@@ -17,6 +17,10 @@ import (
 // that `ip netns exec NAME …` sees them.
 const netnsDir = nsexec.Dir
 
+// NamespacePath returns the file of the named namespace, for what opens a
+// namespace by path (the data plane's firewall table).
+func NamespacePath(name string) string { return nsexec.Path(name) }
+
 // Do runs fn on an OS thread that is inside the named network namespace, and
 // returns fn's error. Sockets that fn opens stay in that namespace after Do
 // returns (they may be used from any goroutine); goroutines that fn starts do

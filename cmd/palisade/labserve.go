@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync"
 
 	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
 )
 
@@ -23,23 +25,30 @@ func checkLabHost() error {
 	return nil
 }
 
-// startAgent runs the lab's agent until ctx ends or stop is called. When it
-// stops, every namespace and firewall stays as it is: the last rules stay in
-// force while the control plane is down, and the next start adopts them.
-func startAgent(ctx context.Context, st store.Store, log *slog.Logger) (stop func(), err error) {
+// agentHost names this machine in the agent's wiring reports.
+const agentHost = "local"
+
+// startAgent runs the lab's agent, and the service's promotion of the
+// instances it reports wired (svc was made WithWiring), until ctx ends or
+// stop is called. When it stops, every namespace and firewall stays as it
+// is: the last rules stay in force while the control plane is down, and the
+// next start adopts them.
+func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *slog.Logger) (stop func(), err error) {
 	l, err := lab.New(lab.Config{Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	a := agent.New(st, l, agent.DefaultConfig(), log)
+	cfg := agent.DefaultConfig()
+	cfg.Host = agentHost
+	a := agent.New(st, l, cfg, log)
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		if err := a.Run(ctx); err != nil {
 			log.Error("agent stopped", "err", err)
 		}
-	}()
+	})
+	wg.Go(func() { svc.FollowWiring(ctx) })
 	log.Info("lab data plane running: VPCs are router namespaces, instances are namespaces named by their IDs")
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); wg.Wait() }, nil
 }

@@ -115,7 +115,11 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 	defer closeLogged(log, "store", st.Close)
-	svc, err := service.New(st, cfg.Service, service.WithLogger(log))
+	opts := []service.Option{service.WithLogger(log)}
+	if cfg.Dataplane == dataplaneLab {
+		opts = append(opts, service.WithWiring()) // instances are pending until wired
+	}
+	svc, err := service.New(st, cfg.Service, opts...)
 	if err != nil {
 		return err
 	}
@@ -136,7 +140,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 
 	if cfg.Dataplane == dataplaneLab {
-		stopAgent, err := startAgent(ctx, st, log)
+		stopAgent, err := startAgent(ctx, st, svc, log)
 		if err != nil {
 			return err
 		}

@@ -5,15 +5,18 @@
 // a missed event or a hand edit heals at the next reconcile. It fails
 // closed: a VPC's firewall (which drops every instance interface it does not
 // know) is in place before any instance of that VPC is wired, and an
-// interface's policy is applied before its namespace exists.
+// interface's policy is applied before its namespace exists. Once a pending
+// instance is wired, it reports so under its host's own prefix
+// (model.WiredRoot), the only keys it writes; the service then makes the
+// instance running.
 package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -31,6 +34,11 @@ type Config struct {
 	DriftEvery time.Duration
 	// Debounce gathers bursts of store changes into one reconcile.
 	Debounce time.Duration
+	// Host names this machine in the wiring reports (model.WiredKey): once
+	// a pending instance is wired, the agent writes that under its host's
+	// prefix, the only keys it writes, and the service makes the instance
+	// running. "" writes no report (for a service without WithWiring).
+	Host string
 }
 
 // DefaultConfig returns the agent's defaults.
@@ -51,6 +59,17 @@ type Agent struct {
 	applied chan int64
 	rev     int64
 	retry   bool // something failed: the next drift check reconciles everything
+	// reported holds the wiring reports in the store, by instance;
+	// outbox the report changes still to write (a nil value deletes).
+	reported map[model.InstanceID]wiredReport
+	outbox   map[string][]byte
+}
+
+// wiredReport is one report the agent wrote: its key and the revision of
+// the instance record it names.
+type wiredReport struct {
+	key string
+	rev int64
 }
 
 // vpcState is what the agent has put in the kernel for one VPC.
@@ -66,7 +85,8 @@ type vpcState struct {
 // New returns an agent over st that wires namespaces with l.
 func New(st store.Store, l *lab.Lab, cfg Config, log *slog.Logger) *Agent {
 	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), world: newWorld(),
-		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1)}
+		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1),
+		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}}
 }
 
 // Applied delivers the store revision of the latest reconcile.
@@ -107,7 +127,7 @@ func (a *Agent) follow(ctx context.Context) error {
 	}
 	a.world = newWorld()
 	for _, kv := range page.KVs {
-		if err := a.world.apply(kv.Key, kv.Value); err != nil {
+		if err := a.world.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
 			a.log.Error("skipping undecodable resource", "key", kv.Key, "err", err)
 		}
 	}
@@ -163,7 +183,7 @@ func (a *Agent) take(resp store.WatchResponse) {
 		if ev.Type == store.EventPut {
 			value = ev.KV.Value
 		}
-		if err := a.world.apply(ev.KV.Key, value); err != nil {
+		if err := a.world.apply(ev.KV.Key, value, ev.KV.ModRevision); err != nil {
 			a.log.Error("skipping undecodable resource", "key", ev.KV.Key, "err", err)
 		}
 	}
@@ -197,6 +217,7 @@ func (a *Agent) reconcile(ctx context.Context, whole bool) {
 		}
 	}
 	a.removeStale(whole, want, views)
+	a.syncReports(ctx, whole)
 	a.log.Debug("reconciled", "revision", a.rev, "vpcs", len(views), "whole", whole, "duration", time.Since(start))
 	select {
 	case <-a.applied:
@@ -216,7 +237,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 		}
 	}
 	if st == nil {
-		t, err := dataplane.Open(filepath.Join("/run/netns", a.lab.RouterNamespace(string(id))), a.log.With("vpc", id))
+		t, err := dataplane.Open(lab.NamespacePath(a.lab.RouterNamespace(string(id))), a.log.With("vpc", id))
 		if err != nil {
 			return fmt.Errorf("open firewall: %w", err)
 		}
@@ -238,6 +259,11 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	st.compiled = compiled
 	t3 := time.Now()
 	err = a.wire(st, v, whole)
+	for _, p := range v.pending {
+		if _, wired := st.instances[string(p.ID)]; wired && a.reported[p.ID].rev != p.Rev {
+			a.report(p)
+		}
+	}
 	a.log.Debug("reconciled vpc", "vpc", id, "compile", t1.Sub(t0), "apply", t2.Sub(t1), "commit", res.Commit,
 		"cut", t3.Sub(t2), "wire", time.Since(t3))
 	return err
@@ -274,6 +300,7 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 				continue
 			}
 			delete(st.instances, id)
+			a.unreport(model.InstanceID(id))
 		}
 	}
 	clear(seen)
@@ -354,6 +381,8 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 				a.log.Info("removing instance namespace", "instance", i.ID)
 				if err := a.lab.RemoveInstance(i.ID); err != nil {
 					a.log.Error("remove instance", "instance", i.ID, "err", err)
+				} else {
+					a.unreport(model.InstanceID(i.ID))
 				}
 			}
 		}
@@ -387,6 +416,107 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 			delete(a.vpcs, model.VpcID(id))
 		}
 	}
+}
+
+// report queues the report that pending instance p is wired.
+func (a *Agent) report(p pendingInstance) {
+	if a.cfg.Host == "" {
+		return
+	}
+	key := model.WiredKey(a.cfg.Host, p.Scope, p.ID)
+	b, err := json.Marshal(model.WiredReport{Rev: p.Rev})
+	if err != nil {
+		a.log.Error("encode wiring report", "instance", p.ID, "err", err)
+		return
+	}
+	a.outbox[key] = b
+	a.reported[p.ID] = wiredReport{key: key, rev: p.Rev}
+}
+
+// unreport queues the removal of the instance's report, if it has one.
+func (a *Agent) unreport(id model.InstanceID) {
+	if r, ok := a.reported[id]; ok {
+		a.outbox[r.key] = nil
+		delete(a.reported, id)
+	}
+}
+
+// reportBatch bounds the keys one report transaction writes.
+const reportBatch = store.MaxTxnWrites / 2
+
+// syncReports writes the queued report changes. A whole reconcile first
+// lists the host's reports and queues the removal of those of instances
+// the agent has not wired (left by a crash, or by an earlier run).
+func (a *Agent) syncReports(ctx context.Context, whole bool) {
+	if a.cfg.Host == "" {
+		return
+	}
+	if whole {
+		if err := a.dropStaleReports(ctx); err != nil {
+			a.log.Error("list wiring reports", "err", err)
+			a.retry = true
+		}
+	}
+	keys := make([]string, 0, len(a.outbox))
+	for k := range a.outbox {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), reportBatch)]
+		keys = keys[len(batch):]
+		_, err := a.st.Txn(ctx, func(tx store.Tx) error {
+			for _, k := range batch {
+				var err error
+				if v := a.outbox[k]; v != nil {
+					err = tx.Put(k, v)
+				} else {
+					err = tx.Delete(k)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			a.log.Error("write wiring reports; will retry", "err", err)
+			a.retry = true
+			return
+		}
+		for _, k := range batch {
+			delete(a.outbox, k)
+		}
+	}
+}
+
+// dropStaleReports queues the removal of the host's reports on instances
+// that no VPC has wired, and learns the others.
+func (a *Agent) dropStaleReports(ctx context.Context) error {
+	page, err := a.st.List(ctx, model.WiredPrefix(a.cfg.Host), store.ListOptions{})
+	if err != nil {
+		return err
+	}
+	wired := map[model.InstanceID]bool{}
+	for _, st := range a.vpcs {
+		for id := range st.instances {
+			wired[model.InstanceID(id)] = true
+		}
+	}
+	for _, kv := range page.KVs {
+		_, _, id, ok := model.ParseWiredKey(kv.Key)
+		if _, queued := a.outbox[kv.Key]; queued {
+			continue
+		}
+		var rep model.WiredReport
+		if !ok || !wired[id] || json.Unmarshal(kv.Value, &rep) != nil {
+			a.outbox[kv.Key] = nil
+			delete(a.reported, id)
+			continue
+		}
+		a.reported[id] = wiredReport{key: kv.Key, rev: rep.Rev}
+	}
+	return nil
 }
 
 // repairDrift restores firewalls that someone changed by hand.

@@ -27,6 +27,9 @@ type world struct {
 	instances map[model.InstanceID]*model.Instance
 	lists     map[model.PrefixListID]*model.PrefixList
 	hosts     map[string]*model.LabHost // by namespace name
+	// revs holds each instance record's store revision (ModRevision): the
+	// generation a wiring report names (model.WiredReport).
+	revs map[model.InstanceID]int64
 
 	nets  map[model.VpcID]*vpcNet
 	dirty map[model.VpcID]bool
@@ -52,6 +55,7 @@ func newWorld() *world {
 		instances: map[model.InstanceID]*model.Instance{},
 		lists:     map[model.PrefixListID]*model.PrefixList{},
 		hosts:     map[string]*model.LabHost{},
+		revs:      map[model.InstanceID]int64{},
 		nets:      map[model.VpcID]*vpcNet{},
 		dirty:     map[model.VpcID]bool{},
 	}
@@ -67,10 +71,10 @@ func (w *world) net(id model.VpcID) *vpcNet {
 	return n
 }
 
-// apply records one key's new value (nil: deleted), passes it to the
-// compiler of its VPC and marks the VPCs it concerns, before and after,
-// dirty. Keys that are not resources are ignored.
-func (w *world) apply(key string, value []byte) error {
+// apply records one key's new value (nil: deleted) written at revision
+// rev, passes it to the compiler of its VPC and marks the VPCs it concerns,
+// before and after, dirty. Keys that are not resources are ignored.
+func (w *world) apply(key string, value []byte, rev int64) error {
 	scope, kind, id, ok := model.ParseResourceKey(key)
 	if !ok {
 		return nil
@@ -111,9 +115,11 @@ func (w *world) apply(key string, value []byte) error {
 		old, cur, err := put(w.instances, model.InstanceID(id), value)
 		if old != nil {
 			delete(w.net(old.VPC).instances, old.ID)
+			delete(w.revs, old.ID)
 		}
 		if cur != nil {
 			w.net(cur.VPC).instances[cur.ID] = true
+			w.revs[cur.ID] = rev
 		}
 		touch(w, old, cur, func(i *model.Instance) model.VpcID { return i.VPC })
 		return err
@@ -217,6 +223,17 @@ type vpcView struct {
 	hosts     []lab.Host
 	compiler  *policy.Compiler
 	ports     []model.ENIID // ENIs attached to running instances, enforced
+	// pending are the pending instances of instances: once wired, the
+	// agent reports them (model.WiredRoot) and the service makes them
+	// running.
+	pending []pendingInstance
+}
+
+// pendingInstance is a pending instance and the revision of its record.
+type pendingInstance struct {
+	ID    model.InstanceID
+	Scope model.Scope
+	Rev   int64
 }
 
 // vpcIDs returns the VPCs of the world in ID order.
@@ -251,6 +268,9 @@ func (w *world) view(id model.VpcID) *vpcView {
 		}
 		if len(li.NICs) > 0 {
 			v.instances = append(v.instances, li)
+			if i.State == model.StatePending {
+				v.pending = append(v.pending, pendingInstance{ID: i.ID, Scope: i.Scope, Rev: w.revs[i.ID]})
+			}
 		}
 	}
 	for ns := range n.hosts {
@@ -336,7 +356,7 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 	}
 	w := newWorld()
 	for _, kv := range page.KVs {
-		if err := w.apply(kv.Key, kv.Value); err != nil {
+		if err := w.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
 			return nil, err
 		}
 	}

@@ -29,7 +29,7 @@ func (s *storeSim) put(w *world, scope model.Scope, kind, id string, v any) {
 	}
 	key := model.ResourceKey(scope, kind, id)
 	s.kv[key] = b
-	if err := w.apply(key, b); err != nil {
+	if err := w.apply(key, b, 1); err != nil {
 		panic(err)
 	}
 }
@@ -37,7 +37,7 @@ func (s *storeSim) put(w *world, scope model.Scope, kind, id string, v any) {
 func (s *storeSim) del(w *world, scope model.Scope, kind, id string) {
 	key := model.ResourceKey(scope, kind, id)
 	delete(s.kv, key)
-	if err := w.apply(key, nil); err != nil {
+	if err := w.apply(key, nil, 0); err != nil {
 		panic(err)
 	}
 }

@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"internal/auth":      {"internal/model", "internal/store"},
 	"internal/dataplane": {"internal/policy", "internal/model", "internal/nsexec"},
 	"internal/lab":       {"internal/model", "internal/nsexec"},
-	"internal/nsexec":    {}, // runs code inside a network namespace: shared by lab and dataplane
+	"internal/nsexec":    {}, // names namespaces and runs code inside them: shared by lab and dataplane
 	"internal/agent":     {"internal/policy", "internal/dataplane", "internal/lab", "internal/store", "internal/model"},
 	"internal/client":    {},
 	"internal/testutil":  {},

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"palisade.dev/palisade/internal/testutil"
 )
 
 // helperEnv marks a run of the test binary as a traffic helper process.
@@ -13,6 +15,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
 		os.Exit(Helper(os.Args[1:], os.Stdin, os.Stdout))
 	}
+	testutil.IsolateMain() // namespace names live and die with the test binary
 	os.Exit(m.Run())
 }
 

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/nftables/expr"
 
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -32,20 +32,19 @@ func randHex(n int) string {
 func newNetns(t testing.TB) string {
 	t.Helper()
 	testutil.RequireRoot(t)
-	ip := testutil.RequireCommand(t, "ip")
 	name := "pdt-" + randHex(10)
-	if out, err := exec.Command(ip, "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v\n%s", name, err, out)
+	if err := nsexec.CreateNamed(name); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command(ip, "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v\n%s", name, err, out)
+		if err := nsexec.RemoveNamed(name); err != nil {
+			t.Error(err)
 		}
 	})
 	return name
 }
 
-func nsPath(name string) string { return filepath.Join("/run/netns", name) }
+func nsPath(name string) string { return nsexec.Path(name) }
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -5,8 +5,10 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
@@ -131,7 +133,8 @@ func tcpFromGroup(port int32, g string) types.IpPermission {
 }
 
 // launchWith launches one instance as in says (where, with which groups:
-// none means the VPC's default group).
+// none means the VPC's default group), and waits until it is running, as
+// a user does (aws ec2 wait instance-running): then it has its network.
 func launchWith(t *testing.T, c *ec2.Client, in ec2.RunInstancesInput) labInstance {
 	t.Helper()
 	in.ImageId, in.MinCount, in.MaxCount = aws.String("lab"), aws.Int32(1), aws.Int32(1)
@@ -149,7 +152,30 @@ func launchWith(t *testing.T, c *ec2.Client, in ec2.RunInstancesInput) labInstan
 	if len(eni.Ipv6Addresses) > 0 {
 		out.IP6 = netip.MustParseAddr(aws.ToString(eni.Ipv6Addresses[0].Ipv6Address))
 	}
+	waitRunning(t, c, out.ID)
 	return out
+}
+
+// waitRunning waits, with the SDK's waiter (polling more often than its
+// default 15 s), until the instances are running.
+func waitRunning(t *testing.T, c *ec2.Client, ids ...string) {
+	t.Helper()
+	w := ec2.NewInstanceRunningWaiter(poller(c), func(o *ec2.InstanceRunningWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(t.Context(), &ec2.DescribeInstancesInput{InstanceIds: ids}, applyWait); err != nil {
+		t.Fatalf("wait until %v run: %v", ids, err)
+	}
+}
+
+// poller is c with the SDK's standard retryer, as a user's client has, for
+// loops that poll Describe calls back to back: they meet, now and then, a
+// response that the SDK cannot read because Go's transport closed the
+// connection under it ("use of closed network connection", which the
+// standard retryer retries). The tests' other clients retry nothing, so
+// that every error shows.
+func poller(c *ec2.Client) *ec2.Client {
+	return ec2.New(c.Options(), func(o *ec2.Options) { o.Retryer = retry.NewStandard() })
 }
 
 // launch launches one instance into the subnet of v with groups.

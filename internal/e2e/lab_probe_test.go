@@ -47,18 +47,33 @@ const (
 	timedOut  = "timeout"   // dropped by a security group
 )
 
-// waitNS waits until the agent has made the named namespaces.
+// waitNS waits until the agent has made the named namespaces and, for
+// instances and lab hosts, their routes out. Lab hosts have no state in the
+// API that says they are wired (instances do: launch waits until running),
+// so this is how a test knows that one can send at all.
 func waitNS(t *testing.T, names ...string) {
 	t.Helper()
 	deadline := time.Now().Add(applyWait)
 	for _, n := range names {
-		for !nsExists(n) {
+		for !nsExists(n) || !strings.HasPrefix(n, "palisade-vpc-") && !routed(n) {
 			if time.Now().After(deadline) {
-				t.Fatalf("namespace %s did not appear within %v", n, applyWait)
+				t.Fatalf("namespace %s did not appear, with a route out, within %v", n, applyWait)
 			}
 			time.Sleep(retryEvery)
 		}
 	}
+}
+
+// routed reports whether namespace ns has an IPv4 route out: connecting a
+// UDP socket looks the route up and sends nothing.
+func routed(ns string) bool {
+	return lab.Do(ns, func() error {
+		c, err := net.Dial("udp", "192.0.2.1:9")
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}) == nil
 }
 
 // waitNSGone waits until the agent has removed the named namespace.

@@ -434,7 +434,7 @@ func labLifecycle(t *testing.T, l *labServer) {
 	if _, err := l.ec2.StartInstances(t.Context(), &ec2.StartInstancesInput{InstanceIds: []string{sleeper.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	waitNS(t, sleeper.ID)
+	waitRunning(t, l.ec2, sleeper.ID)
 	serveTCP(t, sleeper.ID, 22)
 	eventuallyTCP(t, a, port(sleeper.IP, 22), connected)
 }

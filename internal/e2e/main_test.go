@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"palisade.dev/palisade/internal/testutil"
 )
 
 // palisadeBin is the binary under test, built once by TestMain; homeDir is
@@ -19,6 +21,9 @@ import (
 var palisadeBin, homeDir string
 
 func TestMain(m *testing.M) {
+	// The lab's namespace names (and its lock under /run) live and die with
+	// this test binary: see testutil.IsolateMain.
+	testutil.IsolateMain()
 	dir, err := os.MkdirTemp("", "palisade-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -61,6 +61,10 @@ func startServerTLS(t testing.TB, dir string, env []string, roots *x509.CertPool
 	t.Helper()
 	cmd := exec.Command(palisadeBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
 	cmd.Env = env
+	// A test binary that dies without its cleanups (killed, timed out)
+	// takes its servers with it: a lab server left running would keep its
+	// namespaces alive.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

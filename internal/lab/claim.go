@@ -85,7 +85,7 @@ func (l *Lab) release(name, role string) error {
 			return err
 		}
 	}
-	if err := deleteNamespace(name); err != nil {
+	if err := l.deleteNamespace(name); err != nil {
 		return err
 	}
 	l.log.Info("namespace deleted", "ns", name, "role", role)

@@ -57,6 +57,11 @@
 //
 // # Names
 //
+// Namespaces are named under /run/netns as iproute2 names them, through
+// nsexec.CreateNamed and nsexec.RemoveNamed: /run/netns is made a shared
+// mount point first, so that `ip netns add` run by anyone later leaves the
+// lab's names removable.
+//
 // The router namespace of a VPC is Config.RouterPrefix + the VPC id. The
 // router side of an instance's veth is RouterIfName(eniID): "e" and the
 // ENI's 68-bit number in 14 base32hex digits, which is injective, so two

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -303,7 +304,7 @@ func TestForeignNamespacesAreNotTouched(t *testing.T) {
 	if err := createNamespace(name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteNamespace(name) })
+	t.Cleanup(func() { nsexec.RemoveNamed(name) })
 	s, err := openSpace(name)
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +382,7 @@ func TestInterruptedCreationIsAdopted(t *testing.T) {
 		if err := createNamespace(id); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { deleteNamespace(id) })
+		t.Cleanup(func() { nsexec.RemoveNamed(id) })
 	}
 	mustEnsure(t, l, a)
 	srv := serve(t, a.ID, netip.Addr{})

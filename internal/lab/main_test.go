@@ -7,12 +7,18 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+
+	"palisade.dev/palisade/internal/testutil"
 )
 
-// TestMain checks that the tests leave the namespace they run in (the
-// machine's own) exactly as they found it: same interfaces, addresses,
-// routes (all tables), rules and the sysctls the lab sets in its routers.
+// TestMain runs the tests in a mount namespace of their own with a fresh
+// /run (testutil.IsolateMain: whatever happens, no namespace name is left
+// on the machine), and checks that they leave the network namespace they
+// run in (the machine's own) exactly as they found it: same interfaces,
+// addresses, routes (all tables), rules and the sysctls the lab sets in its
+// routers.
 func TestMain(m *testing.M) {
+	testutil.IsolateMain()
 	if os.Geteuid() != 0 {
 		os.Exit(m.Run())
 	}

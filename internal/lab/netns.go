@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -16,7 +15,11 @@ import (
 
 // netnsDir is where named namespaces are bind-mounted, as iproute2 does, so
 // that `ip netns exec NAME …` sees them.
-const netnsDir = "/run/netns"
+const netnsDir = nsexec.Dir
+
+// NamespacePath returns the file of the named namespace, for what opens a
+// namespace by path (the data plane's firewall table).
+func NamespacePath(name string) string { return nsexec.Path(name) }
 
 // Do runs fn on an OS thread that is inside the named network namespace, and
 // returns fn's error. Sockets that fn opens stay in that namespace after Do
@@ -62,48 +65,23 @@ func isNamespace(fd int) bool {
 	return unix.Fstatfs(fd, &st) == nil && st.Type == unix.NSFS_MAGIC
 }
 
-// createNamespace creates the named namespace, bind-mounted under netnsDir.
-// It clears a stale file of that name first.
-func createNamespace(name string) error {
-	if err := removeStale(name); err != nil {
+// createNamespace creates the named namespace under netnsDir (see
+// nsexec.CreateNamed: the directory is made a shared mount point first, as
+// iproute2 does, and a stale file of that name is reused).
+func createNamespace(name string) error { return nsexec.CreateNamed(name) }
+
+// deleteNamespace removes the named namespace's name, whatever is mounted
+// on it; a missing one is not an error. The kernel frees the namespace once
+// nothing holds it. A name that only something outside the lab's reach can
+// free (nsexec.Dead) is left, with a warning.
+func (l *Lab) deleteNamespace(name string) error {
+	if err := nsexec.RemoveNamed(name); err != nil {
 		return err
 	}
-	err := nsexec.OnThread(func() error {
-		ns, err := netns.NewNamed(name) // switches this thread; OnThread restores it
-		if err != nil {
-			return err
-		}
-		return ns.Close()
-	})
-	if err != nil {
-		return fmt.Errorf("create namespace %s: %w", name, err)
-	}
-	return nil
-}
-
-// removeStale removes netnsDir/name when it is a file but no namespace.
-func removeStale(name string) error {
-	path := filepath.Join(netnsDir, name)
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil || st.Type == unix.NSFS_MAGIC {
-		return nil
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove stale %s: %w", path, err)
-	}
-	return nil
-}
-
-// deleteNamespace unmounts and removes the named namespace; a missing one is
-// not an error. The kernel frees the namespace once nothing holds it.
-func deleteNamespace(name string) error {
-	path := filepath.Join(netnsDir, name)
-	err := unix.Unmount(path, unix.MNT_DETACH)
-	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount %s: %w", path, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
+	if nsexec.Dead(name) {
+		l.log.Warn("namespace unmounted, but its name stays: another mount of "+netnsDir+
+			" hides its first mount (someone bind-mounted "+netnsDir+" over itself); it goes when that mount does",
+			"ns", name)
 	}
 	return nil
 }

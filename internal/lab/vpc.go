@@ -77,7 +77,7 @@ func (l *Lab) removeRouter(vpcID string) error {
 	if err := l.flushRouter(name); err != nil {
 		return err
 	}
-	if err := deleteNamespace(name); err != nil {
+	if err := l.deleteNamespace(name); err != nil {
 		return err
 	}
 	l.log.Info("namespace deleted", "ns", name, "role", roleRouter)

@@ -1,6 +1,9 @@
 // Package nsexec runs code inside a network namespace without moving the
 // caller: the one way the lab and the data plane enter the namespaces they
-// manage (to open sockets there or write the namespace's sysctls).
+// manage (to open sockets there or write the namespace's sysctls). It also
+// names namespaces under /run/netns as iproute2 does, and removes those
+// names whatever the mount table looks like (CreateNamed, RemoveNamed): the
+// one way the project, its tests included, makes and removes them.
 package nsexec
 
 import (

@@ -15,13 +15,20 @@ import (
 // Instance lifecycle, decided:
 //
 //   - Transitions complete at once in the store; responses report the
-//     transitional state AWS reports. RunInstances stores "running" and
-//     answers "pending"; StopInstances stores "stopped" and answers
-//     "stopping"; StartInstances stores "running" and answers "pending";
-//     TerminateInstances stores "terminated" and answers "shutting-down".
-//     So DescribeInstances right after RunInstances shows "running" and
-//     `aws ec2 wait instance-running` returns at its first poll, and the
-//     agent, which reads the store, never has to interpret a clock.
+//     transitional state AWS reports. StopInstances stores "stopped" and
+//     answers "stopping"; TerminateInstances stores "terminated" and
+//     answers "shutting-down".
+//   - RunInstances and StartInstances answer "pending". Without a data
+//     plane they store "running", so DescribeInstances right after shows
+//     "running" and `aws ec2 wait instance-running` returns at its first
+//     poll. With one (WithWiring) they store "pending", and the instance
+//     becomes "running" when the agent reports its namespace, interfaces,
+//     routes and firewall in place (FollowWiring, wiring.go): as on AWS,
+//     where an instance is pending until it has booted, an instance
+//     reported running is reachable. The agent wires pending and running
+//     instances alike and never has to interpret a clock.
+//   - A pending instance cannot be stopped (IncorrectInstanceState, as on
+//     AWS); starting a pending or running one changes nothing.
 //   - A terminated instance stays visible for terminatedTTL after it was
 //     terminated, then disappears (filtered by s.now() at read time, and
 //     deleted lazily by DescribeInstances).
@@ -489,24 +496,25 @@ func (t *tx) liveInstancesByID(ids []model.InstanceID) ([]*instanceRecord, error
 }
 
 // StopInstances stops running instances: stored as stopped, answered as
-// stopping. A stopped one stays stopped; a terminated one is
+// stopping. A stopped one stays stopped; a pending or terminated one is
 // IncorrectInstanceState. Interfaces stay attached.
 func (s *Service) StopInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
 	return s.transition(ctx, c, "StopInstances", ids, model.StateRunning, model.StateStopped, model.StateStopping,
-		"This instance '%s' is not in a state from which it can be stopped.")
+		[]model.InstanceState{model.StateStopped}, "This instance '%s' is not in a state from which it can be stopped.")
 }
 
-// StartInstances starts stopped instances: stored as running, answered as
-// pending. A running one stays running; a terminated one is
+// StartInstances starts stopped instances: stored as running (pending with
+// a data plane, see the top of this file), answered as pending. A pending
+// or running one stays as it is; a terminated one is
 // IncorrectInstanceState.
 func (s *Service) StartInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
-	return s.transition(ctx, c, "StartInstances", ids, model.StateStopped, model.StateRunning, model.StatePending,
-		"The instance '%s' is not in a state from which it can be started.")
+	return s.transition(ctx, c, "StartInstances", ids, model.StateStopped, s.startState(), model.StatePending,
+		[]model.InstanceState{model.StatePending, model.StateRunning}, "The instance '%s' is not in a state from which it can be started.")
 }
 
 // transition moves instances from state from to state to (answered as
-// shown); instances already in to are left alone.
-func (s *Service) transition(ctx context.Context, c Caller, op string, ids []string, from, to, shown model.InstanceState, badState string) ([]InstanceStateChange, error) {
+// shown); instances in one of the states stay are left alone.
+func (s *Service) transition(ctx context.Context, c Caller, op string, ids []string, from, to, shown model.InstanceState, stay []model.InstanceState, badState string) ([]InstanceStateChange, error) {
 	iids, err := parseInstanceIDs(ids)
 	if err != nil {
 		return nil, err
@@ -522,10 +530,10 @@ func (s *Service) transition(ctx context.Context, c Caller, op string, ids []str
 			return err
 		}
 		for _, r := range recs {
-			switch r.State {
-			case to:
-				out = append(out, InstanceStateChange{r.ID, to, to})
-			case from:
+			switch {
+			case slices.Contains(stay, r.State):
+				out = append(out, InstanceStateChange{r.ID, r.State, r.State})
+			case r.State == from:
 				out = append(out, InstanceStateChange{r.ID, from, shown})
 				r.State, r.StateChanged = to, s.now().UTC()
 				if err := t.putInstance(r); err != nil {

@@ -413,7 +413,7 @@ func (l *launch) create(n int) (*Reservation, error) {
 	for k := range n {
 		r := &instanceRecord{Instance: model.Instance{
 			Scope: t.c.scope(), ID: model.InstanceID(t.s.newID(model.KindInstance)), Reservation: res.ID,
-			ImageID: l.in.ImageID, InstanceType: l.in.InstanceType, State: model.StateRunning,
+			ImageID: l.in.ImageID, InstanceType: l.in.InstanceType, State: t.s.startState(),
 			VPC: l.primary.VPC, Subnet: l.primary.ID, Zone: l.primary.Zone,
 			LaunchTime: now, StateChanged: now, ClientToken: l.in.ClientToken, Tags: l.tags[ResourceTypeInstance],
 		}, LaunchIndex: k, RequestHash: l.hash}

@@ -83,6 +83,9 @@ type Service struct {
 	// *sync.Mutex), so that concurrent ones do not all build the same
 	// indexes (ensureIndexes).
 	setup sync.Map
+	// wiring: a data plane wires instances (WithWiring), so they start
+	// pending.
+	wiring bool
 }
 
 // Option adjusts a Service.

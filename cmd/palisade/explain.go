@@ -226,6 +226,8 @@ func printExplanation(w io.Writer, e *explanation) error {
 
 func endText(e explainEnd) string {
 	switch {
+	case e.InstanceID != "" && e.InstanceState != string(model.StateRunning):
+		return fmt.Sprintf("%s (%s of %s, which is %s: nothing reaches it until it runs)", e.Address, e.NetworkInterfaceID, e.InstanceID, e.InstanceState)
 	case e.InstanceID != "":
 		return fmt.Sprintf("%s (%s of %s)", e.Address, e.NetworkInterfaceID, e.InstanceID)
 	case e.NetworkInterfaceID != "":

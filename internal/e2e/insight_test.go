@@ -131,6 +131,26 @@ func TestExplain(t *testing.T) {
 		}
 	}
 
+	// Every VPC here has the same CIDR: an address is looked up in the other
+	// end's VPC, and an address alone must name one interface.
+	v2 := newVPC(t, c, false)
+	twin := launch(t, c, v2, newGroup(t, c, v2.ID))
+	if twin.IP != server.IP && twin.IP != client.IP {
+		t.Fatalf("the twin VPC's instance got %s, neither %s nor %s", twin.IP, server.IP, client.IP)
+	}
+	e, _, code = explain("--from", client.ID, "--to", server.IP.String(), "--port", "22")
+	if code != 0 || e.Ingress.Outside || !slices.Equal(e.Ingress.Groups, []string{web}) {
+		t.Fatalf("client → %s (the server in the client's VPC): exit %d, %+v", server.IP, code, e)
+	}
+	for _, args := range [][]string{
+		{"--from", "1.2.3.4", "--to", twin.IP.String(), "--port", "22"},
+		{"--from", client.ID, "--to", twin.ID, "--port", "22"},
+	} {
+		if _, stderr, code := explain(args...); code != 2 || !strings.Contains(stderr, "VPCs") {
+			t.Errorf("explain %v: exit %d, %s; want 2 and a word on VPCs", args, code, stderr)
+		}
+	}
+
 	// Another account's instance does not exist for bob.
 	other := launch(t, s.ec2(s.adminKey()), newVPC(t, s.ec2(s.adminKey()), false))
 	if _, stderr, code := explain("--from", "1.2.3.4", "--to", other.ID, "--port", "22"); code != 2 || !strings.Contains(stderr, "InvalidInstanceID.NotFound") {

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -20,9 +22,29 @@ func accountEnv(t *testing.T, s *server, c aws.Credentials) []string {
 }
 
 // ruleFor returns the ID of group g's inbound rule from port from cidr.
+// The read is retried when the SDK closed the connection under its own
+// response: aws-sdk-go-v2 closes the request body as soon as the response
+// arrives, and net/http's last read of it (checking that the body ends)
+// then fails and tears the connection down (aws/aws-sdk-go-v2#2737, which
+// the SDK's standard retryer retries; these tests use none). Describes of
+// more than 4 KiB, such as a group of seven rules, hit it a few times in a
+// hundred here.
 func ruleFor(t *testing.T, c *ec2.Client, g string, port int32, cidr string) string {
 	t.Helper()
-	for _, r := range describeRules(t, c, g) {
+	var rules []types.SecurityGroupRule
+	for attempt := 0; ; attempt++ {
+		out, err := c.DescribeSecurityGroupRules(t.Context(), &ec2.DescribeSecurityGroupRulesInput{
+			Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{g}}}, MaxResults: aws.Int32(1000)})
+		if errors.Is(err, net.ErrClosed) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = out.SecurityGroupRules
+		break
+	}
+	for _, r := range rules {
 		if !aws.ToBool(r.IsEgress) && aws.ToInt32(r.FromPort) == port && aws.ToString(r.CidrIpv4)+aws.ToString(r.CidrIpv6) == cidr {
 			return aws.ToString(r.SecurityGroupRuleId)
 		}

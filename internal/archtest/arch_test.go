@@ -25,7 +25,8 @@ var allowed = map[string][]string{
 	"cmd/palisade":       {"*"},
 	"internal/model":     {},
 	"internal/policy":    {"internal/model"},
-	"internal/service":   {"internal/model", "internal/policy", "internal/store"},
+	"internal/audit":     {"internal/model", "internal/policy"},
+	"internal/service":   {"internal/model", "internal/policy", "internal/audit", "internal/store"},
 	"internal/store":     {},
 	"internal/ec2api":    {"internal/service", "internal/model", "internal/auth"},
 	"internal/auth":      {"internal/model", "internal/store"},
@@ -44,7 +45,7 @@ var allowed = map[string][]string{
 // pure packages decide from values alone: no I/O, no clock, no randomness,
 // no logger. They may import the standard library (minus the list below)
 // and the listed pure third-party packages.
-var pure = []string{"internal/model", "internal/policy"}
+var pure = []string{"internal/model", "internal/policy", "internal/audit"}
 
 var ioPackages = []string{
 	"net", "net/http", "net/rpc", "net/smtp", "os", "os/exec", "os/signal", "os/user",

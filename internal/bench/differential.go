@@ -123,7 +123,7 @@ func (r *DifferentialResult) count(f *flight) {
 	if r.Kinds == nil {
 		r.Kinds = map[string]*KindCount{}
 	}
-	for _, k := range []string{f.kind(), "outcome: " + outcomeName(f.path.Outcome)} {
+	for _, k := range []string{f.kind(), "outcome: " + outcomeName(f.explained.Outcome)} {
 		c := r.Kinds[k]
 		if c == nil {
 			c = &KindCount{}
@@ -186,9 +186,10 @@ func (m Mismatch) String() string {
 // and sends random first packets between the lab's interfaces from packet
 // sockets with their real source addresses (a few spoofed), many at once.
 // A packet seen arriving at its receiver was allowed; one not seen within
-// the grace window was dropped. Each is compared with
-// policy.Compiled.Path. Everything the run made is removed when it
-// returns, whatever happened (a cancelled ctx ends it early).
+// the grace window was dropped. Each is compared with explain's verdict
+// (policy.Compiled.Explain, the answer `palisade explain` gives; its
+// verdict is Path's). Everything the run made is removed when it returns,
+// whatever happened (a cancelled ctx ends it early).
 func RunDifferential(ctx context.Context, cfg DifferentialConfig) (res DifferentialResult, err error) {
 	cfg = cfg.withDefaults()
 	start := time.Now()

@@ -4,7 +4,7 @@
 //   - RunDifferential builds a lab with Palisade's table and sends random
 //     first packets, crafted on packet sockets, between its instances and
 //     lab hosts under random policies; every packet seen (or not) at its
-//     receiver is compared with policy.Compiled.Path.
+//     receiver is compared with explain's verdict (policy.Compiled.Explain).
 //   - RunDataplane starts a control plane in the process, creates a large
 //     scenario through the EC2 API and measures connection rate and
 //     throughput against a no-firewall baseline wired the same way, the

@@ -21,9 +21,11 @@ import (
 type flight struct {
 	probe
 	from, to *end
-	want     bool // policy: the packet reaches the receiver
-	path     policy.PathResult
-	seen     bool // it arrived at the receiver (guarded by runner.mu)
+	want     bool // explain: the packet reaches the receiver
+	// explained is explain's answer for the flow (policy.Compiled.Explain,
+	// what `palisade explain` reports): the oracle the kernel is held to.
+	explained policy.Explanation
+	seen      bool // it arrived at the receiver (guarded by runner.mu)
 }
 
 func (f *flight) String() string {
@@ -306,8 +308,8 @@ func (r *runner) randomFlight(b *batchState) *flight {
 	r.tag++
 	p.tag = r.tag
 	f := &flight{probe: p, from: from, to: to}
-	f.path = r.compiled.Path(from.endpoint(p.src), to.endpoint(p.dst), p.proto, p.port())
-	f.want = f.path.Outcome == policy.Reaches
+	f.explained = r.compiled.Explain(from.endpoint(p.src), to.endpoint(p.dst), p.proto, p.port())
+	f.want = f.explained.Allowed
 	return f
 }
 
@@ -380,7 +382,7 @@ func (r *runner) mismatch(f *flight) Mismatch {
 			r.describeENI(&sb, e)
 		}
 	}
-	return Mismatch{Flow: f.String(), Reached: f.seen, Policy: f.path.String(), Rules: sb.String()}
+	return Mismatch{Flow: f.String(), Reached: f.seen, Policy: f.explained.Reason, Rules: sb.String()}
 }
 
 func (r *runner) describeENI(sb *strings.Builder, e *end) {

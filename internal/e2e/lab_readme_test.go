@@ -80,6 +80,11 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 	})
 	says(strangerNS, "22", "timed out")
 	says(officeNS, "23", "timed out")
+	// "Why is it blocked? palisade explain"
+	if out := pal("explain", "--from", "198.51.100.7", "--to", i, "--port", "22"); !strings.Contains(out, "BLOCKED: the user sees timeout") ||
+		!strings.Contains(out, "(lab host "+strangerNS+", outside)") || !strings.Contains(out, "no inbound rule of "+sg+" matches tcp/22 from 198.51.100.7") {
+		t.Errorf("palisade explain --from 198.51.100.7 --to %s --port 22:\n%s", i, out)
+	}
 
 	aws("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "23", "--cidr", "203.0.113.0/24")
 	eventually(t, "nc from the office to port 23", "Connection refused", func() string {

@@ -74,7 +74,8 @@ type Service struct {
 	// setup serializes the first requests of each scope (scopeKey ->
 	// *sync.Mutex), so that concurrent ones do not all build the same
 	// indexes (ensureIndexes).
-	setup sync.Map
+	setup  sync.Map
+	groups groupCache // decoded groups by key and stored bytes
 }
 
 // Option adjusts a Service.

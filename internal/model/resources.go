@@ -67,7 +67,16 @@ func (g SecurityGroup) Clone() SecurityGroup {
 
 // RulesOf returns the group's rules of direction d, in stored order.
 func (g *SecurityGroup) RulesOf(d Direction) []Rule {
-	var out []Rule
+	n := 0
+	for i := range g.Rules {
+		if g.Rules[i].Direction == d {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Rule, 0, n) // sized: rules are large, growing by append copies them twice
 	for _, r := range g.Rules {
 		if r.Direction == d {
 			out = append(out, r)

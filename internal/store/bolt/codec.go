@@ -19,7 +19,15 @@ const entryVersion = 1
 
 // encodeEntry encodes the events of one revision.
 func encodeEntry(events []store.Event) []byte {
-	b := []byte{entryVersion}
+	size := 1 + binary.MaxVarintLen64
+	for _, e := range events {
+		size += 2 + 4*binary.MaxVarintLen64 + len(e.KV.Key) + len(e.KV.Value)
+		if e.PrevKV != nil {
+			size += 3*binary.MaxVarintLen64 + len(e.PrevKV.Value)
+		}
+	}
+	b := make([]byte, 0, size) // an upper bound: values are kilobytes, doubling copies them
+	b = append(b, entryVersion)
 	b = binary.AppendUvarint(b, uint64(len(events)))
 	for _, e := range events {
 		b = appendEvent(b, e)

@@ -77,8 +77,44 @@ func TestGroupCacheIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if c.bytes > maxGroupCacheBytes || c.bytes != len(c.m)*len(raw) {
+	if c.bytes > maxGroupCacheBytes || c.bytes != len(c.m)*len(raw) { // one version per key here
 		t.Fatalf("%d bytes in %d entries, bound %d", c.bytes, len(c.m), maxGroupCacheBytes)
+	}
+}
+
+// A group that comes back to a recent state is a hit; versions beyond
+// groupVersions are dropped, least recently used first.
+func TestGroupCacheKeepsRecentVersions(t *testing.T) {
+	var c groupCache
+	raws := make([][]byte, groupVersions+1)
+	for i := range raws {
+		raws[i], _ = json.Marshal(cacheTestGroup(i))
+	}
+	decode := func(i int) {
+		t.Helper()
+		var g model.SecurityGroup
+		if err := c.decode("k", raws[i], &g); err != nil || len(g.Rules) != i {
+			t.Fatalf("version %d: %d rules, %v", i, len(g.Rules), err)
+		}
+	}
+	cached := func(i int) bool {
+		_, ok := c.lookup("k", raws[i])
+		return ok
+	}
+	for i := range groupVersions {
+		decode(i)
+	}
+	decode(0) // most recently used again
+	decode(groupVersions)
+	if !cached(0) || cached(1) || !cached(groupVersions) {
+		t.Fatalf("after using 0 again and adding %d: 0 cached %v, 1 cached %v", groupVersions, cached(0), cached(1))
+	}
+	total := 0
+	for _, v := range c.m["k"] {
+		total += len(v.raw)
+	}
+	if len(c.m["k"]) != groupVersions || c.bytes != total {
+		t.Fatalf("%d versions, %d bytes counted of %d", len(c.m["k"]), c.bytes, total)
 	}
 }
 

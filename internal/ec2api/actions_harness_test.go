@@ -22,6 +22,7 @@ import (
 
 	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/service"
+	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/mem"
 )
 
@@ -49,6 +50,12 @@ func newAPIHarness(t testing.TB) *apiHarness {
 	t.Helper()
 	st := mem.New(mem.Options{})
 	t.Cleanup(func() { st.Close() })
+	return newAPIHarnessOn(t, st)
+}
+
+// newAPIHarnessOn is newAPIHarness over st.
+func newAPIHarnessOn(t testing.TB, st store.Store) *apiHarness {
+	t.Helper()
 	svc, err := service.New(st, service.DefaultConfig(),
 		service.WithRand(rand.NewChaCha8([32]byte{42})),
 		service.WithClock(func() time.Time { return apiClock }))

@@ -34,6 +34,7 @@ type explainEnd struct {
 	InstanceState      string `json:"instanceState,omitempty" xml:"instanceState"`
 	DeviceIndex        *int   `json:"deviceIndex,omitempty" xml:"deviceIndex"`
 	LabHost            string `json:"labHost,omitempty" xml:"labHost"`
+	LabHostNamespace   string `json:"labHostNamespace,omitempty" xml:"labHostNamespace"`
 	VpcID              string `json:"vpcId" xml:"vpcId"`
 }
 
@@ -299,7 +300,7 @@ func labEnd(e explainEnd) (bench.LabEnd, error) {
 		}
 		return bench.LabEnd{NS: e.InstanceID, Dev: fmt.Sprintf("eth%d", *e.DeviceIndex), RouterIf: lab.RouterIfName(e.NetworkInterfaceID)}, nil
 	case e.LabHost != "":
-		return bench.LabEnd{NS: e.LabHost, Dev: "eth0", RouterIf: lab.HostIfName(e.LabHost)}, nil
+		return bench.LabEnd{NS: e.LabHostNamespace, Dev: "eth0", RouterIf: lab.HostIfName(e.LabHostNamespace)}, nil
 	case e.NetworkInterfaceID != "":
 		return bench.LabEnd{}, fmt.Errorf("%s is attached to no instance: it is not in the lab", e.NetworkInterfaceID)
 	}

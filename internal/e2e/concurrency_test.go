@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"golang.org/x/sys/unix"
 )
 
 // cidrN is the n-th /32 of 10.0.0.0/8.
@@ -123,7 +124,16 @@ func describeRules(t testing.TB, client *ec2.Client, group string) []types.Secur
 //     back and revokes the rule by its ID: three requests per operation, on
 //     a state that does not grow.
 //
+//   - CPUPerCall is one client doing the same on a group of 20 rules, one
+//     request at a time, and reports the server's CPU time per call of
+//     each action (ms-cpu/authorize, ms-cpu/describe, ms-cpu/revoke) and of
+//     the three together (ms-cpu/sum): user+system time of the serve
+//     process, read from its process CPU clock around each request, so the
+//     client's own CPU is not counted; background work (GC, the store's
+//     commit) falls into the request during or after which it runs.
+//
 //     go test -run '^$' -bench API -benchtime 5s ./internal/e2e/
+//     go test -run '^$' -bench API/CPUPerCall -benchtime 2000x ./internal/e2e/
 func BenchmarkAPI(b *testing.B) {
 	s := startServer(b, b.TempDir())
 	ctx := context.Background()
@@ -191,7 +201,68 @@ func BenchmarkAPI(b *testing.B) {
 			return err
 		}
 	})
+	b.Run("CPUPerCall", func(b *testing.B) { benchCPUPerCall(b, s, newGroup) })
 	s.stop()
+}
+
+// benchCPUPerCall measures the server's CPU per authorize, describe and
+// revoke of one rule on a group of 20 rules (see BenchmarkAPI).
+func benchCPUPerCall(b *testing.B, s *server, newGroup func(*ec2.Client, int) *string) {
+	ctx := context.Background()
+	client := s.ec2(newAccount(b, s))
+	g := newGroup(client, 20)
+	pid := s.cmd.Process.Pid
+	var spent [3]time.Duration // authorize, describe, revoke
+	call := func(i int, f func() error) error {
+		before := processCPU(b, pid)
+		err := f()
+		spent[i] += processCPU(b, pid) - before
+		return err
+	}
+	b.ResetTimer()
+	for n := range b.N {
+		var id string
+		err := call(0, func() (err error) {
+			id, err = authorizeOne(ctx, client, g, cidrN(int64(1<<20+n)))
+			return err
+		})
+		if err == nil {
+			err = call(1, func() error {
+				_, err := client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{aws.ToString(g)}})
+				return err
+			})
+		}
+		if err == nil {
+			err = call(2, func() error {
+				_, err := client.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
+					GroupId: g, SecurityGroupRuleIds: []string{id}})
+				return err
+			})
+		}
+		if err != nil {
+			b.Fatalf("iteration %d of %d: %v", n, b.N, err)
+		}
+	}
+	b.StopTimer()
+	perCall := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
+	b.ReportMetric(perCall(spent[0]), "ms-cpu/authorize")
+	b.ReportMetric(perCall(spent[1]), "ms-cpu/describe")
+	b.ReportMetric(perCall(spent[2]), "ms-cpu/revoke")
+	b.ReportMetric(perCall(spent[0]+spent[1]+spent[2]), "ms-cpu/sum")
+}
+
+// processCPU is the CPU time (user and system, all threads) that process
+// pid has used so far: its process CPU clock, which Linux lets any process
+// read (clock_getcpuclockid(3)), precise to the nanosecond where the
+// ticks of /proc/PID/stat are 10 ms.
+func processCPU(b *testing.B, pid int) time.Duration {
+	const cpuClockSched = 2 // CPUCLOCK_SCHED: utime+stime as the scheduler counts it
+	clock := int32(^pid)<<3 | cpuClockSched
+	var ts unix.Timespec
+	if err := unix.ClockGettime(clock, &ts); err != nil {
+		b.Fatalf("CPU clock of process %d: %v", pid, err)
+	}
+	return time.Duration(ts.Nano())
 }
 
 // authorizeOne opens TCP 443 to cidr and returns the new rule's ID.

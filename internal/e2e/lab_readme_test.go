@@ -82,7 +82,7 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 	says(officeNS, "23", "timed out")
 	// "Why is it blocked? palisade explain"
 	if out := pal("explain", "--from", "198.51.100.7", "--to", i, "--port", "22"); !strings.Contains(out, "BLOCKED: the user sees timeout") ||
-		!strings.Contains(out, "(lab host "+strangerNS+", outside)") || !strings.Contains(out, "no inbound rule of "+sg+" matches tcp/22 from 198.51.100.7") {
+		!strings.Contains(out, "(lab host "+stranger+", outside)") || !strings.Contains(out, "no inbound rule of "+sg+" matches tcp/22 from 198.51.100.7") {
 		t.Errorf("palisade explain --from 198.51.100.7 --to %s --port 22:\n%s", i, out)
 	}
 

@@ -68,6 +68,7 @@ func (s *server) ec2In(c aws.Credentials, region string) *ec2.Client {
 		BaseEndpoint: aws.String(s.endpoint),
 		Credentials:  credentials.StaticCredentialsProvider{Value: c},
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   s.http,
 	})
 }
 

@@ -83,3 +83,32 @@ func TestSDK(t *testing.T) {
 	wantCode(t, err, "AuthFailure")
 	s.stop()
 }
+
+// Responses larger than net/http's 4 KiB write buffer reach the SDK whole,
+// request after request, with no retry (see sdkHTTPClient: the SDK's own
+// transport lost one within a few dozen).
+func TestSDKReadsLargeResponses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := startServer(t, t.TempDir())
+	client := s.ec2(s.adminKey())
+	g, err := client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("big"), Description: aws.String("d")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := authorizeOne(ctx, client, g.GroupId, cidrN(int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		out, err := client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{aws.ToString(g.GroupId)}})
+		if err != nil {
+			t.Fatalf("describe %d: %v", i, err)
+		}
+		if n := len(out.SecurityGroups[0].IpPermissions[0].IpRanges); n != 20 {
+			t.Fatalf("describe %d: %d ranges", i, n)
+		}
+	}
+	s.stop()
+}

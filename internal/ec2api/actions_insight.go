@@ -41,6 +41,7 @@ type explainEndXML struct {
 	InstanceState      string `xml:"instanceState,omitempty"`
 	DeviceIndex        *int   `xml:"deviceIndex"`
 	LabHost            string `xml:"labHost,omitempty"`
+	LabHostNamespace   string `xml:"labHostNamespace,omitempty"`
 }
 
 // explainRuleXML is a rule that allows the flow on one side.
@@ -63,7 +64,8 @@ type explainSideXML struct {
 
 func explainEndOf(e service.ExplainEnd) explainEndXML {
 	out := explainEndXML{Address: e.Addr.String(), NetworkInterfaceID: string(e.ENI), VpcID: string(e.VPC),
-		InstanceID: string(e.Instance), InstanceState: string(e.State), LabHost: e.LabHost}
+		InstanceID: string(e.Instance), InstanceState: string(e.State), LabHost: e.LabHost,
+		LabHostNamespace: e.LabHostNamespace}
 	if e.Instance != "" {
 		out.DeviceIndex = &e.Device
 	}

@@ -1,12 +1,14 @@
 package ec2api
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // Namespace is the XML namespace of EC2 API version 2016-11-15 responses.
@@ -55,19 +57,23 @@ func MarshalResponse(action, requestID string, body any) ([]byte, error) {
 	if !isActionName(action) {
 		return nil, fmt.Errorf("marshal response: invalid action name %q", action)
 	}
-	inner, err := marshalFields(body)
+	buf := xmlBuffers.Get().(*xmlBuffer)
+	defer buf.release()
+	inner, err := marshalFields(body, buf)
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s response: %w", action, err)
 	}
-	var b strings.Builder
-	b.WriteString(xmlHeader)
-	b.WriteString("<" + action + `Response xmlns="` + Namespace + `">`)
-	b.WriteString("\n" + indent + "<requestId>")
-	escapeText(&b, requestID)
-	b.WriteString("</requestId>")
-	b.Write(inner)
-	b.WriteString("\n</" + action + "Response>")
-	return []byte(b.String()), nil
+	var id strings.Builder
+	escapeText(&id, requestID)
+	b := make([]byte, 0, len(xmlHeader)+2*len(action)+len(Namespace)+id.Len()+len(inner)+64)
+	b = append(b, xmlHeader...)
+	b = append(b, "<"+action+`Response xmlns="`+Namespace+`">`...)
+	b = append(b, "\n"+indent+"<requestId>"...)
+	b = append(b, id.String()...)
+	b = append(b, "</requestId>"...)
+	b = append(b, inner...)
+	b = append(b, "\n</"+action+"Response>"...)
+	return b, nil
 }
 
 // WriteResponse writes body as the 200 response to action. Nothing is
@@ -81,10 +87,38 @@ func WriteResponse(w http.ResponseWriter, action, requestID string, body any) er
 	return nil
 }
 
+// xmlBuffer is where marshalFields renders: the document and the encoder's
+// writer over it, recycled through xmlBuffers (a described group is a few
+// kilobytes, which growing a fresh buffer allocated twice over).
+type xmlBuffer struct {
+	doc bytes.Buffer
+	w   *bufio.Writer // over doc; as large as encoding/xml's own, so it uses it
+}
+
+var xmlBuffers = sync.Pool{New: func() any {
+	b := new(xmlBuffer)
+	b.w = bufio.NewWriter(&b.doc)
+	return b
+}}
+
+// maxPooledXML is the largest document whose buffer goes back to the pool.
+const maxPooledXML = 64 << 10
+
+// release returns b to the pool; what it rendered is no longer valid.
+func (b *xmlBuffer) release() {
+	if b.doc.Cap() > maxPooledXML {
+		return
+	}
+	b.doc.Reset()
+	b.w.Reset(&b.doc)
+	xmlBuffers.Put(b)
+}
+
 // marshalFields renders the fields of body as children of the root element,
 // indented one level: it encodes body inside a throw-away element and strips
 // that element's tags (encoding/xml never self-closes, so they are exact).
-func marshalFields(body any) ([]byte, error) {
+// The result lives in buf.
+func marshalFields(body any, buf *xmlBuffer) ([]byte, error) {
 	v := reflect.ValueOf(body)
 	for v.Kind() == reflect.Pointer && !v.IsNil() {
 		v = v.Elem()
@@ -96,8 +130,7 @@ func marshalFields(body any) ([]byte, error) {
 		return nil, fmt.Errorf("body of type %T is not a struct", body)
 	}
 	const open, end = "<x>", "</x>"
-	var buf bytes.Buffer
-	enc := xml.NewEncoder(&buf)
+	enc := xml.NewEncoder(buf.w)
 	enc.Indent("", indent)
 	if err := enc.EncodeElement(body, xml.StartElement{Name: xml.Name{Local: "x"}}); err != nil {
 		return nil, err
@@ -105,7 +138,7 @@ func marshalFields(body any) ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	out := buf.Bytes()
+	out := buf.doc.Bytes()
 	if !bytes.HasPrefix(out, []byte(open)) || !bytes.HasSuffix(out, []byte(end)) {
 		return nil, fmt.Errorf("body of type %T does not render as element content", body)
 	}

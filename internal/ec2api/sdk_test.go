@@ -114,6 +114,7 @@ func newClient(t *testing.T, secret string) (*ec2.Client, *fakeEC2) {
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(sdkKeyID, secret, ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   sdkHTTPClient,
 	})
 	return client, fake
 }
@@ -207,7 +208,7 @@ func TestSDKAuthErrors(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	stranger := ec2.New(ec2.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{},
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{}, HTTPClient: sdkHTTPClient,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTRANGER", "x", ""),
 	})
 	_, err = stranger.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{})

@@ -69,12 +69,12 @@ func (s *acctServer) creds(k auth.AccessKey) aws.CredentialsProvider {
 
 func (s *acctServer) sts(k auth.AccessKey) *sts.Client {
 	return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url),
-		Credentials: s.creds(k), Retryer: aws.NopRetryer{}})
+		Credentials: s.creds(k), Retryer: aws.NopRetryer{}, HTTPClient: sdkHTTPClient})
 }
 
 func (s *acctServer) ec2(k auth.AccessKey) *ec2.Client {
 	return ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url),
-		Credentials: s.creds(k), Retryer: aws.NopRetryer{}})
+		Credentials: s.creds(k), Retryer: aws.NopRetryer{}, HTTPClient: sdkHTTPClient})
 }
 
 // post sends form signed with k for service, and returns status and body.

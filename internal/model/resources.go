@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,9 +54,29 @@ const DefaultGroupName = "default"
 // IsDefault reports whether g is its VPC's default group.
 func (g *SecurityGroup) IsDefault() bool { return g.Name == DefaultGroupName }
 
+// Clone returns a copy of g that shares no slice with it: the copy's rules
+// and tags can be changed without changing g.
+func (g SecurityGroup) Clone() SecurityGroup {
+	g.Rules = slices.Clone(g.Rules)
+	for i := range g.Rules {
+		g.Rules[i].Tags = slices.Clone(g.Rules[i].Tags)
+	}
+	g.Tags = slices.Clone(g.Tags)
+	return g
+}
+
 // RulesOf returns the group's rules of direction d, in stored order.
 func (g *SecurityGroup) RulesOf(d Direction) []Rule {
-	var out []Rule
+	n := 0
+	for i := range g.Rules {
+		if g.Rules[i].Direction == d {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Rule, 0, n) // sized: rules are large, growing by append copies them twice
 	for _, r := range g.Rules {
 		if r.Direction == d {
 			out = append(out, r)

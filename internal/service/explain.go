@@ -31,6 +31,8 @@ type ExplainEnd struct {
 	State    model.InstanceState
 	Device   int    // the attachment's device index
 	LabHost  string // an outside end that is one of the VPC's lab hosts
+	// LabHostNamespace is that lab host's network namespace.
+	LabHostNamespace string
 }
 
 // SideExplanation is one side of an Explanation (for the API layer, which
@@ -288,7 +290,7 @@ func (t *tx) explainEnd(v *explainView, e *end, v6 bool, vpc model.VpcID) (Expla
 	if e.eni == nil {
 		for _, h := range v.hosts {
 			if h.VPC == vpc && (h.IPv4 == e.addr || h.IPv6 == e.addr) {
-				out.LabHost = h.Name
+				out.LabHost, out.LabHostNamespace = h.Name, h.Namespace()
 			}
 		}
 		return out, nil

@@ -57,10 +57,19 @@ func (t *tx) get(kind, id string, v any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := json.Unmarshal(kv.Value, v); err != nil {
+	if err := t.s.decode(kv, v); err != nil {
 		return false, fmt.Errorf("decode %s/%s: %w", kind, id, err)
 	}
 	return true, nil
+}
+
+// decode decodes a stored resource into v, groups through the service's
+// groupCache.
+func (s *Service) decode(kv store.KeyValue, v any) error {
+	if g, ok := v.(*model.SecurityGroup); ok {
+		return s.groups.decode(kv.Key, kv.Value, g)
+	}
+	return json.Unmarshal(kv.Value, v)
 }
 
 func (t *tx) put(kind, id string, v any) error {
@@ -82,7 +91,7 @@ func list[T any](t *tx, kind string) ([]T, error) {
 	out := make([]T, 0, len(page.KVs))
 	for _, kv := range page.KVs {
 		var v T
-		if err := json.Unmarshal(kv.Value, &v); err != nil {
+		if err := t.s.decode(kv, &v); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
 		}
 		out = append(out, v)

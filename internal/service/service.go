@@ -86,6 +86,7 @@ type Service struct {
 	// wiring: a data plane wires instances (WithWiring), so they start
 	// pending.
 	wiring bool
+	groups groupCache // decoded groups by key and stored bytes
 }
 
 // Option adjusts a Service.

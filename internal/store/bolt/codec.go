@@ -3,6 +3,7 @@ package bolt
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"palisade.dev/palisade/internal/store"
 )
@@ -19,7 +20,15 @@ const entryVersion = 1
 
 // encodeEntry encodes the events of one revision.
 func encodeEntry(events []store.Event) []byte {
-	b := []byte{entryVersion}
+	size := 1 + binary.MaxVarintLen64
+	for _, e := range events {
+		size += 2 + 4*binary.MaxVarintLen64 + len(e.KV.Key) + len(e.KV.Value)
+		if e.PrevKV != nil {
+			size += 3*binary.MaxVarintLen64 + len(e.PrevKV.Value)
+		}
+	}
+	b := make([]byte, 0, size) // an upper bound: values are kilobytes, doubling copies them
+	b = append(b, entryVersion)
 	b = binary.AppendUvarint(b, uint64(len(events)))
 	for _, e := range events {
 		b = appendEvent(b, e)
@@ -47,8 +56,11 @@ func appendBytes(b, data []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(data))), data...)
 }
 
-// decodeEntry decodes the events of revision rev, copying out of data.
-func decodeEntry(rev int64, data []byte) ([]store.Event, error) {
+// decodeEntry decodes the events of revision rev whose key starts with
+// prefix, copying out of data. The others are checked but not copied: a
+// watcher of one prefix pays nothing for the values of another (every
+// commit wakes every watcher).
+func decodeEntry(rev int64, data []byte, prefix string) ([]store.Event, error) {
 	d := decoder{data: data}
 	if v := d.byte(); v != entryVersion && d.err == nil {
 		return nil, fmt.Errorf("log entry %d version %d: %w", rev, v, errCorrupt)
@@ -57,9 +69,11 @@ func decodeEntry(rev int64, data []byte) ([]store.Event, error) {
 	if n > uint64(len(data)) { // each event takes at least one byte
 		return nil, fmt.Errorf("log entry %d of %d events: %w", rev, n, errCorrupt)
 	}
-	events := make([]store.Event, 0, n)
+	var events []store.Event
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		events = append(events, d.event(rev))
+		if e, ok := d.event(rev, prefix); ok {
+			events = append(events, e)
+		}
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("log entry %d: %w", rev, d.err)
@@ -73,9 +87,16 @@ type decoder struct {
 	err  error
 }
 
-func (d *decoder) event(rev int64) store.Event {
-	e := store.Event{Type: store.EventType(d.byte())}
-	e.KV = store.KeyValue{Key: string(d.bytes()), ModRevision: rev}
+// event decodes the next event, or only steps over it (ok false) if its
+// key does not start with prefix.
+func (d *decoder) event(rev int64, prefix string) (e store.Event, ok bool) {
+	e.Type = store.EventType(d.byte())
+	key := d.view()
+	if ok = d.err == nil && strings.HasPrefix(string(key), prefix); !ok {
+		d.skipEvent(e.Type)
+		return store.Event{}, false
+	}
+	e.KV = store.KeyValue{Key: string(key), ModRevision: rev}
 	switch e.Type {
 	case store.EventPut:
 		e.KV.CreateRevision = int64(d.uvarint())
@@ -89,7 +110,24 @@ func (d *decoder) event(rev int64) store.Event {
 		prev.Value = d.bytes()
 		e.PrevKV = &prev
 	}
-	return e
+	return e, true
+}
+
+// skipEvent steps over the rest of an event of type t, checking its shape.
+func (d *decoder) skipEvent(t store.EventType) {
+	switch t {
+	case store.EventPut:
+		d.uvarint()
+		d.view()
+	case store.EventDelete:
+	default:
+		d.fail()
+	}
+	if d.byte() == 1 {
+		d.uvarint()
+		d.uvarint()
+		d.view()
+	}
 }
 
 func (d *decoder) byte() byte {
@@ -117,12 +155,18 @@ func (d *decoder) uvarint() uint64 {
 
 // bytes returns a copy, never nil.
 func (d *decoder) bytes() []byte {
+	v := d.view()
+	return append(make([]byte, 0, len(v)), v...)
+}
+
+// view returns the next length-prefixed bytes, in data (not a copy).
+func (d *decoder) view() []byte {
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.data)) {
 		d.fail()
-		return []byte{}
+		return nil
 	}
-	b := append(make([]byte, 0, n), d.data[:n]...)
+	b := d.data[:n:n]
 	d.data = d.data[n:]
 	return b
 }

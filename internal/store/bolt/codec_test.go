@@ -20,12 +20,30 @@ func sampleEvents() []store.Event {
 
 func TestEntryRoundTrip(t *testing.T) {
 	want := sampleEvents()
-	got, err := decodeEntry(7, encodeEntry(want))
+	got, err := decodeEntry(7, encodeEntry(want), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("round trip:\n got %s\nwant %s", fmt.Sprint(got), fmt.Sprint(want))
+	}
+}
+
+// A prefix keeps the events under it; the others are stepped over, still
+// checked: a damaged entry fails whatever the prefix.
+func TestEntryPrefix(t *testing.T) {
+	all := sampleEvents()
+	data := encodeEntry(all)
+	for prefix, want := range map[string][]store.Event{"a/1": all[1:2], "a/": all, "b/": nil} {
+		got, err := decodeEntry(7, data, prefix)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("prefix %q: got %v (%v), want %v", prefix, got, err, want)
+		}
+	}
+	for cut := 1; cut < len(data); cut++ {
+		if _, err := decodeEntry(7, data[:cut], "b/"); err == nil {
+			t.Fatalf("entry cut at %d of %d decoded without error", cut, len(data))
+		}
 	}
 }
 
@@ -38,11 +56,11 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add([]byte{entryVersion, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		events, err := decodeEntry(7, data)
+		events, err := decodeEntry(7, data, "")
 		if err != nil {
 			return
 		}
-		if again, err := decodeEntry(7, encodeEntry(events)); err != nil || !reflect.DeepEqual(again, events) {
+		if again, err := decodeEntry(7, encodeEntry(events), ""); err != nil || !reflect.DeepEqual(again, events) {
 			t.Fatalf("re-encoding changed %v into %v (%v)", events, again, err)
 		}
 	})

@@ -50,11 +50,11 @@ func (s *Store) ReadLog(prefix string, after int64, max int) ([]store.WatchRespo
 			if err != nil {
 				return err
 			}
-			events, err := decodeEntry(int64(rev), v)
+			events, err := decodeEntry(int64(rev), v, prefix)
 			if err != nil {
 				return err
 			}
-			if events = core.FilterEvents(events, prefix); len(events) > 0 {
+			if len(events) > 0 {
 				resps = append(resps, store.WatchResponse{Revision: int64(rev), Events: events})
 			}
 			last, n = int64(rev), n+1

@@ -1,0 +1,99 @@
+package service
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+
+	"palisade.dev/palisade/internal/model"
+)
+
+// maxGroupCacheBytes bounds the stored bytes a groupCache keeps (its
+// decoded groups take about as much again).
+const maxGroupCacheBytes = 8 << 20
+
+// groupCache keeps the groups it decoded, each with the stored JSON it was
+// decoded from, by store key. A stored value equal to cached bytes decodes
+// to the cached group, so a hit is exact whatever happened in between (a
+// rolled-back write, another revision with the same content): rereading an
+// unchanged group costs a comparison and a copy instead of a JSON decode,
+// which was most of the CPU of DescribeSecurityGroups and of the read half
+// of every rule change. A key keeps its last few versions, so that a group
+// that comes back to an earlier state (a rule added, described, revoked)
+// is still a hit. Safe for concurrent use.
+type groupCache struct {
+	mu    sync.Mutex
+	m     map[string][]cachedGroup // most recently used first
+	bytes int                      // sum of len(raw) over m
+}
+
+// groupVersions is how many versions of one group a groupCache keeps.
+const groupVersions = 3
+
+type cachedGroup struct {
+	raw []byte // the stored JSON; the store hands it over (never changed)
+	g   model.SecurityGroup
+}
+
+// decode sets *g to the group stored under key as raw: a copy of a cached
+// one when raw is what it was decoded from, else raw decoded (and cached).
+// The caller may change *g freely.
+func (c *groupCache) decode(key string, raw []byte, g *model.SecurityGroup) error {
+	if e, ok := c.lookup(key, raw); ok {
+		*g = e.g.Clone() // cached groups are never changed: no lock needed
+		return nil
+	}
+	var fresh model.SecurityGroup
+	if err := json.Unmarshal(raw, &fresh); err != nil {
+		return err
+	}
+	*g = fresh.Clone()
+	c.add(key, cachedGroup{raw: raw, g: fresh})
+	return nil
+}
+
+// lookup finds the version of key stored as raw and marks it used.
+func (c *groupCache) lookup(key string, raw []byte) (cachedGroup, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	vs := c.m[key]
+	for i, e := range vs {
+		if bytes.Equal(e.raw, raw) {
+			copy(vs[1:i+1], vs[:i])
+			vs[0] = e
+			return e, true
+		}
+	}
+	return cachedGroup{}, false
+}
+
+// add caches e as the most recent version of key, dropping the least
+// recently used beyond groupVersions, and evicts arbitrary keys to stay
+// within maxGroupCacheBytes.
+func (c *groupCache) add(key string, e cachedGroup) {
+	if len(e.raw) > maxGroupCacheBytes/16 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][]cachedGroup{}
+	}
+	vs := append([]cachedGroup{e}, c.m[key]...)
+	c.bytes += len(e.raw)
+	for len(vs) > groupVersions {
+		c.bytes -= len(vs[len(vs)-1].raw)
+		vs = vs[:len(vs)-1]
+	}
+	delete(c.m, key)
+	for k, old := range c.m {
+		if c.bytes <= maxGroupCacheBytes {
+			break
+		}
+		delete(c.m, k)
+		for _, o := range old {
+			c.bytes -= len(o.raw)
+		}
+	}
+	c.m[key] = vs
+}

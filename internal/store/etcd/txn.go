@@ -1,0 +1,207 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/internal/core"
+)
+
+// maxCompareRanges caps the key ranges one commit compares (each costs
+// two etcd comparisons).
+const maxCompareRanges = 48
+
+// Txn implements store.Store: fn runs on a snapshot, and the commit checks
+// that nothing fn read has changed since (see the package doc); on a
+// conflict fn runs again.
+func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if fn == nil {
+		return 0, fmt.Errorf("nil transaction function: %w", store.ErrInvalidArgument)
+	}
+	for {
+		if err := s.begin(ctx); err != nil {
+			return 0, err
+		}
+		rev, done, err := s.attempt(ctx, fn)
+		if done || err != nil {
+			return rev, err
+		}
+	}
+}
+
+// attempt runs fn once and tries to commit; done is false on a conflict.
+func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error) (rev int64, done bool, err error) {
+	readRev, err := s.Revision(ctx)
+	if err != nil {
+		return 0, true, err
+	}
+	r := &reader{s: s, ctx: ctx, rev: readRev}
+	tx := core.NewOverlay(r, readRev)
+	err = func() error {
+		defer tx.End()
+		return fn(tx)
+	}()
+	if r.compacted {
+		return 0, false, nil // the snapshot was compacted under fn: run again
+	}
+	if err != nil {
+		return 0, true, err
+	}
+	events, err := tx.Changes()
+	if err != nil {
+		if r.compacted {
+			return 0, false, nil
+		}
+		return 0, true, fmt.Errorf("txn: %w", err)
+	}
+	if len(events) == 0 {
+		return readRev, true, nil
+	}
+	var ops []clientv3.Op
+	for _, e := range events {
+		if e.Type == store.EventDelete {
+			ops = append(ops, clientv3.OpDelete(s.data+e.KV.Key), clientv3.OpPut(s.tomb+e.KV.Key, ""))
+		} else {
+			ops = append(ops, clientv3.OpPut(s.data+e.KV.Key, string(e.KV.Value)))
+		}
+	}
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.guard), "<", readRev+1)}
+	for _, rg := range mergeRanges(r.ranges, maxCompareRanges) {
+		for _, ns := range []string{s.data, s.tomb} {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(ns+rg.from).WithRange(s.rangeEnd(ns, rg.end)), "<", readRev+1))
+		}
+	}
+	resp, err := call(ctx, s, func(c context.Context) (*clientv3.TxnResponse, error) {
+		return s.cli.Txn(c).If(cmps...).Then(ops...).Commit()
+	})
+	if err != nil {
+		return 0, true, fmt.Errorf("txn commit: %w", err)
+	}
+	if !resp.Succeeded {
+		return 0, false, nil
+	}
+	rev = resp.Header.Revision
+	if err := s.autoCompact(ctx, rev); err != nil {
+		return rev, true, nil // committed; compaction is retried at the next commit
+	}
+	return rev, true, nil
+}
+
+// keyRange is the user-space key range [from, end); end "" is unbounded.
+type keyRange struct{ from, end string }
+
+// reader is a transaction's view of etcd at one revision: it implements
+// core.Base and records the ranges read.
+type reader struct {
+	s         *Store
+	ctx       context.Context
+	rev       int64
+	ranges    []keyRange
+	compacted bool // a read found rev compacted
+}
+
+// fail maps a read error, noting a compacted snapshot.
+func (r *reader) fail(err error) error {
+	if errors.Is(err, store.ErrCompacted) {
+		r.compacted = true
+	}
+	return err
+}
+
+// Get implements core.Base.
+func (r *reader) Get(key string) (store.KeyValue, bool, error) {
+	r.ranges = append(r.ranges, keyRange{key, key + "\x00"})
+	resp, err := call(r.ctx, r.s, func(c context.Context) (*clientv3.GetResponse, error) {
+		return r.s.cli.Get(c, r.s.data+key, clientv3.WithRev(r.rev))
+	})
+	if err != nil {
+		return store.KeyValue{}, false, r.fail(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return store.KeyValue{}, false, nil
+	}
+	kv := resp.Kvs[0]
+	return r.s.kv(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision), true, nil
+}
+
+// scanBatch is the number of keys a Scan reads per request.
+const scanBatch = 256
+
+// Scan implements core.Base.
+func (r *reader) Scan(prefix, after string, fn func(store.KeyValue) bool) error {
+	from, end := listRange(prefix, after)
+	if end != "" && from >= end {
+		return nil
+	}
+	start := from
+	for {
+		resp, err := call(r.ctx, r.s, func(c context.Context) (*clientv3.GetResponse, error) {
+			return r.s.cli.Get(c, r.s.data+start, clientv3.WithRange(r.s.rangeEnd(r.s.data, end)),
+				clientv3.WithRev(r.rev), clientv3.WithLimit(scanBatch))
+		})
+		if err != nil {
+			r.ranges = append(r.ranges, keyRange{from, end})
+			return r.fail(err)
+		}
+		for _, kv := range resp.Kvs {
+			if !fn(r.s.kv(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision)) {
+				k := string(kv.Key[len(r.s.data):])
+				r.ranges = append(r.ranges, keyRange{from, k + "\x00"})
+				return nil
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			r.ranges = append(r.ranges, keyRange{from, end})
+			return nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key[len(r.s.data):]) + "\x00"
+	}
+}
+
+// mergeRanges sorts and joins the ranges, overlapping or not, into at
+// most max ranges covering them all.
+func mergeRanges(rs []keyRange, max int) []keyRange {
+	if len(rs) == 0 {
+		return nil
+	}
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b keyRange) int {
+		if a.from < b.from {
+			return -1
+		}
+		if a.from > b.from {
+			return 1
+		}
+		return 0
+	})
+	after := func(a, b string) bool { // end a is after end b
+		return a == "" || (b != "" && a > b)
+	}
+	var out []keyRange
+	for _, rg := range rs {
+		if n := len(out); n > 0 && (out[n-1].end == "" || rg.from <= out[n-1].end) {
+			if after(rg.end, out[n-1].end) {
+				out[n-1].end = rg.end
+			}
+			continue
+		}
+		out = append(out, rg)
+	}
+	for len(out) > max { // join neighbours pairwise, covering the gaps
+		var joined []keyRange
+		for i := 0; i < len(out); i += 2 {
+			if i+1 < len(out) {
+				joined = append(joined, keyRange{out[i].from, out[i+1].end})
+			} else {
+				joined = append(joined, out[i])
+			}
+		}
+		out = joined
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -128,5 +129,58 @@ func (c *EtcdCluster) Restart(t testing.TB, i int) {
 	t.Helper()
 	if out, err := exec.Command(c.script, "member", c.Dir, strconv.Itoa(i)).CombinedOutput(); err != nil {
 		t.Fatalf("restart etcd member %d: %v: %s", i, err, out)
+	}
+}
+
+// etcdctl runs etcdctl (v3 API) against the given endpoints.
+func (c *EtcdCluster) etcdctl(endpoints []string, args ...string) ([]byte, error) {
+	cmd := exec.Command("etcdctl", append([]string{"--endpoints", strings.Join(endpoints, ","), "--command-timeout", "5s"}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+	return cmd.CombinedOutput()
+}
+
+// Leader returns the index of the member that leads, and the member IDs,
+// as the live members report them.
+func (c *EtcdCluster) Leader(t testing.TB) (leader int, ids []uint64) {
+	t.Helper()
+	ids = make([]uint64, len(c.Endpoints))
+	var lead uint64
+	for i, ep := range c.Endpoints {
+		out, err := c.etcdctl([]string{ep}, "endpoint", "status", "-w", "json")
+		if err != nil {
+			continue // a dead member
+		}
+		var st []struct {
+			Status struct {
+				Header struct {
+					MemberID uint64 `json:"member_id"`
+				} `json:"header"`
+				Leader uint64 `json:"leader"`
+			}
+		}
+		if err := json.Unmarshal(out, &st); err != nil || len(st) != 1 {
+			t.Fatalf("etcdctl endpoint status: %v: %s", err, out)
+		}
+		ids[i], lead = st[0].Status.Header.MemberID, st[0].Status.Leader
+	}
+	for i, id := range ids {
+		if id != 0 && id == lead {
+			return i, ids
+		}
+	}
+	t.Fatalf("no member leads (ids %v, leader %d)", ids, lead)
+	return -1, nil
+}
+
+// MoveLeader hands leadership to member to with etcdctl move-leader.
+func (c *EtcdCluster) MoveLeader(t testing.TB, to int) {
+	t.Helper()
+	leader, ids := c.Leader(t)
+	if leader == to {
+		return
+	}
+	out, err := c.etcdctl([]string{c.Endpoints[leader]}, "move-leader", strconv.FormatUint(ids[to], 16))
+	if err != nil {
+		t.Fatalf("etcdctl move-leader: %v: %s", err, out)
 	}
 }

@@ -40,7 +40,7 @@ func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error) (rev int64
 	if err != nil {
 		return 0, true, err
 	}
-	r := &reader{s: s, ctx: ctx, rev: readRev}
+	r := &reader{s: s, ctx: ctx, rev: readRev, cache: map[string]cached{}}
 	tx := core.NewOverlay(r, readRev)
 	err = func() error {
 		defer tx.End()
@@ -51,6 +51,12 @@ func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error) (rev int64
 	}
 	if err != nil {
 		return 0, true, err
+	}
+	if err := r.prefetch(tx.WrittenKeys()); err != nil {
+		if r.compacted {
+			return 0, false, nil
+		}
+		return 0, true, fmt.Errorf("txn: %w", err)
 	}
 	events, err := tx.Changes()
 	if err != nil {
@@ -96,13 +102,52 @@ func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error) (rev int64
 type keyRange struct{ from, end string }
 
 // reader is a transaction's view of etcd at one revision: it implements
-// core.Base and records the ranges read.
+// core.Base, records the ranges read and keeps what it read, so that a key
+// is fetched once per attempt.
 type reader struct {
 	s         *Store
 	ctx       context.Context
 	rev       int64
 	ranges    []keyRange
+	cache     map[string]cached
 	compacted bool // a read found rev compacted
+}
+
+// cached is one key as read at the reader's revision.
+type cached struct {
+	kv store.KeyValue
+	ok bool
+}
+
+// prefetch reads, in one etcd request, the keys the transaction wrote and
+// has not read: Changes needs their committed state.
+func (r *reader) prefetch(keys []string) error {
+	var ops []clientv3.Op
+	var missing []string
+	for _, k := range keys {
+		if _, hit := r.cache[k]; !hit {
+			missing = append(missing, k)
+			ops = append(ops, clientv3.OpGet(r.s.data+k, clientv3.WithRev(r.rev)))
+			r.ranges = append(r.ranges, keyRange{k, k + "\x00"})
+		}
+	}
+	if len(missing) < 2 {
+		return nil // Get reads a lone key
+	}
+	resp, err := call(r.ctx, r.s, func(c context.Context) (*clientv3.TxnResponse, error) {
+		return r.s.cli.Txn(c).Then(ops...).Commit()
+	})
+	if err != nil {
+		return r.fail(err)
+	}
+	for i, k := range missing {
+		var c cached
+		if kvs := resp.Responses[i].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			c = cached{r.s.kv(kvs[0].Key, kvs[0].Value, kvs[0].CreateRevision, kvs[0].ModRevision), true}
+		}
+		r.cache[k] = c
+	}
+	return nil
 }
 
 // fail maps a read error, noting a compacted snapshot.
@@ -115,6 +160,10 @@ func (r *reader) fail(err error) error {
 
 // Get implements core.Base.
 func (r *reader) Get(key string) (store.KeyValue, bool, error) {
+	if c, hit := r.cache[key]; hit {
+		c.kv.Value = core.CloneValue(c.kv.Value)
+		return c.kv, c.ok, nil
+	}
 	r.ranges = append(r.ranges, keyRange{key, key + "\x00"})
 	resp, err := call(r.ctx, r.s, func(c context.Context) (*clientv3.GetResponse, error) {
 		return r.s.cli.Get(c, r.s.data+key, clientv3.WithRev(r.rev))
@@ -123,10 +172,14 @@ func (r *reader) Get(key string) (store.KeyValue, bool, error) {
 		return store.KeyValue{}, false, r.fail(err)
 	}
 	if len(resp.Kvs) == 0 {
+		r.cache[key] = cached{}
 		return store.KeyValue{}, false, nil
 	}
 	kv := resp.Kvs[0]
-	return r.s.kv(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision), true, nil
+	c := cached{r.s.kv(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision), true}
+	r.cache[key] = c
+	c.kv.Value = core.CloneValue(c.kv.Value)
+	return c.kv, true, nil
 }
 
 // scanBatch is the number of keys a Scan reads per request.
@@ -149,7 +202,10 @@ func (r *reader) Scan(prefix, after string, fn func(store.KeyValue) bool) error 
 			return r.fail(err)
 		}
 		for _, kv := range resp.Kvs {
-			if !fn(r.s.kv(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision)) {
+			skv := r.s.kv(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision)
+			r.cache[skv.Key] = cached{skv, true}
+			skv.Value = core.CloneValue(skv.Value)
+			if !fn(skv) {
 				k := string(kv.Key[len(r.s.data):])
 				r.ranges = append(r.ranges, keyRange{from, k + "\x00"})
 				return nil

@@ -3,8 +3,12 @@ package etcd_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"strconv"
 	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/etcd"
@@ -99,5 +103,89 @@ func TestLargeTransactions(t *testing.T) {
 	page, err := s.List(ctx, "k/", store.ListOptions{})
 	if err != nil || len(page.KVs) != n-store.MaxTxnWrites {
 		t.Fatalf("%d keys left, %v; want %d", len(page.KVs), err, n-store.MaxTxnWrites)
+	}
+}
+
+// Compact removes the tombstones of keys deleted up to the compacted
+// revision, and a transaction that read before that still conflicts with
+// a delete it did not see.
+func TestCompactCollectsTombstones(t *testing.T) {
+	c := testutil.StartEtcd(t, 3)
+	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: c.Endpoints, Prefix: "/gc/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const n = 250
+	for i := range n {
+		key := fmt.Sprintf("k/%04d", i)
+		if _, err := s.Txn(ctx, func(tx store.Tx) error { return tx.Put(key, []byte("v")) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Txn(ctx, func(tx store.Tx) error { return tx.Delete(key) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	tombstones := func() int64 {
+		resp, err := cli.Get(ctx, "/gc/t/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Count
+	}
+	if got := tombstones(); got != n {
+		t.Fatalf("%d tombstones after %d deletes", got, n)
+	}
+	if _, err := s.Txn(ctx, func(tx store.Tx) error { return tx.Put("k/live", []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	// A transaction lists k/ (one key), then tombstones go and k/live is
+	// deleted before it commits: it must run again.
+	runs := 0
+	_, err = s.Txn(ctx, func(tx store.Tx) error {
+		runs++
+		p, err := tx.List("k/", store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Get("count"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err // read now: no read of this run hits the compaction
+		}
+		if runs == 1 {
+			other, err := etcd.Open(ctx, etcd.Options{Endpoints: c.Endpoints, Prefix: "/gc/"})
+			if err != nil {
+				return err
+			}
+			defer other.Close()
+			if _, err := other.Txn(ctx, func(tx store.Tx) error { return tx.Delete("k/live") }); err != nil {
+				return err
+			}
+			rev, err := other.Revision(ctx)
+			if err != nil {
+				return err
+			}
+			if err := other.Compact(ctx, rev); err != nil {
+				return err
+			}
+		}
+		return tx.Put("count", []byte(strconv.Itoa(len(p.KVs))))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tombstones(); got != 0 {
+		t.Fatalf("%d tombstones left after compaction", got)
+	}
+	if runs != 2 {
+		t.Fatalf("transaction ran %d times: it missed a delete in the range it listed", runs)
+	}
+	if kv, err := s.Get(ctx, "count"); err != nil || string(kv.Value) != "0" {
+		t.Fatalf("count %s, %v; want 0", kv.Value, err)
 	}
 }

@@ -229,13 +229,15 @@ func (s *Store) compactEtcd(ctx context.Context, rev int64) error {
 }
 
 // autoCompact keeps the configured number of revisions after a commit at
-// rev, and collects tombstones once every retention revisions.
+// rev, compacting etcd once every hundredth of the retention (every
+// revision for a retention under 100), and collects tombstones once every
+// retention revisions.
 func (s *Store) autoCompact(ctx context.Context, rev int64) error {
 	target := rev - s.retention
 	s.mu.Lock()
 	done := s.compacted
 	s.mu.Unlock()
-	if target <= done {
+	if target <= 0 || target-done < max(1, s.retention/100) {
 		return nil
 	}
 	if err := s.compactEtcd(ctx, target); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -111,6 +112,18 @@ func TestServeReplicasOnEtcd(t *testing.T) {
 	}
 	if _, err := createGroup(ctx, b, onA, "team"); err != nil {
 		t.Fatalf("account made through a, writing through b: %v", err)
+	}
+	// `palisade account create` through b, with b's own credentials files.
+	stdout, stderr, code := palisade(t, append(profileEnv(t, b.dir), "AWS_ENDPOINT_URL="+b.endpoint), "account", "create", "carol")
+	if code != 0 {
+		t.Fatalf("account create through b: exit %d\n%s", code, stderr)
+	}
+	var carol createdAccount
+	if err := json.Unmarshal([]byte(stdout), &carol); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if acct := a.account(carol.creds()); acct != carol.AccountId {
+		t.Fatalf("carol, created through b, is account %q on a, want %s", acct, carol.AccountId)
 	}
 
 	// kill -9 one etcd member: reads and writes go on through both.

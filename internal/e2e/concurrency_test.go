@@ -124,8 +124,10 @@ func describeRules(t testing.TB, client *ec2.Client, group string) []types.Secur
 //     a state that does not grow.
 //
 //     go test -run '^$' -bench API -benchtime 5s ./internal/e2e/
-func BenchmarkAPI(b *testing.B) {
-	s := startServer(b, b.TempDir())
+func BenchmarkAPI(b *testing.B) { benchmarkAPI(b, startServer(b, b.TempDir())) }
+
+// benchmarkAPI runs the API benchmarks against s.
+func benchmarkAPI(b *testing.B, s *server) {
 	ctx := context.Background()
 	var next atomic.Int64 // unique names and CIDRs
 	newGroup := func(client *ec2.Client, rules int) *string {

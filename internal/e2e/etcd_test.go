@@ -23,7 +23,7 @@ import (
 const clientTimeout = 15 * time.Second
 
 // startReplica runs palisade serve on the etcd cluster c.
-func startReplica(t *testing.T, c *testutil.EtcdCluster) *server {
+func startReplica(t testing.TB, c *testutil.EtcdCluster) *server {
 	t.Helper()
 	return startServer(t, t.TempDir(), "--store", "etcd", "--etcd-endpoints", strings.Join(c.Endpoints, ","))
 }
@@ -227,4 +227,12 @@ func wantServiceUnavailable(t *testing.T, err error) {
 	if !errors.As(err, &resp) || resp.HTTPStatusCode() != 503 {
 		t.Fatalf("got %v, want HTTP 503", err)
 	}
+}
+
+// BenchmarkAPIEtcd is BenchmarkAPI against a serve on a three-member etcd
+// cluster:
+//
+//	go test -run '^$' -bench APIEtcd -benchtime 5s ./internal/e2e/
+func BenchmarkAPIEtcd(b *testing.B) {
+	benchmarkAPI(b, startReplica(b, testutil.StartEtcd(b, 3)))
 }

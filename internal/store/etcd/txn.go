@@ -127,14 +127,19 @@ func (r *reader) prefetch(keys []string) error {
 	for _, k := range keys {
 		if _, hit := r.cache[k]; !hit {
 			missing = append(missing, k)
-			ops = append(ops, clientv3.OpGet(r.s.data+k, clientv3.WithRev(r.rev)))
+			ops = append(ops, clientv3.OpGet(r.s.data+k, clientv3.WithRev(r.rev), clientv3.WithSerializable()))
 			r.ranges = append(r.ranges, keyRange{k, k + "\x00"})
 		}
 	}
 	if len(missing) < 2 {
 		return nil // Get reads a lone key
 	}
-	resp, err := call(r.ctx, r.s, func(c context.Context) (*clientv3.TxnResponse, error) {
+	resp, err := snapshotRead(r, func(c context.Context, local bool) (*clientv3.TxnResponse, error) {
+		if !local {
+			for i, k := range missing {
+				ops[i] = clientv3.OpGet(r.s.data+k, clientv3.WithRev(r.rev))
+			}
+		}
 		return r.s.cli.Txn(c).Then(ops...).Commit()
 	})
 	if err != nil {
@@ -148,6 +153,30 @@ func (r *reader) prefetch(keys []string) error {
 		r.cache[k] = c
 	}
 	return nil
+}
+
+// at returns the options of a read at the reader's revision: served by the
+// member the client talks to when local (serializable), else through the
+// leader.
+func (r *reader) at(local bool) []clientv3.OpOption {
+	if local {
+		return []clientv3.OpOption{clientv3.WithRev(r.rev), clientv3.WithSerializable()}
+	}
+	return []clientv3.OpOption{clientv3.WithRev(r.rev)}
+}
+
+// snapshotRead runs a read at the reader's revision. The revision's
+// history does not change, so any member that has applied it answers as
+// the leader would, without the leader's round trip to a quorum: the read
+// is first tried serializable, on the member the client talks to, and
+// again through the leader if that member has not applied the revision
+// yet.
+func snapshotRead[T any](r *reader, f func(c context.Context, local bool) (T, error)) (T, error) {
+	v, err := call(r.ctx, r.s, func(c context.Context) (T, error) { return f(c, true) })
+	if errors.Is(err, store.ErrFutureRevision) {
+		return call(r.ctx, r.s, func(c context.Context) (T, error) { return f(c, false) })
+	}
+	return v, err
 }
 
 // fail maps a read error, noting a compacted snapshot.
@@ -165,8 +194,8 @@ func (r *reader) Get(key string) (store.KeyValue, bool, error) {
 		return c.kv, c.ok, nil
 	}
 	r.ranges = append(r.ranges, keyRange{key, key + "\x00"})
-	resp, err := call(r.ctx, r.s, func(c context.Context) (*clientv3.GetResponse, error) {
-		return r.s.cli.Get(c, r.s.data+key, clientv3.WithRev(r.rev))
+	resp, err := snapshotRead(r, func(c context.Context, local bool) (*clientv3.GetResponse, error) {
+		return r.s.cli.Get(c, r.s.data+key, r.at(local)...)
 	})
 	if err != nil {
 		return store.KeyValue{}, false, r.fail(err)
@@ -193,9 +222,9 @@ func (r *reader) Scan(prefix, after string, fn func(store.KeyValue) bool) error 
 	}
 	start := from
 	for {
-		resp, err := call(r.ctx, r.s, func(c context.Context) (*clientv3.GetResponse, error) {
-			return r.s.cli.Get(c, r.s.data+start, clientv3.WithRange(r.s.rangeEnd(r.s.data, end)),
-				clientv3.WithRev(r.rev), clientv3.WithLimit(scanBatch))
+		resp, err := snapshotRead(r, func(c context.Context, local bool) (*clientv3.GetResponse, error) {
+			return r.s.cli.Get(c, r.s.data+start, append(r.at(local),
+				clientv3.WithRange(r.s.rangeEnd(r.s.data, end)), clientv3.WithLimit(scanBatch))...)
 		})
 		if err != nil {
 			r.ranges = append(r.ranges, keyRange{from, end})

@@ -74,10 +74,11 @@ func logs(dir string) string {
 
 // freePorts returns the first of count consecutive loopback ports that are
 // free now, drawn at random so that packages testing in parallel do not
-// collide.
+// collide, below Linux's default range of ports given to outgoing
+// connections (32768 and up).
 func freePorts(count int) int {
 	for {
-		base := 20000 + 2*rand.IntN(15000)
+		base := 20000 + 2*rand.IntN(6000)
 		free := true
 		for p := base; p < base+count && free; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))

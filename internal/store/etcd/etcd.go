@@ -75,6 +75,10 @@ const (
 	DefaultDialTimeout    = 3 * time.Second
 )
 
+// maxRequestBytes is the largest request the store sends: the members'
+// --max-request-bytes must be at least this.
+const maxRequestBytes = 4 << 20
+
 // Options configures a Store.
 type Options struct {
 	// Endpoints are the etcd members' client URLs (http://127.0.0.1:2379).
@@ -145,7 +149,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		Password:             opts.Password,
 		TLS:                  opts.TLS,
 		Logger:               zap.NewNop(),
-		Context:              context.WithoutCancel(ctx),
+		// A commit carries up to 1 MiB of writes, a tombstone key per
+		// delete and the keys of its comparisons: above the client's
+		// default 2 MiB, below the members' --max-request-bytes.
+		MaxCallSendMsgSize: maxRequestBytes,
+		Context:            context.WithoutCancel(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd store: connect to %s: %w: %v", strings.Join(opts.Endpoints, ","), store.ErrUnavailable, err)

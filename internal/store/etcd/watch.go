@@ -15,11 +15,11 @@ import (
 	"palisade.dev/palisade/internal/store/internal/core"
 )
 
-// Watch implements store.Store on etcd's watch. It watches from fromRev
-// itself (one revision early), so that etcd reports a compaction at
-// fromRev+1's predecessor: store.Compact(r) compacts etcd at r, whose
-// events at r are then incomplete, and the contract lets a watch resume
-// only after r. Events of fromRev are dropped.
+// Watch implements store.Store on etcd's watch. store.Compact(r) compacts
+// etcd at r, which keeps r's puts but not its deletes: the contract lets a
+// watch resume after r, and etcd accepts a watch from r itself. So the etcd
+// watch starts at fromRev, one revision early, for etcd to refuse exactly
+// the fromRev the contract refuses; the events of fromRev are dropped.
 //
 // The etcd client buffers what the reader has not taken yet and resumes
 // its watch on another member when one fails; if the watch itself ends

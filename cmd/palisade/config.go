@@ -30,6 +30,8 @@ type serveConfig struct {
 	// MaxConnections caps the connections open at once; more wait in the
 	// kernel's accept queue until one closes.
 	MaxConnections int
+	// Store selects bolt (the default) or an etcd cluster.
+	Store storeConfig
 }
 
 // Data planes of --dataplane.
@@ -47,6 +49,7 @@ func defaultServeConfig() serveConfig {
 		Dataplane:      dataplaneNone,
 		Service:        service.DefaultConfig(),
 		MaxConnections: 1024,
+		Store:          defaultStoreConfig(),
 	}
 }
 
@@ -67,6 +70,7 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 		"connections open at once; more wait until one closes")
 	fs.Var((*regionsValue)(&c.Service.Regions), "regions",
 		"comma-separated regions to serve; requests signed for any other are refused (default: the commercial AWS regions)")
+	c.Store.flags(fs)
 }
 
 // check validates c, naming the flags.
@@ -91,7 +95,7 @@ func (c serveConfig) check() error {
 	if err := c.Service.Check(); err != nil {
 		return fmt.Errorf("--ipv6-pool: %w", err)
 	}
-	return nil
+	return c.Store.check()
 }
 
 // envName is the environment variable of a flag: --max-rules-per-group is

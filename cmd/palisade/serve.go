@@ -110,7 +110,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	log.Info("data directory", "path", dir)
 	log.Info("serving regions", "regions", strings.Join(cfg.Service.Regions, ","))
 
-	st, err := openStore(dir, own, log)
+	st, err := openServeStore(ctx, cfg.Store, dir, own, log)
 	if err != nil {
 		return err
 	}

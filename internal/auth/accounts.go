@@ -74,10 +74,12 @@ type NewAccount struct {
 }
 
 // Accounts is the registry of accounts and access keys, kept in a store and
-// mirrored in memory: LookupKey, called on every request, reads only the
-// mirror. The mirror follows the store through a watch, so accounts that
-// another replica creates become usable here too; those created through
-// this Accounts are usable as soon as Create returns.
+// mirrored in memory: LookupKey, called on every request, reads the mirror.
+// The mirror follows the store through a watch, so accounts that another
+// replica creates become usable here too; those created through this
+// Accounts are usable as soon as Create returns. A key or account the
+// mirror lacks is read through from the store, so one that another replica
+// has just created works at once, before the watch reports it.
 type Accounts struct {
 	st   store.Store
 	rand io.Reader
@@ -141,23 +143,73 @@ func (a *Accounts) Close() error {
 
 var _ KeyLookup = (*Accounts)(nil)
 
-// LookupKey implements KeyLookup from memory.
+// LookupKey implements KeyLookup from memory, reading through to the
+// store on a miss.
 func (a *Accounts) LookupKey(accessKeyID string) (secret, accountID string, ok bool) {
 	a.mu.RLock()
 	e, ok := a.keys[accessKeyID]
 	a.mu.RUnlock()
+	if !ok && readThroughable(accessKeyID) && a.readThrough(keysPrefix+accessKeyID) {
+		a.mu.RLock()
+		e, ok = a.keys[accessKeyID]
+		a.mu.RUnlock()
+	}
 	if !ok {
 		return "", "", false
 	}
 	return e.v.Secret, string(e.v.Account), true
 }
 
-// Account returns the account with the given ID.
+// Account returns the account with the given ID, reading through to the
+// store if the mirror lacks it.
 func (a *Accounts) Account(id model.AccountID) (model.Account, bool) {
 	a.mu.RLock()
-	defer a.mu.RUnlock()
 	e, ok := a.accounts[id]
+	a.mu.RUnlock()
+	if !ok && readThroughable(string(id)) && a.readThrough(accountsPrefix+string(id)) {
+		a.mu.RLock()
+		e, ok = a.accounts[id]
+		a.mu.RUnlock()
+	}
 	return e.v.Account, ok
+}
+
+// readThroughTimeout bounds the store read of a key or account the mirror
+// lacks.
+const readThroughTimeout = 2 * time.Second
+
+// readThroughable reports whether id could name a stored key or account
+// (letters and digits, not too long): anything else is not looked up in
+// the store.
+func readThroughable(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// readThrough reads one stored key or account into the mirror and reports
+// whether it was found.
+func (a *Accounts) readThrough(key string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), readThroughTimeout)
+	defer cancel()
+	kv, err := a.st.Get(ctx, key)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			a.log.Warn("read-through of accounts failed", "key", key, "err", err)
+		}
+		return false
+	}
+	if err := a.apply(store.Event{Type: store.EventPut, KV: kv}); err != nil {
+		a.log.Error("bad account record in store", "key", key, "err", err)
+		return false
+	}
+	return true
 }
 
 // IsAdmin reports whether the account may manage other accounts.
@@ -169,7 +221,8 @@ func (a *Accounts) IsAdmin(id model.AccountID) bool {
 // Create stores a new account with one access key. A taken account ID or
 // access key ID is an error with CodeAccountDuplicate or
 // CodeAccessKeyDuplicate; invalid input is InvalidParameterValue or
-// MissingParameter; a full disk is Unavailable. Every such failure is a
+// MissingParameter; a full disk is Unavailable, a store that does not
+// answer ServiceUnavailable. Every such failure is a
 // *model.Error.
 func (a *Accounts) Create(ctx context.Context, in NewAccount) (model.Account, AccessKey, error) {
 	if err := in.check(); err != nil {
@@ -186,6 +239,11 @@ func (a *Accounts) Create(ctx context.Context, in NewAccount) (model.Account, Ac
 		a.log.Error("create account", "err", err)
 		return model.Account{}, AccessKey{}, model.Errorf(model.CodeUnavailable, "The account could not be stored: "+
 			"the disk holding Palisade's database is out of space. Nothing was changed; retry once space has been freed.")
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		a.log.Error("create account", "err", err)
+		return model.Account{}, AccessKey{}, model.Errorf(model.CodeServiceUnavailable, "The account could not be "+
+			"stored: Palisade's store (etcd) did not answer in time. Retry the request.")
 	}
 	if err != nil {
 		return model.Account{}, AccessKey{}, err

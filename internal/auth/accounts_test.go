@@ -246,7 +246,10 @@ func TestAccountsReloadAfterCompaction(t *testing.T) {
 	go b.follow(wctx, 0) // revision 1 is compacted away
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, _, ok := b.LookupKey(key.ID); ok {
+		b.mu.RLock() // the mirror itself: LookupKey would read through
+		_, ok := b.keys[key.ID]
+		b.mu.RUnlock()
+		if ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -329,5 +332,60 @@ func TestGeneratedKeysVerifySignatures(t *testing.T) {
 	}
 	if id.AccountID != string(key.Account) {
 		t.Fatalf("identity %+v", id)
+	}
+}
+
+// heldWatch is a store whose watches deliver nothing until release is
+// closed: another replica's watch that has not caught up yet.
+type heldWatch struct {
+	store.Store
+	release chan struct{}
+}
+
+func (h heldWatch) Watch(ctx context.Context, prefix string, from int64) (<-chan store.WatchResponse, error) {
+	in, err := h.Store.Watch(ctx, prefix, from)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan store.WatchResponse)
+	go func() {
+		defer close(out)
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return
+		}
+		for r := range in {
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// An account and key created through one replica authenticate on another
+// at once, even before that replica's watch reports them.
+func TestAccountsOtherReplicaReadsThrough(t *testing.T) {
+	st := newMemStore(t)
+	release := make(chan struct{})
+	defer close(release)
+	a := openAccounts(t, st)
+	b := openAccounts(t, heldWatch{Store: st, release: release})
+	acct, key, err := a.Create(context.Background(), NewAccount{Name: "team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, id, ok := b.LookupKey(key.ID)
+	if !ok || secret != key.Secret || id != string(acct.ID) {
+		t.Fatalf("replica b: LookupKey(%s) = %q, %q, %v; want the key of %s", key.ID, secret, id, ok, acct.ID)
+	}
+	if got, ok := b.Account(acct.ID); !ok || got.Name != "team" {
+		t.Fatalf("replica b: Account(%s) = %+v, %v", acct.ID, got, ok)
+	}
+	if _, _, ok := b.LookupKey("AKIAUNKNOWNUNKNOWN00"); ok {
+		t.Fatal("replica b found a key nobody created")
 	}
 }

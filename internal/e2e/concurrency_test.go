@@ -134,8 +134,10 @@ func describeRules(t testing.TB, client *ec2.Client, group string) []types.Secur
 //
 //     go test -run '^$' -bench API -benchtime 5s ./internal/e2e/
 //     go test -run '^$' -bench API/CPUPerCall -benchtime 2000x ./internal/e2e/
-func BenchmarkAPI(b *testing.B) {
-	s := startServer(b, b.TempDir())
+func BenchmarkAPI(b *testing.B) { benchmarkAPI(b, startServer(b, b.TempDir())) }
+
+// benchmarkAPI runs the API benchmarks against s.
+func benchmarkAPI(b *testing.B, s *server) {
 	ctx := context.Background()
 	var next atomic.Int64 // unique names and CIDRs
 	newGroup := func(client *ec2.Client, rules int) *string {

@@ -42,7 +42,7 @@ func Status(code string) int {
 		return http.StatusForbidden
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case CodeUnavailable, CodeRequestLimitExceeded:
+	case CodeUnavailable, model.CodeServiceUnavailable, CodeRequestLimitExceeded:
 		return http.StatusServiceUnavailable
 	case model.CodeInternalError, "":
 		return http.StatusInternalServerError

@@ -85,6 +85,7 @@ func TestStatus(t *testing.T) {
 		auth.CodeIncompleteSignature:         400,
 		auth.CodeRequestExpired:              400,
 		CodeUnavailable:                      503,
+		model.CodeServiceUnavailable:         503,
 		CodeRequestLimitExceeded:             503,
 		model.CodeInternalError:              500,
 		model.CodeInvalidGroupNotFound:       400,

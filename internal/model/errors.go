@@ -38,7 +38,8 @@ const (
 	CodeDryRunOperation                    = "DryRunOperation"
 	CodeIncorrectState                     = "IncorrectInstanceState"
 	CodeInternalError                      = "InternalError"
-	CodeUnavailable                        = "Unavailable" // HTTP 503, retryable: e.g. the store's disk is full
+	CodeUnavailable                        = "Unavailable"        // HTTP 503, retryable: e.g. the store's disk is full
+	CodeServiceUnavailable                 = "ServiceUnavailable" // HTTP 503, retryable: the store (etcd) does not answer
 	CodeInvalidAction                      = "InvalidAction"
 	CodeInvalidGroupDuplicate              = "InvalidGroup.Duplicate"
 	CodeInvalidGroupNotFound               = "InvalidGroup.NotFound"

@@ -137,6 +137,12 @@ func (c Caller) scope() model.Scope { return model.Scope{Account: c.Account, Reg
 var errNoSpace = model.Errorf(model.CodeUnavailable, "The change could not be stored: the disk holding "+
 	"Palisade's database is out of space. Nothing was changed; retry once space has been freed.")
 
+// errStoreUnavailable answers a request the store could not serve in time
+// (etcd unreachable or without a leader): retryable (HTTP 503). A write may
+// or may not have been applied; retrying it is safe where the operation is.
+var errStoreUnavailable = model.Errorf(model.CodeServiceUnavailable, "The request has failed due to a temporary "+
+	"failure of the server: Palisade's store (etcd) did not answer in time. Retry the request.")
+
 // errInternal hides a store failure from the client while logging it.
 func (s *Service) internal(op string, err error) error {
 	var me *model.Error
@@ -149,6 +155,9 @@ func (s *Service) internal(op string, err error) error {
 	s.log.Error("operation failed", "op", op, "err", err)
 	if errors.Is(err, store.ErrNoSpace) {
 		return errNoSpace
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return errStoreUnavailable
 	}
 	return model.Errorf(model.CodeInternalError, "An internal error has occurred")
 }

@@ -4,7 +4,7 @@
 //
 // Keys are slash-separated paths (acct/123456789012/us-east-1/sg/sg-0abc…),
 // values are opaque bytes (callers store JSON). Backends: bolt (embedded,
-// the default), mem (tests of other packages) and, next, etcd (clusters).
+// the default), mem (tests of other packages) and etcd (clusters).
 // All of them pass the one conformance suite in storetest.
 //
 // # Revisions
@@ -18,18 +18,19 @@
 //
 // # The etcd mapping
 //
-// The contract is what bbolt and etcd's clientv3 can both provide, so that an
-// etcd backend needs no change in any caller:
+// The contract is what bbolt and etcd's clientv3 can both provide, so that
+// the etcd backend (store/etcd) needs no change in any caller:
 //
-//   - Txn is etcd's STM (clientv3/concurrency): reads record the mod revision
-//     they saw, writes are buffered, the commit is one Txn guarded by
-//     compares on what was read (per key ModRevision; a List adds a
-//     ModRevision(prefix).WithPrefix() compare), retried on conflict. Hence
-//     "the function may run more than once", and the limits MaxTxnWrites and
-//     MaxTxnBytes, which are etcd's defaults with headroom.
-//   - Watch is clientv3.Watch(WithPrefix, WithRev(fromRev+1), WithPrevKV),
-//     whose responses are already grouped per revision; a compacted start
-//     revision maps to *CompactedError.
+//   - Txn reads at one etcd revision, buffers its writes, and commits them
+//     in one etcd Txn guarded by compares on the mod revisions of every key
+//     range it read (deletes leave tombstones so that a key deleted from a
+//     listed range is seen); a failed compare re-runs fn. Hence "the
+//     function may run more than once", and the limits MaxTxnWrites and
+//     MaxTxnBytes.
+//   - Watch is clientv3.Watch(WithPrefix, WithRev, WithPrevKV), whose
+//     responses are grouped per revision; a compacted start revision maps
+//     to *CompactedError.
 //   - Compact maps to etcd's Compact. Reads are always at the latest
 //     revision: no backend offers reads at a past revision.
+//   - An etcd that does not answer in time is ErrUnavailable.
 package store

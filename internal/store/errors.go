@@ -17,6 +17,10 @@ var (
 	// full (ENOSPC, EDQUOT). Nothing was committed; retry once space is
 	// freed.
 	ErrNoSpace = errors.New("store: no space left on the device holding the data")
+	// ErrUnavailable: the backend did not answer in time (an etcd cluster
+	// unreachable or without a leader). The operation may or may not have
+	// been applied; retry it.
+	ErrUnavailable = errors.New("store: unavailable, retry later")
 )
 
 // CompactedError says that a watch asked for revisions the change log no

@@ -49,6 +49,7 @@ func Run(t *testing.T, f Factory) {
 		{"TxnCancelledContext", testTxnCancelledContext},
 		{"TxnPanicAndGoexit", testTxnPanicAndGoexit},
 		{"ConcurrentCounter", testConcurrentCounter},
+		{"ListWriteSkew", testListWriteSkew},
 		{"WatchReplayFromStart", testWatchReplayFromStart},
 		{"WatchFromMiddle", testWatchFromMiddle},
 		{"WatchLiveAfterReplay", testWatchLiveAfterReplay},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"palisade.dev/palisade/internal/store"
 )
@@ -295,5 +296,65 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+// testListWriteSkew runs pairs of transactions that each list a prefix and
+// write depending on what they saw: serializability forbids both acting on
+// the same view. Deleting from a listed range ("on/": each deletes its key
+// only if both are there, so one must remain) and inserting into it
+// ("slot/": each claims the slot only if it is free, so at most one key)
+// must both make the other transaction run again.
+func testListWriteSkew(t *testing.T, e *env) {
+	const rounds = 20
+	s := e.open(t, Config{})
+	pair := func(fn func(me string) func(store.Tx) error) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, me := range []string{"a", "b"} {
+			wg.Go(func() {
+				<-start
+				if _, err := s.Txn(context.Background(), fn(me)); err != nil {
+					t.Errorf("txn %s: %v", me, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	listThen := func(prefix string, act func(tx store.Tx, n int, me string) error) func(me string) func(store.Tx) error {
+		return func(me string) func(store.Tx) error {
+			return func(tx store.Tx) error {
+				p, err := tx.List(prefix, store.ListOptions{})
+				if err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond) // let the other one read the same view
+				return act(tx, len(p.KVs), me)
+			}
+		}
+	}
+	for i := range rounds {
+		txn(t, s, func(tx store.Tx) error {
+			return errors.Join(tx.Put("on/a", []byte("1")), tx.Put("on/b", []byte("1")), tx.Delete("slot/a"), tx.Delete("slot/b"))
+		})
+		pair(listThen("on/", func(tx store.Tx, n int, me string) error {
+			if n < 2 {
+				return nil
+			}
+			return tx.Delete("on/" + me)
+		}))
+		if n := len(list(t, s, "on/", store.ListOptions{}).KVs); n != 1 {
+			t.Fatalf("round %d: %d keys left under on/, want 1: both deleted from the same view", i, n)
+		}
+		pair(listThen("slot/", func(tx store.Tx, n int, me string) error {
+			if n > 0 {
+				return nil
+			}
+			return tx.Put("slot/"+me, []byte("1"))
+		}))
+		if n := len(list(t, s, "slot/", store.ListOptions{}).KVs); n != 1 {
+			t.Fatalf("round %d: %d keys under slot/, want 1: both inserted from the same view", i, n)
+		}
 	}
 }

@@ -137,3 +137,8 @@ func (o *Overlay) pendingKeys(prefix, after string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// WrittenKeys returns the keys the transaction has written so far, sorted,
+// so that a backend can read their committed state in one batch before
+// Changes.
+func (o *Overlay) WrittenKeys() []string { return o.pendingKeys("", "") }

@@ -2,9 +2,7 @@ package dataplane
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strings"
@@ -67,7 +65,7 @@ type groupKey struct {
 // being reused for other objects. Nothing in a cache is ever modified.
 type cache struct {
 	groups  map[groupKey]*groupOut       // by group and direction
-	sides   map[*policy.Side][]*groupOut // what a side renders to (one group, or the union of its groups: see sideGroup)
+	sides   map[*policy.Side][]*groupOut // the groups of a side, in the order of unique(Groups)
 	ports   map[model.ENIID]*portOut
 	members map[model.GroupID]*memberOut // referenced groups only
 	// The pieces in the order the table lists them; nil in an empty cache.
@@ -186,8 +184,8 @@ func renderPort(p Port) *portOut {
 	for i, d := range directions {
 		o.groups[i] = slices.Clone(pol.Side(d).Groups)
 		c := &chain{name: portChainName(p.ENI, d), rules: timeoutRules(d, o.objs)}
-		if len(o.groups[i]) > 0 {
-			c.rules = append(c.rules, new(rb).jump(groupChainName(sideGroup(o.groups[i]), d)))
+		for _, g := range unique(o.groups[i]) {
+			c.rules = append(c.rules, new(rb).jump(groupChainName(g, d)))
 		}
 		c.rules = append(c.rules, new(rb).drop())
 		o.chains[i] = c
@@ -240,67 +238,45 @@ func inconsistentGroup(k groupKey) error {
 	return fmt.Errorf("rules of %s (%s) differ from another port's: %w", k.g, k.d, ErrInconsistent)
 }
 
-// renderSide returns the rendering of one side (see sideGroup): the one
-// an earlier port added when it has the same entries, else the previous
-// build's when it has, else rendered anew.
+// renderSide returns the groups of one side, in the order of
+// unique(s.Groups): the one an earlier port added when it has the same
+// entries, else the previous build's when it has, else rendered anew.
 func (b *builder) renderSide(s *policy.Side) ([]*groupOut, error) {
+	byGroup := map[model.GroupID][]*policy.Entry{}
 	type seenKey struct {
 		g   model.GroupID
 		id  model.RuleID
 		key model.RuleKey
 	}
 	seen := map[seenKey]bool{} // a group listed twice on an interface repeats its entries
-	var entries []*policy.Entry
 	for _, e := range s.Entries {
 		if k := (seenKey{e.Group, e.Rule.ID, e.Rule.Key()}); !seen[k] {
 			seen[k] = true
-			entries = append(entries, e)
+			byGroup[e.Group] = append(byGroup[e.Group], e)
 		}
 	}
-	if len(s.Groups) == 0 {
-		return nil, nil
-	}
-	// A union is one whatever the order of the groups: its fingerprint
-	// takes the entries by group ID (each group's in rule order).
-	slices.SortStableFunc(entries, func(a, b *policy.Entry) int { return cmp.Compare(a.Group, b.Group) })
-	g := sideGroup(s.Groups)
-	k, fp := groupKey{g, s.Direction}, fingerprint(entries)
-	if have := b.next.groups[k]; have != nil {
-		if have.fp != fp {
-			return nil, inconsistentGroup(k)
+	groups := unique(s.Groups)
+	outs := make([]*groupOut, 0, len(groups))
+	for _, g := range groups {
+		k, fp := groupKey{g, s.Direction}, fingerprint(byGroup[g])
+		if have := b.next.groups[k]; have != nil {
+			if have.fp != fp {
+				return nil, inconsistentGroup(k)
+			}
+			outs = append(outs, have)
+			continue
 		}
-		return []*groupOut{have}, nil
+		if old := b.prev.groups[k]; old != nil && old.fp == fp {
+			outs = append(outs, old)
+			continue
+		}
+		out, err := renderGroup(g, s.Direction, fp, byGroup[g])
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, out)
 	}
-	if old := b.prev.groups[k]; old != nil && old.fp == fp {
-		return []*groupOut{old}, nil
-	}
-	out, err := renderGroup(g, s.Direction, fp, entries)
-	if err != nil {
-		return nil, err
-	}
-	return []*groupOut{out}, nil
-}
-
-// sideGroup names what a side's groups render to. One group renders to
-// its own chain and sets, shared by every port that has just that group.
-// Several groups render to one chain and one set of each kind holding the
-// union of their rules, named by a hash of the group list ("sgu-…"), shared
-// by the ports with that list: a new flow then makes the same few lookups
-// whatever the number of groups, where a chain per group would cost a jump
-// and a lookup per group and kind (the many-groups row of bench dataplane).
-// A rule change of a group changes the elements of every union it is in.
-func sideGroup(groups []model.GroupID) model.GroupID {
-	u := unique(groups)
-	if len(u) == 1 {
-		return u[0]
-	}
-	slices.Sort(u) // a union is one whatever the order
-	h := fnv.New64a()
-	for _, g := range u {
-		h.Write([]byte(g))
-		h.Write([]byte{','})
-	}
-	return model.GroupID(fmt.Sprintf("sgu-%016x", h.Sum64()))
+	return outs, nil
 }
 
 func sameAddrs(a, b []netip.Addr) bool {

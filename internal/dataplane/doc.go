@@ -21,44 +21,32 @@
 //	fwd_ingress (the receiver's side): oifname vmap @in_ports → goto
 //	            <eni>_in, or, for a lab host, accept; then drop
 //	<eni>_in / <eni>_out: the interface's conntrack timeouts if they are
-//	            not AWS's defaults, then a jump to the chain of its groups,
-//	            then drop
-//	<g>_in / <g>_out, where <g> is the interface's one group (sg-…), or
-//	            for an interface with several groups the union of their
-//	            rules (sgu-<hash of the sorted group list>), shared by every
-//	            interface with the same groups: one lookup per family in
-//	            <g>_<dir>_p4/p6 (peer . l4proto, intervals: the CIDR and
-//	            prefix-list rules that cover every port; none when they
-//	            cover every address and protocol, as AWS's default egress
-//	            rule does) and one per family and protocol in
-//	            <g>_<dir>_t4/t6 (peer . l4proto . port, for the rules with a
-//	            port range or an ICMP type/code), then, per referenced group
-//	            and family, one rule per protocol that looks the port up in
-//	            <g>_<dir>_rp<k> or _rr<k> (l4proto . port: the ports of all
-//	            the rules that reference that group, one by one or as
-//	            ranges) and the peer in the hash set <ref>_m4/m6 of the
-//	            referenced group's member addresses. A matching rule accepts
-//	            in <g>_in; in <g>_out it goes on to fwd_ingress (goto),
-//	            which decides.
+//	            not AWS's defaults, then a jump to the chain of each of its
+//	            groups, then drop
+//	<sg>_in / <sg>_out: one lookup per family in <sg>_<dir>_p4/p6
+//	            (peer . l4proto, intervals: the group's CIDR and prefix-list
+//	            rules that cover every port; none when they cover every
+//	            address and protocol, as AWS's default egress rule does) and
+//	            one per family and protocol in <sg>_<dir>_t4/t6 (peer .
+//	            l4proto . port, for the rules with a port range or an ICMP
+//	            type/code), then, per referenced group and family, one rule
+//	            per protocol that looks the port up in <sg>_<dir>_rp<k> or
+//	            _rr<k> (l4proto . port: the ports of all the group's rules
+//	            that reference that group, one by one or as ranges) and the
+//	            peer in the hash set <ref>_m4/m6 of the referenced group's
+//	            member addresses. A matching rule accepts in <sg>_in; in
+//	            <sg>_out it goes on to fwd_ingress (goto), which decides.
 //
 // Every packet therefore makes one pass and one conntrack check, plus one
 // hash lookup against spoofing; the first packet of a flow a handful of
 // hash and pipapo lookups more, independent of the number of rules,
-// members, interfaces and groups of the interface (and of group-reference
-// rules: their number costs set elements, not rules). Rendering the union
-// of an interface's groups, rather than a chain per group, is what keeps
-// the number of groups out of the first packet's cost: with five groups of
-// 200 CIDR rules before the one that allows, a chain per group made five
-// more pipapo lookups and jumps per new flow. The price is paid in
-// elements: a group's rules are in its own sets (when an interface has
-// just that group) and in every union it is part of. A membership change
-// is one set element; a CIDR, prefix-list or group-reference rule change
-// is elements of the sets of its group and of its unions (unless it makes
-// a set or a rule appear or go: a rule that references a group no other
-// rule of the union references, the first rule of a protocol, or an
-// allow-all rule, also rewrite the chain); attaching an interface adds its
-// chains and map elements, and the union's chains and sets when no other
-// interface has its groups.
+// members and interfaces (and of group-reference rules: their number per
+// group costs set elements, not rules). A membership change is one set
+// element; a CIDR, prefix-list or group-reference rule change is elements
+// of its group's sets (unless it makes a set or a rule appear or go: a
+// rule that references a group no other rule of its group references, the
+// first rule of a protocol, or an allow-all rule, also rewrite the group's
+// chain); attaching an interface adds its chains and map elements.
 //
 // Control reaches fwd_ingress by goto, and a chain reached by goto that
 // ends without a verdict returns to the caller of the last jump (the

@@ -16,7 +16,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 
-	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/testutil"
 )
@@ -231,7 +230,7 @@ func TestCheckFindsDrift(t *testing.T) {
 			c.SetDeleteElements(s, nftElems(tbl.last.sets[1], tbl.last.sets[1].elems[:1]))
 		},
 		"chain flushed": func(c *nftables.Conn) {
-			c.FlushChain(&nftables.Chain{Name: groupChainName(gid(2), model.Egress), Table: tbl.tbl})
+			c.FlushChain(&nftables.Chain{Name: groupChainName(gid(1), 1), Table: tbl.tbl})
 		},
 		"map entry retargeted": func(c *nftables.Conn) {
 			m := tbl.last.sets[3]

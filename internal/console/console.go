@@ -89,9 +89,10 @@ func New(svc *service.Service, keys auth.KeyLookup, opt Options) *Console {
 }
 
 // Owns reports whether a request is the console's rather than the API's:
-// GET or HEAD of / without a query string, and every path under /console.
+// GET or HEAD of / without a query string, every path under /console, and
+// the /favicon.ico that browsers ask for.
 func Owns(r *http.Request) bool {
-	if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/") {
+	if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/") || r.URL.Path == "/favicon.ico" {
 		return true
 	}
 	return r.URL.Path == "/" && r.URL.RawQuery == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
@@ -123,6 +124,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/", http.StatusSeeOther)
 	})
+	m.HandleFunc("GET /favicon.ico", http.NotFound)
 	m.HandleFunc("GET /console/signin", c.signinPage)
 	m.HandleFunc("POST /console/signin", c.signin)
 	m.HandleFunc("POST /console/signout", c.auth(c.signout))

@@ -311,6 +311,7 @@ func TestOwns(t *testing.T) {
 		{"POST", "/", false},
 		{"GET", "/healthz", false},
 		{"GET", "/consolex", false},
+		{"GET", "/favicon.ico", true},
 	} {
 		r := httptest.NewRequest(c.method, c.target, nil)
 		if got := Owns(r); got != c.want {

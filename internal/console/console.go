@@ -141,6 +141,12 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/groups/{id}/{dir}/edit", c.auth(c.saveRules))
 	m.HandleFunc("GET /console/instances", c.auth(c.instances))
 	m.HandleFunc("GET /console/enis", c.auth(c.enis))
+	m.HandleFunc("GET /console/instances/{id}/groups", c.auth(c.changeGroupsPage))
+	m.HandleFunc("POST /console/instances/{id}/groups", c.auth(c.changeGroups))
+	m.HandleFunc("GET /console/enis/{id}/groups", c.auth(c.changeGroupsPage))
+	m.HandleFunc("POST /console/enis/{id}/groups", c.auth(c.changeGroups))
+	m.HandleFunc("GET /console/explain", c.auth(c.explainPage))
+	m.HandleFunc("GET /console/audit", c.auth(c.auditPage))
 	c.mux = m
 }
 

@@ -329,7 +329,8 @@ func TestPagesAreLight(t *testing.T) {
 	_, groups := do(t, cl, "GET", f.srv.URL+"/console/groups", nil)
 	id := regexp.MustCompile(`sg-[0-9a-f]+`).FindString(groups)
 	for _, p := range []string{"/console/vpcs", "/console/groups", "/console/groups/new", "/console/groups/" + id,
-		"/console/groups/" + id + "/inbound/edit", "/console/instances", "/console/enis"} {
+		"/console/groups/" + id + "/inbound/edit", "/console/instances", "/console/enis",
+		"/console/explain", "/console/audit"} {
 		resp, page := do(t, cl, "GET", f.srv.URL+p, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("GET %s: HTTP %d", p, resp.StatusCode)
@@ -337,5 +338,61 @@ func TestPagesAreLight(t *testing.T) {
 		if n := len(page) + len(static) + len(js); n > 200<<10 {
 			t.Errorf("%s weighs %d bytes with its CSS and JS", p, n)
 		}
+	}
+}
+
+// Change security groups replaces an interface's groups through
+// ModifyNetworkInterfaceAttribute; Test a connection and Audit show what
+// service.Explain and service.Audit say.
+func TestInterfacesExplainAudit(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	alice := service.Caller{Account: aliceAcct, Region: region}
+	subnets, _, err := f.svc.DescribeSubnets(ctx, alice, nil, nil, service.Page{})
+	if err != nil || len(subnets) == 0 {
+		t.Fatalf("subnets: %v %v", subnets, err)
+	}
+	web, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "web", Description: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := model.PermissionSpec{Protocol: "tcp", FromPort: i32(22), ToPort: i32(22), IPv4: []model.SourceSpec{{Value: "0.0.0.0/0"}}}
+	if _, err := f.svc.Authorize(ctx, alice, service.AuthorizeInput{Group: service.GroupRef{ID: string(web.ID)}, Direction: model.Ingress, Permissions: []model.PermissionSpec{open}}); err != nil {
+		t.Fatal(err)
+	}
+	eni, err := f.svc.CreateNetworkInterface(ctx, alice, service.CreateNetworkInterfaceInput{SubnetID: string(subnets[0].ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, csrf := f.signIn(t, aliceKey, aliceSecret)
+	u := f.srv.URL + "/console/enis/" + string(eni.ID) + "/groups"
+	resp, page := do(t, cl, "GET", u, nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, string(web.ID)) {
+		t.Fatalf("change groups page: HTTP %d\n%s", resp.StatusCode, page)
+	}
+	resp, page = do(t, cl, "POST", u, url.Values{"csrf": {csrf}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "at least one") {
+		t.Fatalf("no group chosen: HTTP %d", resp.StatusCode)
+	}
+	if resp, _ = do(t, cl, "POST", u, url.Values{"csrf": {csrf}, "group": {string(web.ID)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change groups: HTTP %d", resp.StatusCode)
+	}
+	enis, _, _ := f.svc.DescribeNetworkInterfaces(ctx, alice, service.DescribeNetworkInterfacesInput{IDs: []string{string(eni.ID)}})
+	if len(enis) != 1 || len(enis[0].Groups) != 1 || enis[0].Groups[0] != web.ID {
+		t.Fatalf("groups after change: %+v", enis)
+	}
+
+	q := url.Values{"from": {"198.51.100.7"}, "to": {string(eni.ID)}, "protocol": {"tcp"}, "port": {"22"}}
+	resp, page = do(t, cl, "GET", f.srv.URL+"/console/explain?"+q.Encode(), nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Allowed:") || !strings.Contains(page, string(web.ID)) {
+		t.Fatalf("explain: HTTP %d\n%s", resp.StatusCode, page)
+	}
+	q.Set("port", "23")
+	if _, page = do(t, cl, "GET", f.srv.URL+"/console/explain?"+q.Encode(), nil); !strings.Contains(page, "Blocked:") {
+		t.Fatalf("explain port 23:\n%s", page)
+	}
+	resp, page = do(t, cl, "GET", f.srv.URL+"/console/audit", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "EC2.19") && !strings.Contains(page, "EC2.13") {
+		t.Fatalf("audit: HTTP %d\n%s", resp.StatusCode, page)
 	}
 }

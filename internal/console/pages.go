@@ -13,6 +13,7 @@ import (
 
 var funcs = template.FuncMap{
 	"join": strings.Join,
+	"list": func(v ...string) []string { return v },
 	// dict builds the argument of a sub-template from pairs.
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}

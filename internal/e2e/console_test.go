@@ -248,7 +248,7 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("another account's group:\n%s", txt)
 	}
 
-	for _, p := range []struct{ path, name string }{{"/console/groups", "groups"}, {"/console/vpcs", "vpcs"}} {
+	for _, p := range []struct{ path, name string }{{"/console/groups", "groups"}, {"/console/vpcs", "vpcs"}, {"/console/enis", "network-interfaces"}, {"/console/audit", "audit"}} {
 		act(t, ctx, "open "+p.path, chromedp.Navigate(s.endpoint+p.path), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		screenshot(t, ctx, dir, p.name)
 	}

@@ -35,6 +35,11 @@ var staticFS embed.FS
 // CookieName is the session cookie.
 const CookieName = "palisade_console"
 
+// signinCookie carries the sign-in form's CSRF token (double submit): a
+// sign-in posted from another site has neither, so nobody can sign a
+// browser into their own account behind its user's back.
+const signinCookie = "palisade_console_signin"
+
 // DefaultSessionTTL is how long a session lasts after sign-in.
 const DefaultSessionTTL = 8 * time.Hour
 
@@ -263,7 +268,16 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/groups", http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, nil, http.StatusOK, "signin", nil)
+	c.signinForm(w, r, http.StatusOK, "", "")
+}
+
+// signinForm shows the sign-in form with a fresh CSRF token, in the form
+// and in a short-lived cookie.
+func (c *Console) signinForm(w http.ResponseWriter, r *http.Request, status int, keyID, msg string) {
+	tok := token()
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: tok, Path: "/console/signin", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 3600})
+	c.render(w, r, nil, status, "signin", map[string]any{"Error": msg, "KeyID": keyID, "CSRF": tok})
 }
 
 // signin checks the access key and secret as the API's key lookup knows
@@ -275,12 +289,16 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyID := strings.TrimSpace(r.PostForm.Get("access_key_id"))
+	ck, err := r.Cookie(signinCookie)
+	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		c.signinForm(w, r, http.StatusForbidden, keyID, "The sign-in form had expired or came from elsewhere (CSRF); sign in again.")
+		return
+	}
 	secret := r.PostForm.Get("secret_access_key")
 	want, acct, ok := c.keys.LookupKey(keyID)
 	if !ok || keyID == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
 		c.opt.Log.Info("console sign-in refused", "access_key_id", clip(keyID), "remote", r.RemoteAddr)
-		c.render(w, r, nil, http.StatusUnauthorized, "signin", map[string]any{
-			"Error": "The access key ID or the secret access key is not valid.", "KeyID": keyID})
+		c.signinForm(w, r, http.StatusUnauthorized, keyID, "The access key ID or the secret access key is not valid.")
 		return
 	}
 	s := c.newSession(keyID, model.AccountID(acct))

@@ -82,15 +82,32 @@ func do(t *testing.T, cl *http.Client, method, u string, form url.Values) (*http
 	return resp, string(b)
 }
 
+// signinForm opens the sign-in page, as a browser does before it posts
+// the form, and returns the form with its CSRF token.
+func signinForm(t *testing.T, cl *http.Client, base, key, secret string) url.Values {
+	t.Helper()
+	_, page := do(t, cl, "GET", base+"/console/signin", nil)
+	return url.Values{"access_key_id": {key}, "secret_access_key": {secret}, "csrf": {csrfOf(t, page)}}
+}
+
 func (f *fixture) signIn(t *testing.T, key, secret string) (*http.Client, string) {
 	t.Helper()
 	cl := f.browser(t)
-	resp, _ := do(t, cl, "POST", f.srv.URL+"/console/signin", url.Values{"access_key_id": {key}, "secret_access_key": {secret}})
+	resp, _ := do(t, cl, "POST", f.srv.URL+"/console/signin", signinForm(t, cl, f.srv.URL, key, secret))
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/groups" {
 		t.Fatalf("sign in: HTTP %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	_, page := do(t, cl, "GET", f.srv.URL+"/console/groups/new", nil)
 	return cl, csrfOf(t, page)
+}
+
+func hasSession(resp *http.Response) bool {
+	for _, c := range resp.Cookies() {
+		if c.Name == CookieName {
+			return true
+		}
+	}
+	return false
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -107,8 +124,13 @@ func csrfOf(t *testing.T, page string) string {
 func TestSignIn(t *testing.T) {
 	f := newFixture(t, false)
 	cl := f.browser(t)
-	resp, page := do(t, cl, "POST", f.srv.URL+"/console/signin", url.Values{"access_key_id": {aliceKey}, "secret_access_key": {"wrong"}})
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "not valid") || len(resp.Cookies()) != 0 {
+	// A sign-in without the form's token (posted from elsewhere) is refused.
+	resp, page := do(t, cl, "POST", f.srv.URL+"/console/signin", url.Values{"access_key_id": {aliceKey}, "secret_access_key": {aliceSecret}})
+	if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 1 || resp.Cookies()[0].Name == CookieName {
+		t.Fatalf("sign-in without the form's token: HTTP %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	resp, page = do(t, cl, "POST", f.srv.URL+"/console/signin", signinForm(t, cl, f.srv.URL, aliceKey, "wrong"))
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "not valid") || hasSession(resp) {
 		t.Fatalf("wrong secret: HTTP %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
 	resp, _ = do(t, cl, "GET", f.srv.URL+"/console/groups", nil)
@@ -116,7 +138,7 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("groups without a session: HTTP %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
-	resp, _ = do(t, cl, "POST", f.srv.URL+"/console/signin", url.Values{"access_key_id": {aliceKey}, "secret_access_key": {aliceSecret}})
+	resp, _ = do(t, cl, "POST", f.srv.URL+"/console/signin", signinForm(t, cl, f.srv.URL, aliceKey, aliceSecret))
 	ck := resp.Cookies()
 	if len(ck) != 1 || ck[0].Name != CookieName || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode || ck[0].Secure {
 		t.Fatalf("session cookie over HTTP: %+v", ck)
@@ -149,7 +171,8 @@ func TestSignOut(t *testing.T) {
 
 func TestSecureCookieUnderTLS(t *testing.T) {
 	f := newFixture(t, true)
-	resp, _ := do(t, f.browser(t), "POST", f.srv.URL+"/console/signin", url.Values{"access_key_id": {aliceKey}, "secret_access_key": {aliceSecret}})
+	cl := f.browser(t)
+	resp, _ := do(t, cl, "POST", f.srv.URL+"/console/signin", signinForm(t, cl, f.srv.URL, aliceKey, aliceSecret))
 	if ck := resp.Cookies(); len(ck) != 1 || !ck[0].Secure {
 		t.Fatalf("session cookie over TLS: %+v", ck)
 	}

@@ -419,3 +419,30 @@ func TestInterfacesExplainAudit(t *testing.T) {
 		t.Fatalf("audit: HTTP %d\n%s", resp.StatusCode, page)
 	}
 }
+
+// A session ends as soon as its access key no longer works.
+func TestSessionEndsWithItsKey(t *testing.T) {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	svc, err := service.New(st, service.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gone atomic.Bool
+	keys := auth.KeyLookupFunc(func(id string) (string, string, bool) {
+		if id != aliceKey || gone.Load() {
+			return "", "", false
+		}
+		return aliceSecret, aliceAcct, true
+	})
+	f := &fixture{svc: svc, srv: httptest.NewServer(New(svc, keys, Options{Region: region}))}
+	t.Cleanup(f.srv.Close)
+	cl, _ := f.signIn(t, aliceKey, aliceSecret)
+	if resp, _ := do(t, cl, "GET", f.srv.URL+"/console/groups", nil); resp.StatusCode != 200 {
+		t.Fatalf("groups: HTTP %d", resp.StatusCode)
+	}
+	gone.Store(true)
+	if resp, _ := do(t, cl, "GET", f.srv.URL+"/console/groups", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("groups once the key is gone: HTTP %d", resp.StatusCode)
+	}
+}

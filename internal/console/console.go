@@ -17,8 +17,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"palisade.dev/palisade/internal/auth"
@@ -74,6 +77,7 @@ type session struct {
 	account model.AccountID
 	csrf    string
 	expires time.Time
+	region  atomic.Value // string: the region the session works in
 }
 
 // New returns the console over svc, whose users sign in with keys.
@@ -133,6 +137,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/signin", c.signinPage)
 	m.HandleFunc("POST /console/signin", c.signin)
 	m.HandleFunc("POST /console/signout", c.auth(c.signout))
+	m.HandleFunc("POST /console/region", c.auth(c.setRegion))
 	m.HandleFunc("GET /console/{$}", c.auth(func(w http.ResponseWriter, r *http.Request, s *session) {
 		http.Redirect(w, r, "/console/groups", http.StatusSeeOther)
 	}))
@@ -237,6 +242,7 @@ func (c *Console) end(id string) {
 func (c *Console) newSession(keyID string, acct model.AccountID) *session {
 	now := c.opt.Now()
 	s := &session{id: token(), keyID: keyID, account: acct, csrf: token(), expires: now.Add(c.opt.SessionTTL)}
+	s.region.Store(c.opt.Region)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.byID) >= maxSessions {
@@ -315,9 +321,29 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
 
-// caller is the session's account in the console's region.
+// caller is the session's account in the session's region.
 func (c *Console) caller(s *session) service.Caller {
-	return service.Caller{Account: s.account, Region: c.opt.Region}
+	return service.Caller{Account: s.account, Region: s.region.Load().(string)}
+}
+
+// setRegion switches the session to another served region.
+func (c *Console) setRegion(w http.ResponseWriter, r *http.Request, s *session) {
+	region := r.PostForm.Get("region")
+	if !slices.Contains(c.svc.Config().Regions, region) {
+		c.fail(w, r, s, http.StatusBadRequest, "This server does not serve the region "+clip(region)+".")
+		return
+	}
+	s.region.Store(region)
+	// Back to the list the user was on (a resource page would name a
+	// resource of the old region).
+	back := "/console/groups"
+	if ref, err := url.Parse(r.Referer()); err == nil {
+		switch ref.Path {
+		case "/console/vpcs", "/console/instances", "/console/enis", "/console/explain", "/console/audit":
+			back = ref.Path
+		}
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // page is what every template gets.
@@ -326,6 +352,7 @@ type page struct {
 	Nav     string
 	Account model.AccountID
 	Region  string
+	Regions []string // the regions served, for the region switch
 	CSRF    string
 	Error   string
 	Code    string
@@ -338,10 +365,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, sta
 
 func (c *Console) renderPage(w http.ResponseWriter, s *session, status int, name string, p page) {
 	t := c.pages[name]
-	if s != nil {
-		p.Account, p.CSRF = s.account, s.csrf
-	}
 	p.Region = c.opt.Region
+	if s != nil {
+		p.Account, p.CSRF, p.Region = s.account, s.csrf, s.region.Load().(string)
+		p.Regions = c.svc.Config().Regions
+	}
 	if p.Nav == "" {
 		p.Nav = name
 	}

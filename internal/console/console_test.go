@@ -446,3 +446,27 @@ func TestSessionEndsWithItsKey(t *testing.T) {
 		t.Fatalf("groups once the key is gone: HTTP %d", resp.StatusCode)
 	}
 }
+
+// The region switch moves the session to another served region; a region
+// not served is refused.
+func TestRegionSwitch(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	if _, err := f.svc.CreateSecurityGroup(ctx, service.Caller{Account: aliceAcct, Region: "eu-west-1"},
+		service.CreateSecurityGroupInput{Name: "in-ireland", Description: "eu"}); err != nil {
+		t.Fatal(err)
+	}
+	cl, csrf := f.signIn(t, aliceKey, aliceSecret)
+	if _, page := do(t, cl, "GET", f.srv.URL+"/console/groups", nil); strings.Contains(page, "in-ireland") {
+		t.Fatal("us-east-1 lists a group of eu-west-1")
+	}
+	if resp, _ := do(t, cl, "POST", f.srv.URL+"/console/region", url.Values{"csrf": {csrf}, "region": {"xx-fake-1"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("switch to xx-fake-1: HTTP %d", resp.StatusCode)
+	}
+	if resp, _ := do(t, cl, "POST", f.srv.URL+"/console/region", url.Values{"csrf": {csrf}, "region": {"eu-west-1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("switch to eu-west-1: HTTP %d", resp.StatusCode)
+	}
+	if _, page := do(t, cl, "GET", f.srv.URL+"/console/groups", nil); !strings.Contains(page, "in-ireland") || !strings.Contains(page, "<option selected>eu-west-1</option>") {
+		t.Fatalf("eu-west-1 groups:\n%s", page)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"palisade.dev/palisade/internal/auth"
+	"palisade.dev/palisade/internal/console"
 	"palisade.dev/palisade/internal/ec2api"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store/bolt"
@@ -154,7 +155,9 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	return serveUntilDone(ctx, limitListener(ln, cfg.MaxConnections, tlsConf), scheme, newRootHandler(api), log)
+	root := newRootHandler(api)
+	root.console = console.New(svc, accounts, console.Options{Region: clientRegion(cfg.Service.Regions), Log: log})
+	return serveUntilDone(ctx, limitListener(ln, cfg.MaxConnections, tlsConf), scheme, root, log)
 }
 
 // resolveDataDir picks the data directory and creates it.
@@ -194,17 +197,24 @@ func openStore(dir string, own owner, log *slog.Logger) (*bolt.Store, error) {
 	return st, nil
 }
 
-// rootHandler serves GET /healthz and passes everything else to the API.
-// /healthz answers 200 while the server takes requests and 503 once it
-// is shutting down; it is the only path that needs no signature.
+// rootHandler serves GET /healthz, the web console (GET / without a query,
+// and /console/...) and passes everything else to the API. /healthz
+// answers 200 while the server takes requests and 503 once it is shutting
+// down; it and the console's sign-in page are the only paths that need no
+// signature.
 type rootHandler struct {
 	api      http.Handler
+	console  http.Handler // nil: no console
 	stopping atomic.Bool
 }
 
 func newRootHandler(api http.Handler) *rootHandler { return &rootHandler{api: api} }
 
 func (h *rootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.console != nil && console.Owns(r) {
+		h.console.ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/healthz" {
 		h.api.ServeHTTP(w, r)
 		return

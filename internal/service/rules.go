@@ -560,3 +560,68 @@ func MergePermissions(rules []model.Rule) []Permission {
 	}
 	return out
 }
+
+// ApplyRulesInput is one edit of a group's rules in one direction, as the
+// console's rule editor saves it: rules removed by ID and rules added.
+type ApplyRulesInput struct {
+	GroupID   string
+	Direction model.Direction
+	Remove    []string // rule IDs of this direction
+	Add       []model.PermissionSpec
+}
+
+// ApplyRules removes and adds rules of one group and direction in one
+// transaction: with the same checks as Revoke by ID and Authorize, and all
+// or nothing. An added rule may equal a removed one (an edited rule whose
+// key did not change). It returns the added rules.
+func (s *Service) ApplyRules(ctx context.Context, c Caller, in ApplyRulesInput) ([]GroupRule, error) {
+	if in.GroupID == "" {
+		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter groupId")
+	}
+	var out []GroupRule
+	err := s.txn(ctx, c, "ApplyRules", func(t *tx) error {
+		g, err := t.resolveGroup(GroupRef{ID: in.GroupID})
+		if err != nil {
+			return err
+		}
+		drop, err := ruleIDsIn(g, in.Direction, in.Remove)
+		if err != nil {
+			return err
+		}
+		rules, err := t.expand(g, in.Direction, in.Add, false)
+		if err != nil {
+			return err
+		}
+		if err := model.CheckNoRepeats(rules); err != nil {
+			return err
+		}
+		kept := g.Rules[:0:0]
+		existing := map[model.RuleKey]bool{}
+		for _, r := range g.Rules {
+			if !drop[r.ID] {
+				kept = append(kept, r)
+				existing[r.Key()] = true
+			}
+		}
+		g.Rules = kept
+		out = out[:0]
+		for _, r := range rules {
+			if existing[r.Key()] {
+				return r.DuplicateError()
+			}
+			if err := t.checkPeer(g, r.Peer); err != nil {
+				return err
+			}
+			r = t.newRule(r)
+			g.Rules = append(g.Rules, r)
+			out = append(out, GroupRule{g.ID, g.Account, r})
+		}
+		if len(rules) > 0 {
+			if err := t.checkQuota(g, in.Direction, rules); err != nil {
+				return err
+			}
+		}
+		return t.put(kindGroup, string(g.ID), g)
+	})
+	return out, err
+}

@@ -63,6 +63,7 @@ const (
 	CodeInvalidSubnetIDNotFound            = "InvalidSubnetID.NotFound"
 	CodeInvalidVpcIDMalformed              = "InvalidVpcID.Malformed"
 	CodeInvalidVpcIDNotFound               = "InvalidVpcID.NotFound"
+	CodeInvalidPeeringIDNotFound           = "InvalidVpcPeeringConnectionID.NotFound"
 	CodeMissingParameter                   = "MissingParameter"
 	CodeRulesPerGroupLimitExceeded         = "RulesPerSecurityGroupLimitExceeded"
 	CodeGroupLimitExceeded                 = "SecurityGroupLimitExceeded"

@@ -399,6 +399,19 @@ type AvailabilityZone struct {
 // zoneSuffixes are the zones of every region: <region>a, b and c.
 var zoneSuffixes = []string{"a", "b", "c"}
 
+// zoneID is the ID of a zone of zoneSuffixes (us-east-1b: use1-az2), as
+// DescribeAvailabilityZones names it; "" for another name.
+func zoneID(zone string) string {
+	if zone == "" {
+		return ""
+	}
+	i := slices.Index(zoneSuffixes, zone[len(zone)-1:])
+	if i < 0 {
+		return ""
+	}
+	return regionCode(zone[:len(zone)-1]) + "-az" + strconv.Itoa(i+1)
+}
+
 // DescribeAvailabilityZones lists the caller's region's zones a, b and c,
 // selected by name or ID and filtered by zone-name, zone-id, state,
 // region-name, zone-type, group-name, network-border-group and
@@ -411,8 +424,8 @@ func (s *Service) DescribeAvailabilityZones(ctx context.Context, c Caller, names
 		return nil, err
 	}
 	var all []AvailabilityZone
-	for i, sfx := range zoneSuffixes {
-		all = append(all, AvailabilityZone{Name: c.Region + sfx, ID: regionCode(c.Region) + "-az" + strconv.Itoa(i+1), Region: c.Region, State: "available"})
+	for _, sfx := range zoneSuffixes {
+		all = append(all, AvailabilityZone{Name: c.Region + sfx, ID: zoneID(c.Region + sfx), Region: c.Region, State: "available"})
 	}
 	for _, want := range append(slices.Clone(names), ids...) {
 		if !slices.ContainsFunc(all, func(z AvailabilityZone) bool { return z.Name == want || z.ID == want }) {

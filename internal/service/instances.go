@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"palisade.dev/palisade/internal/model"
@@ -363,7 +364,8 @@ func parseInstanceIDs(ids []string) ([]model.InstanceID, error) {
 // so its groups lose it as a member at once.
 //
 // AWS takes up to 1,000 IDs, and an unknown one fails the whole request
-// with nothing terminated. One store transaction holds at most
+// with nothing terminated; the error names every unknown ID, and a request
+// without IDs is InvalidParameterCombination. One store transaction holds at most
 // store.MaxTxnWrites keys (an instance, its interfaces, the index keys of
 // the addresses and tokens they free), so the IDs are all checked first,
 // in one read, and then terminated in batches that fit, each batch one
@@ -372,6 +374,9 @@ func parseInstanceIDs(ids []string) ([]model.InstanceID, error) {
 // terminated; terminating is idempotent, so the same request can be
 // repeated.
 func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
+	if len(ids) == 0 {
+		return nil, model.Errorf(model.CodeInvalidParameterCombination, "No instances specified")
+	}
 	iids, err := parseInstanceIDs(ids)
 	if err != nil {
 		return nil, err
@@ -483,16 +488,28 @@ func (t *tx) terminate(r *instanceRecord) error {
 	return t.putInstance(r)
 }
 
+// An error names every ID that does not exist, as AWS's does.
 func (t *tx) liveInstancesByID(ids []model.InstanceID) ([]*instanceRecord, error) {
 	out := make([]*instanceRecord, 0, len(ids))
+	var missing []string
 	for _, id := range ids {
 		r, err := t.liveInstance(id)
+		if model.CodeOf(err) == model.CodeInvalidInstanceIDNotFound {
+			missing = append(missing, string(id))
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	switch len(missing) {
+	case 0:
+		return out, nil
+	case 1:
+		return nil, model.KindInstance.NotFound(missing[0])
+	}
+	return nil, model.Errorf(model.CodeInvalidInstanceIDNotFound, "The instance IDs '%s' do not exist", strings.Join(missing, ", "))
 }
 
 // StopInstances stops running instances: stored as stopped, answered as

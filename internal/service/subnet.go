@@ -123,8 +123,16 @@ func subnetFields(v *model.Subnet) fieldsFunc {
 			return []string{v.CIDR.String()}, true
 		case "ipv6-cidr-block-association.ipv6-cidr-block":
 			return nonEmpty(prefixString(v.IPv6CIDR)), true
+		case "ipv6-cidr-block-association.state":
+			return nonEmpty(ifValid(v.IPv6CIDR, "associated")), true
+		case "ipv6-native":
+			return []string{"false"}, true
+		case "map-public-ip-on-launch":
+			return []string{"false"}, true
 		case "availability-zone", "availabilityZone":
 			return []string{v.Zone}, true
+		case "availability-zone-id":
+			return nonEmpty(zoneID(v.Zone)), true
 		case "default-for-az", "defaultForAz":
 			return []string{strconv.FormatBool(v.DefaultForAz)}, true
 		case "state":

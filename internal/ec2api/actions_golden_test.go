@@ -162,7 +162,8 @@ func TestGoldenTagsAndPrefixLists(t *testing.T) {
 	goldenXML(t, "CreateTags", h.ok("CreateTags", "ResourceId.1", web, "ResourceId.2", pl, "Tag.1.Key", "env", "Tag.1.Value", "prod", "Tag.2.Key", "empty"))
 	goldenXML(t, "DescribeTags", h.ok("DescribeTags", "Filter.1.Name", "key", "Filter.1.Value.1", "env", "Filter.1.Value.2", "team"))
 	goldenXML(t, "DeleteTags", h.ok("DeleteTags", "ResourceId.1", web, "Tag.1.Key", "env", "Tag.1.Value", "prod", "Tag.2.Key", "empty"))
-	goldenXML(t, "DeleteManagedPrefixList_DependencyViolation", h.fails("DependencyViolation", "DeleteManagedPrefixList", "PrefixListId", pl))
+	goldenXML(t, "DeleteManagedPrefixList_referenced", h.ok("DeleteManagedPrefixList", "PrefixListId", pl))
+	goldenXML(t, "DescribeManagedPrefixLists_deleteFailed", h.ok("DescribeManagedPrefixLists", "PrefixListId.1", pl))
 	h.ok("RevokeSecurityGroupIngress", "GroupId", web, "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "443",
 		"IpPermissions.1.ToPort", "443", "IpPermissions.1.PrefixListIds.1.PrefixListId", pl)
 	goldenXML(t, "DeleteManagedPrefixList", h.ok("DeleteManagedPrefixList", "PrefixListId", pl))

@@ -85,6 +85,9 @@ func readInterfaceSpecs(p *Params) ([]service.InterfaceSpec, error) {
 		if sp.DeleteOnTermination, err = e.OptBool("DeleteOnTermination"); err != nil {
 			return nil, err
 		}
+		if sp.AssociatePublicIP, err = e.OptBool("AssociatePublicIpAddress"); err != nil {
+			return nil, err
+		}
 		if sp.Conntrack, _, err = readConntrack(e, "ConnectionTrackingSpecification"); err != nil {
 			return nil, err
 		}

@@ -154,6 +154,12 @@ func TestCommonLaunchOptionsAreAccepted(t *testing.T) {
 		t.Fatal("no instance")
 	}
 	h.fails("UnknownParameter", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "Bogus", "1")
+	// The aws CLI's --no-associate-public-ip-address; there are no public
+	// IPv4 addresses to associate.
+	h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+		"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.AssociatePublicIpAddress", "false")
+	h.fails("InvalidParameterValue", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+		"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.AssociatePublicIpAddress", "true")
 	h.ok("CreateVpc", "CidrBlock", "10.9.0.0/16", "InstanceTenancy", "default")
 	h.fails("InvalidParameterValue", "CreateVpc", "CidrBlock", "10.8.0.0/16", "InstanceTenancy", "dedicated")
 }

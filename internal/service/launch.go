@@ -36,6 +36,10 @@ type InterfaceSpec struct {
 	Description         string
 	DeleteOnTermination *bool // default: true for a new interface, false for an existing one
 	Conntrack           model.ConntrackTimeouts
+	// AssociatePublicIP is AssociatePublicIpAddress: Palisade has no public
+	// IPv4 addresses, so only false (which the aws CLI sends for
+	// --no-associate-public-ip-address) is accepted.
+	AssociatePublicIP *bool
 }
 
 // RunInstancesInput is RunInstances' request.
@@ -190,6 +194,9 @@ func checkInterfaceSpecs(specs []InterfaceSpec, count int) error {
 // checkInterfaceSpec validates one interface of an instance; count is
 // MaxCount.
 func checkInterfaceSpec(sp InterfaceSpec, count int) error {
+	if sp.AssociatePublicIP != nil && *sp.AssociatePublicIP {
+		return model.Errorf(model.CodeInvalidParameterValue, "Palisade assigns no public IPv4 addresses: AssociatePublicIpAddress can only be false.")
+	}
 	if sp.NetworkInterfaceID != "" {
 		if _, err := model.ParseENIID(sp.NetworkInterfaceID); err != nil {
 			return err

@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"palisade.dev/palisade/internal/testutil"
+)
+
+// boto3Prelude opens an EC2 client on the endpoint given as argv[1] with
+// the profile serve wrote, and defines call(name, **params), which prints
+// the response as JSON or, for a service error, {"Code": …, "Message": …}.
+const boto3Prelude = `
+import json, sys
+import boto3, botocore.exceptions
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1])
+out = {}
+def call(key, name, **params):
+    try:
+        r = getattr(ec2, name)(**params)
+        r.pop("ResponseMetadata", None)
+        out[key] = r
+    except botocore.exceptions.ClientError as e:
+        out[key] = {"Code": e.response["Error"]["Code"], "Message": e.response["Error"]["Message"]}
+`
+
+// boto3 runs a Python script (after boto3Prelude) against s and decodes
+// the JSON object it collected in out.
+func boto3(t *testing.T, s *server, script string, out any) {
+	t.Helper()
+	py := testutil.RequireCommand(t, "python3")
+	testutil.Require(t, exec.Command(py, "-c", "import boto3").Run() == nil, "python3 boto3 (Debian python3-boto3)")
+	stdout, stderr, code := run(t, profileEnv(t, s.dir), py, "-c", boto3Prelude+script+"\nprint(json.dumps(out, default=str))", s.endpoint)
+	if code != 0 {
+		t.Fatalf("python3: exit %d\n%s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), out); err != nil {
+		t.Fatalf("boto3 output: %v\n%s", err, stdout)
+	}
+}
+
+// cliFails runs the aws CLI, requires a service error (exit 254), and
+// returns its stderr.
+func cliFails(t *testing.T, s *server, args ...string) string {
+	t.Helper()
+	_, stderr, code := cli(t, s, args...)
+	if code != 254 {
+		t.Fatalf("aws %s: exit %d, want 254\n%s", strings.Join(args, " "), code, stderr)
+	}
+	return stderr
+}
+
+// TestClientsFidelity drives the small fidelity fixes of issue 10 with
+// the aws CLI and boto3 as their users run them.
+func TestClientsFidelity(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+
+	// The aws CLI: a filter without values, and the names clients send.
+	var vpcs struct {
+		Vpcs []struct{ VpcId, CidrBlock string }
+	}
+	cliJSON(t, s, &vpcs, "ec2", "describe-vpcs", "--filters", "Name=vpc-id")
+	if len(vpcs.Vpcs) != 0 {
+		t.Errorf("a filter without values: %+v", vpcs)
+	}
+	for _, f := range []string{"Name=cidr-block,Values=172.31.0.0/16", "Name=isDefault,Values=true", "Name=dhcp-options-id,Values=default"} {
+		cliJSON(t, s, &vpcs, "ec2", "describe-vpcs", "--filters", f)
+		if len(vpcs.Vpcs) != 1 || vpcs.Vpcs[0].CidrBlock != "172.31.0.0/16" {
+			t.Errorf("describe-vpcs --filters %s: %+v", f, vpcs)
+		}
+	}
+
+	// --no-associate-public-ip-address sends
+	// NetworkInterface.1.AssociatePublicIpAddress=false.
+	var run struct{ Instances []struct{ InstanceId string } }
+	cliJSON(t, s, &run, "ec2", "run-instances", "--image-id", "ami-12345678", "--no-associate-public-ip-address")
+	if len(run.Instances) != 1 {
+		t.Fatalf("run-instances: %+v", run)
+	}
+	live := run.Instances[0].InstanceId
+	if stderr := cliFails(t, s, "ec2", "run-instances", "--image-id", "ami-12345678", "--associate-public-ip-address"); !strings.Contains(stderr, "InvalidParameterValue") {
+		t.Errorf("--associate-public-ip-address: %s", stderr)
+	}
+
+	// Every unknown ID named, and nothing terminated.
+	stderr := cliFails(t, s, "ec2", "terminate-instances", "--instance-ids", "i-0123456789abcdef0", live, "i-0123456789abcdef1")
+	if !strings.Contains(stderr, "(InvalidInstanceID.NotFound)") || !strings.Contains(stderr, "The instance IDs 'i-0123456789abcdef0, i-0123456789abcdef1' do not exist") {
+		t.Errorf("terminate-instances with unknown IDs: %s", stderr)
+	}
+
+	// boto3: the same, and the group and prefix-list behaviour.
+	var got map[string]struct {
+		Code, Message  string
+		Vpcs           []struct{ VpcId string }
+		Subnets        []struct{ SubnetId string }
+		SecurityGroups []struct {
+			GroupId, VpcId string
+		}
+		PrefixList  struct{ PrefixListId, State string }
+		PrefixLists []struct{ State string }
+		Return      bool
+	}
+	boto3(t, s, `
+call("isDefault", "describe_vpcs", Filters=[{"Name": "isDefault", "Values": ["true"]}])
+call("noValues", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": []}])
+call("unknownGroup", "authorize_security_group_ingress", GroupId="sg-0123456789abcdef0", IpPermissions=[])
+call("terminateNone", "terminate_instances", InstanceIds=[])
+call("default", "describe_security_groups", GroupNames=["default"])
+g = out["default"]["SecurityGroups"][0]
+pair = {"GroupId": g["GroupId"], "VpcId": g["VpcId"]}
+call("pairVpc", "authorize_security_group_ingress", GroupId=g["GroupId"],
+     IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "UserIdGroupPairs": [pair]}])
+call("pairPeering", "authorize_security_group_ingress", GroupId=g["GroupId"],
+     IpPermissions=[{"IpProtocol": "tcp", "FromPort": 23, "ToPort": 23,
+                     "UserIdGroupPairs": [{"GroupId": g["GroupId"], "VpcPeeringConnectionId": "pcx-0123456789abcdef0"}]}])
+pl = ec2.create_managed_prefix_list(PrefixListName="office", MaxEntries=2, AddressFamily="IPv4",
+     Entries=[{"Cidr": "192.0.2.0/24"}])["PrefixList"]["PrefixListId"]
+ec2.authorize_security_group_egress(GroupId=g["GroupId"],
+     IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": pl}]}])
+call("deletePL", "delete_managed_prefix_list", PrefixListId=pl)
+call("afterDelete", "describe_managed_prefix_lists", PrefixListIds=[pl])
+`, &got)
+	if len(got["isDefault"].Vpcs) != 1 || len(got["noValues"].Subnets) != 0 {
+		t.Errorf("filters: isDefault %+v, no values %+v", got["isDefault"], got["noValues"])
+	}
+	for key, want := range map[string]string{
+		"unknownGroup":  "InvalidGroup.NotFound",
+		"terminateNone": "InvalidParameterCombination",
+		"pairPeering":   "InvalidVpcPeeringConnectionID.NotFound",
+	} {
+		if got[key].Code != want {
+			t.Errorf("%s: %+v, want %s", key, got[key], want)
+		}
+	}
+	if got["terminateNone"].Message != "No instances specified" {
+		t.Errorf("terminate_instances([]): %+v", got["terminateNone"])
+	}
+	if !got["pairVpc"].Return {
+		t.Errorf("a pair naming its own VPC: %+v", got["pairVpc"])
+	}
+	if got["deletePL"].PrefixList.State != "delete-in-progress" || len(got["afterDelete"].PrefixLists) != 1 ||
+		got["afterDelete"].PrefixLists[0].State != "delete-failed" {
+		t.Errorf("deleting a referenced prefix list: %+v then %+v", got["deletePL"], got["afterDelete"])
+	}
+}

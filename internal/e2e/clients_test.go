@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"palisade.dev/palisade/internal/testutil"
 )
@@ -145,5 +151,82 @@ call("afterDelete", "describe_managed_prefix_lists", PrefixListIds=[pl])
 	if got["deletePL"].PrefixList.State != "delete-in-progress" || len(got["afterDelete"].PrefixLists) != 1 ||
 		got["afterDelete"].PrefixLists[0].State != "delete-failed" {
 		t.Errorf("deleting a referenced prefix list: %+v then %+v", got["deletePL"], got["afterDelete"])
+	}
+}
+
+// TestClientsLaunchOptions: launch options are kept (UserData,
+// DisableApiTermination) or refused (KeyName), never dropped, with the aws
+// CLI, boto3 and aws-sdk-go-v2.
+func TestClientsLaunchOptions(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	userData := base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho hi\n"))
+
+	// The aws CLI encodes --user-data itself.
+	var run struct{ Instances []struct{ InstanceId string } }
+	cliJSON(t, s, &run, "ec2", "run-instances", "--image-id", "ami-12345678", "--user-data", "#!/bin/sh\necho hi\n", "--disable-api-termination")
+	id := run.Instances[0].InstanceId
+	var attr struct{ UserData struct{ Value string } }
+	cliJSON(t, s, &attr, "ec2", "describe-instance-attribute", "--instance-id", id, "--attribute", "userData")
+	if attr.UserData.Value != userData {
+		t.Errorf("userData: %+v, want %s", attr, userData)
+	}
+	if stderr := cliFails(t, s, "ec2", "terminate-instances", "--instance-ids", id); !strings.Contains(stderr, "(OperationNotPermitted)") ||
+		!strings.Contains(stderr, "may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.") {
+		t.Errorf("terminating a protected instance: %s", stderr)
+	}
+	if _, stderr, code := cli(t, s, "ec2", "modify-instance-attribute", "--instance-id", id, "--no-disable-api-termination"); code != 0 {
+		t.Fatalf("modify-instance-attribute: %s", stderr)
+	}
+	cliJSON(t, s, &struct{}{}, "ec2", "terminate-instances", "--instance-ids", id)
+	if stderr := cliFails(t, s, "ec2", "run-instances", "--image-id", "ami-12345678", "--key-name", "mykey"); !strings.Contains(stderr, "(InvalidKeyPair.NotFound)") ||
+		!strings.Contains(stderr, "The key pair 'mykey' does not exist") {
+		t.Errorf("--key-name: %s", stderr)
+	}
+
+	// boto3 also encodes UserData of RunInstances itself.
+	var got map[string]struct {
+		Code, Message string
+		UserData      struct{ Value string }
+	}
+	boto3(t, s, `
+i = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, UserData="#!/bin/sh\necho hi\n",
+                      DisableApiTermination=True)["Instances"][0]["InstanceId"]
+call("userData", "describe_instance_attribute", InstanceId=i, Attribute="userData")
+call("protected", "terminate_instances", InstanceIds=[i])
+ec2.modify_instance_attribute(InstanceId=i, DisableApiTermination={"Value": False})
+call("terminated", "terminate_instances", InstanceIds=[i])
+call("keyName", "run_instances", ImageId="ami-12345678", MinCount=1, MaxCount=1, KeyName="mykey")
+`, &got)
+	if got["userData"].UserData.Value != userData || got["protected"].Code != "OperationNotPermitted" ||
+		got["terminated"].Code != "" || got["keyName"].Code != "InvalidKeyPair.NotFound" {
+		t.Errorf("boto3: %+v", got)
+	}
+
+	// aws-sdk-go-v2: UserData of RunInstances is base64 already; that of
+	// ModifyInstanceAttribute a blob the SDK encodes.
+	ctx := context.Background()
+	c := s.ec2(s.adminKey())
+	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		UserData: aws.String(userData), DisableApiStop: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := out.Instances[0].InstanceId
+	_, err = c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{*sid}})
+	wantCode(t, err, "OperationNotPermitted")
+	if _, err := c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: sid, DisableApiStop: &types.AttributeBooleanValue{Value: aws.Bool(false)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{*sid}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: sid, UserData: &types.SecureBlobAttributeValue{Value: []byte("new")}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{InstanceId: sid, Attribute: types.InstanceAttributeNameUserData})
+	if err != nil || aws.ToString(a.UserData.Value) != base64.StdEncoding.EncodeToString([]byte("new")) {
+		t.Errorf("userData after modify: %+v %v", a, err)
 	}
 }

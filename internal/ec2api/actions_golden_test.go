@@ -109,7 +109,7 @@ func TestGoldenInstancesAndInterfaces(t *testing.T) {
 	db := first(t, h.ok("CreateSecurityGroup", "GroupName", "db", "GroupDescription", "db", "VpcId", vpc), "groupId")
 
 	body := h.ok("RunInstances", "ImageId", "lab", "MinCount", "1", "MaxCount", "1", "SubnetId", subnet,
-		"SecurityGroupId.1", web, "Ipv6AddressCount", "1", "ClientToken", "run-1",
+		"SecurityGroupId.1", web, "Ipv6AddressCount", "1", "ClientToken", "run-1", "UserData", "IyEvYmluL3NoCg==",
 		"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "web-1")
 	goldenXML(t, "RunInstances", body)
 	inst := first(t, body, "instanceId")
@@ -136,6 +136,7 @@ func TestGoldenInstancesAndInterfaces(t *testing.T) {
 	goldenXML(t, "DescribeInstanceAttribute", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "groupSet"))
 	goldenXML(t, "DescribeInstanceAttribute_instanceType", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "instanceType"))
 	goldenXML(t, "DescribeInstanceAttribute_kernel", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "kernel"))
+	goldenXML(t, "DescribeInstanceAttribute_userData", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "userData"))
 	goldenXML(t, "StopInstances", h.ok("StopInstances", "InstanceId.1", inst))
 	h.ok("ModifyInstanceAttribute", "InstanceId", inst, "Attribute", "instanceType", "Value", "t3.large")
 	goldenXML(t, "StartInstances", h.ok("StartInstances", "InstanceId.1", inst))

@@ -147,13 +147,16 @@ func FuzzHandlers(f *testing.F) {
 
 func TestCommonLaunchOptionsAreAccepted(t *testing.T) {
 	h := newAPIHarness(t)
-	body := h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "KeyName", "mykey",
+	body := h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
 		"UserData", "IyEvYmluL3No", "Monitoring.Enabled", "false", "BlockDeviceMapping.1.DeviceName", "/dev/xvda",
 		"BlockDeviceMapping.1.Ebs.VolumeSize", "8", "MetadataOptions.HttpTokens", "required", "EbsOptimized", "false")
 	if first(t, body, "instanceId") == "" {
 		t.Fatal("no instance")
 	}
 	h.fails("UnknownParameter", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "Bogus", "1")
+	// Palisade has no key pairs: a KeyName names one that does not exist.
+	h.fails("InvalidKeyPair.NotFound", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "KeyName", "mykey")
+	h.fails("InvalidParameterValue", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "UserData", "not base64!")
 	// The aws CLI's --no-associate-public-ip-address; there are no public
 	// IPv4 addresses to associate.
 	h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",

@@ -64,6 +64,8 @@ const (
 	CodeInvalidVpcIDMalformed              = "InvalidVpcID.Malformed"
 	CodeInvalidVpcIDNotFound               = "InvalidVpcID.NotFound"
 	CodeInvalidPeeringIDNotFound           = "InvalidVpcPeeringConnectionID.NotFound"
+	CodeInvalidKeyPairNotFound             = "InvalidKeyPair.NotFound"
+	CodeOperationNotPermitted              = "OperationNotPermitted"
 	CodeMissingParameter                   = "MissingParameter"
 	CodeRulesPerGroupLimitExceeded         = "RulesPerSecurityGroupLimitExceeded"
 	CodeGroupLimitExceeded                 = "SecurityGroupLimitExceeded"

@@ -41,6 +41,7 @@ type instanceRecord struct {
 	model.Instance
 	LaunchIndex int    `json:"launchIndex,omitempty"` // position in its reservation (amiLaunchIndex)
 	RequestHash string `json:"requestHash,omitempty"` // RunInstances fingerprint, for ClientToken
+	launchAttributes
 }
 
 // instanceRec returns a stored instance, expired or not.
@@ -435,6 +436,11 @@ func (s *Service) terminateInstances(ctx context.Context, c Caller, iids []model
 			return errBatchTooLarge
 		}
 		for _, r := range recs {
+			if r.DisableAPITermination && r.State != model.StateTerminated {
+				return mayNot(r.ID, "terminated", "disableApiTermination")
+			}
+		}
+		for _, r := range recs {
 			ch := InstanceStateChange{ID: r.ID, Previous: r.State, Current: model.StateShuttingDown}
 			if r.State == model.StateTerminated {
 				ch.Current = model.StateTerminated
@@ -550,6 +556,8 @@ func (s *Service) transition(ctx context.Context, c Caller, op string, ids []str
 			switch {
 			case slices.Contains(stay, r.State):
 				out = append(out, InstanceStateChange{r.ID, r.State, r.State})
+			case r.State == from && to == model.StateStopped && r.DisableAPIStop:
+				return mayNot(r.ID, "stopped", "disableApiStop")
 			case r.State == from:
 				out = append(out, InstanceStateChange{r.ID, from, shown})
 				r.State, r.StateChanged = to, s.now().UTC()

@@ -57,6 +57,7 @@ type RunInstancesInput struct {
 	Interfaces        []InterfaceSpec // NetworkInterface.N
 	TagSpecifications []TagSpecification
 	ClientToken       string
+	Options           LaunchOptions
 }
 
 // RunInstances launches between MinCount and MaxCount instances (as many as
@@ -122,6 +123,9 @@ func checkRun(c Caller, in *RunInstancesInput) (int, int, error) {
 		return 0, 0, model.Errorf(model.CodeInvalidParameterValue, "Invalid availability zone: [%s]", in.Zone)
 	}
 	if err := checkClientToken(in.ClientToken); err != nil {
+		return 0, 0, err
+	}
+	if err := in.Options.check(); err != nil {
 		return 0, 0, err
 	}
 	if err := checkTopLevel(in); err != nil {
@@ -423,7 +427,7 @@ func (l *launch) create(n int) (*Reservation, error) {
 			ImageID: l.in.ImageID, InstanceType: l.in.InstanceType, State: t.s.startState(),
 			VPC: l.primary.VPC, Subnet: l.primary.ID, Zone: l.primary.Zone,
 			LaunchTime: now, StateChanged: now, ClientToken: l.in.ClientToken, Tags: l.tags[ResourceTypeInstance],
-		}, LaunchIndex: k, RequestHash: l.hash}
+		}, LaunchIndex: k, RequestHash: l.hash, launchAttributes: l.in.Options.attributes()}
 		saved := l.pools.save()
 		enis := map[model.ENIID]*eniRecord{}
 		var made []*eniRecord

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -229,4 +230,89 @@ call("keyName", "run_instances", ImageId="ami-12345678", MinCount=1, MaxCount=1,
 	if err != nil || aws.ToString(a.UserData.Value) != base64.StdEncoding.EncodeToString([]byte("new")) {
 		t.Errorf("userData after modify: %+v %v", a, err)
 	}
+}
+
+// TestClientsInstanceStatus: DescribeInstanceStatus behind each client's
+// instance-status-ok waiter, RebootInstances, and the reasons of a stop.
+func TestClientsInstanceStatus(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+
+	var run struct{ Instances []struct{ InstanceId string } }
+	cliJSON(t, s, &run, "ec2", "run-instances", "--image-id", "ami-12345678")
+	id := run.Instances[0].InstanceId
+	for _, args := range [][]string{
+		{"ec2", "wait", "instance-status-ok", "--instance-ids", id},
+		{"ec2", "reboot-instances", "--instance-ids", id},
+		{"ec2", "stop-instances", "--instance-ids", id},
+	} {
+		if _, stderr, code := cli(t, s, args...); code != 0 {
+			t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+	var desc struct {
+		Reservations []struct {
+			Instances []struct {
+				StateTransitionReason string
+				StateReason           struct{ Code, Message string }
+			}
+		}
+	}
+	cliJSON(t, s, &desc, "ec2", "describe-instances", "--instance-ids", id)
+	inst := desc.Reservations[0].Instances[0]
+	if !strings.HasPrefix(inst.StateTransitionReason, "User initiated (") || inst.StateReason.Code != "Client.UserInitiatedShutdown" {
+		t.Errorf("after stop-instances: %+v", inst)
+	}
+	var statuses struct {
+		InstanceStatuses []struct {
+			InstanceId     string
+			InstanceStatus struct{ Status string }
+		}
+	}
+	cliJSON(t, s, &statuses, "ec2", "describe-instance-status", "--include-all-instances", "--instance-ids", id)
+	if len(statuses.InstanceStatuses) != 1 || statuses.InstanceStatuses[0].InstanceStatus.Status != "not-applicable" {
+		t.Errorf("status of a stopped instance: %+v", statuses)
+	}
+	if stderr := cliFails(t, s, "ec2", "reboot-instances", "--instance-ids", id); !strings.Contains(stderr, "(IncorrectInstanceState)") {
+		t.Errorf("rebooting a stopped instance: %s", stderr)
+	}
+
+	var got map[string]struct {
+		Code, Message    string
+		InstanceStatuses []struct{ InstanceStatus struct{ Status string } }
+	}
+	boto3(t, s, `
+i = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+ec2.get_waiter("instance_status_ok").wait(InstanceIds=[i], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+call("status", "describe_instance_status", InstanceIds=[i])
+call("reboot", "reboot_instances", InstanceIds=[i])
+call("unknown", "reboot_instances", InstanceIds=["i-0123456789abcdef0"])
+`, &got)
+	if len(got["status"].InstanceStatuses) != 1 || got["status"].InstanceStatuses[0].InstanceStatus.Status != "ok" ||
+		got["reboot"].Code != "" || got["unknown"].Code != "InvalidInstanceID.NotFound" {
+		t.Errorf("boto3: %+v", got)
+	}
+
+	ctx := context.Background()
+	c := s.ec2(s.adminKey())
+	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{aws.ToString(out.Instances[0].InstanceId)}
+	if out.Instances[0].StateReason == nil || aws.ToString(out.Instances[0].StateReason.Code) != "pending" {
+		t.Errorf("RunInstances' state reason: %+v", out.Instances[0].StateReason)
+	}
+	waiter := ec2.NewInstanceStatusOkWaiter(c, func(o *ec2.InstanceStatusOkWaiterOptions) {
+		o.MinDelay, o.MaxDelay = time.Millisecond, time.Millisecond
+	})
+	if err := waiter.Wait(ctx, &ec2.DescribeInstanceStatusInput{InstanceIds: ids}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RebootInstances(ctx, &ec2.RebootInstancesInput{InstanceIds: ids}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{Filters: []types.Filter{{Name: aws.String("nope"), Values: []string{"x"}}}})
+	wantCode(t, err, "InvalidParameterValue")
 }

@@ -18,6 +18,8 @@ func instanceActions() Table {
 		"StartInstances":            Action(parseStartInstances, runStartInstances),
 		"ModifyInstanceAttribute":   Action(parseModifyInstanceAttribute, runModifyInstanceAttribute),
 		"DescribeInstanceAttribute": Action(parseDescribeInstanceAttribute, runDescribeInstanceAttribute),
+		"DescribeInstanceStatus":    Action(parseDescribeInstanceStatus, runDescribeInstanceStatus),
+		"RebootInstances":           Action(parseRebootInstances, runRebootInstances),
 	}
 }
 

@@ -90,6 +90,10 @@ type InstanceView struct {
 	PrivateIP       netip.Addr         // the primary interface's primary address
 	PrivateDNSName  string
 	SourceDestCheck bool // the primary interface's
+	// StateTransitionReason and StateReason say why the instance is in
+	// its state (see stateReasons).
+	StateTransitionReason string
+	StateReason           *StateReason
 }
 
 // Reservation is the instances one RunInstances launched.
@@ -116,6 +120,7 @@ func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[
 		}
 	}
 	v.GroupSet = groupSet(groups, names)
+	v.StateTransitionReason, v.StateReason = stateReasons(&r.Instance)
 	if len(v.Interfaces) > 0 {
 		p := v.Interfaces[0]
 		v.PrivateIP, v.PrivateDNSName, v.SourceDestCheck = p.PrivateIPs[0], p.PrivateDNSName, p.SourceDestCheck
@@ -321,9 +326,53 @@ func instanceFields(v *InstanceView) fieldsFunc {
 			return ifaces(func(n *NetworkInterface) []string { return mapStrings(n.PrivateIPs, netip.Addr.String) }), true
 		case "network-interface.ipv6-addresses.ipv6-address", "ipv6-address":
 			return ifaces(func(n *NetworkInterface) []string { return mapStrings(n.IPv6s, netip.Addr.String) }), true
+		case "network-interface.source-dest-check":
+			return ifaces(func(n *NetworkInterface) []string { return []string{strconv.FormatBool(n.SourceDestCheck)} }), true
+		case "network-interface.status":
+			return ifaces(func(n *NetworkInterface) []string { return []string{n.Status()} }), true
+		case "network-interface.description":
+			return ifaces(func(n *NetworkInterface) []string { return []string{n.Description} }), true
+		case "network-interface.owner-id":
+			return ifaces(func(n *NetworkInterface) []string { return []string{string(n.Account)} }), true
+		case "source-dest-check":
+			return []string{strconv.FormatBool(v.SourceDestCheck)}, true
+		case "reason":
+			return nonEmpty(v.StateTransitionReason), true
+		case "state-reason-code", "state-reason-message":
+			if v.StateReason == nil {
+				return nil, true
+			}
+			if name == "state-reason-code" {
+				return []string{v.StateReason.Code}, true
+			}
+			return []string{v.StateReason.Message}, true
+		case "launch-time":
+			return []string{v.LaunchTime.UTC().Format("2006-01-02T15:04:05.000Z")}, true
+		case "ami-launch-index":
+			return []string{strconv.Itoa(v.LaunchIndex)}, true
+		case "availability-zone-id":
+			return nonEmpty(zoneID(v.Zone)), true
+		}
+		if vals, ok := labMachineFields[name]; ok {
+			return vals, true
 		}
 		return tagFields(v.Tags, name)
 	}
+}
+
+// labMachineFields are the filters of the facts every lab instance shares
+// (ec2api renders the same: an x86_64 HVM machine on Xen with an EBS root
+// at /dev/xvda, default tenancy, no monitoring, Linux/UNIX), and of what it
+// never has (key pairs, public addresses, IAM profiles, spot or placement
+// groups): those match no value.
+var labMachineFields = map[string][]string{
+	"architecture": {"x86_64"}, "hypervisor": {"xen"}, "virtualization-type": {"hvm"},
+	"root-device-type": {"ebs"}, "root-device-name": {"/dev/xvda"}, "tenancy": {"default"},
+	"placement-tenancy": {"default"}, "monitoring-state": {"disabled"}, "platform-details": {"Linux/UNIX"},
+	"usage-operation": {"RunInstances"}, "ena-support": {"true"}, "ebs-optimized": {"false"},
+	"key-name": nil, "ip-address": nil, "dns-name": nil, "iam-instance-profile.arn": nil, "instance-lifecycle": nil,
+	"spot-instance-request-id": nil, "placement-group-name": nil, "product-code": nil, "platform": nil,
+	"kernel-id": nil, "ramdisk-id": nil, "network-interface.association.public-ip": nil,
 }
 
 func addrString(a netip.Addr) string {

@@ -459,6 +459,7 @@ func (l *launch) create(n int) (*Reservation, error) {
 		}
 		v := instanceView(r, enis, names)
 		v.State = model.StatePending
+		v.StateTransitionReason, v.StateReason = stateReasons(&v.Instance)
 		res.Instances = append(res.Instances, v)
 	}
 	if l.in.ClientToken != "" {

@@ -20,6 +20,8 @@ func eniActions() Table {
 		"DescribeNetworkInterfaces":         Action(parseDescribeNetworkInterfaces, runDescribeNetworkInterfaces),
 		"ModifyNetworkInterfaceAttribute":   Action(parseModifyNetworkInterfaceAttribute, runModifyNetworkInterfaceAttribute),
 		"DescribeNetworkInterfaceAttribute": Action(parseDescribeNetworkInterfaceAttribute, runDescribeNetworkInterfaceAttribute),
+		"AssignPrivateIpAddresses":          Action(parseAssignPrivateIPs, runAssignPrivateIPs),
+		"UnassignPrivateIpAddresses":        Action(parseUnassignPrivateIPs, runUnassignPrivateIPs),
 	}
 }
 
@@ -33,6 +35,9 @@ func parseCreateNetworkInterface(p *Params) (service.CreateNetworkInterfaceInput
 		return in, err
 	}
 	if in.IPv6AddressCount, err = optInt32(p, "Ipv6AddressCount"); err != nil {
+		return in, err
+	}
+	if in.Secondary, err = readSecondaryIPs(p); err != nil {
 		return in, err
 	}
 	if in.Conntrack, _, err = readConntrack(p, "ConnectionTrackingSpecification"); err != nil {

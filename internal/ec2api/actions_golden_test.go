@@ -124,6 +124,11 @@ func TestGoldenInstancesAndInterfaces(t *testing.T) {
 	goldenXML(t, "AttachNetworkInterface", body)
 	attachment := first(t, body, "attachmentId")
 	goldenXML(t, "DescribeNetworkInterfaces", h.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni))
+	body = h.ok("AssignPrivateIpAddresses", "NetworkInterfaceId", eni, "SecondaryPrivateIpAddressCount", "2")
+	goldenXML(t, "AssignPrivateIpAddresses", body)
+	goldenXML(t, "UnassignPrivateIpAddresses", h.ok("UnassignPrivateIpAddresses", "NetworkInterfaceId", eni,
+		"PrivateIpAddress.1", allOf(body, "privateIpAddress")[0]))
+	goldenXML(t, "DescribeNetworkInterfaces_secondary", h.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni))
 	goldenXML(t, "ModifyNetworkInterfaceAttribute", h.ok("ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni,
 		"ConnectionTrackingSpecification.UdpTimeout", "60"))
 	goldenXML(t, "DescribeNetworkInterfaceAttribute", h.ok("DescribeNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "Attribute", "groupSet"))

@@ -105,6 +105,9 @@ func readInterfaceSpecs(p *Params) ([]service.InterfaceSpec, error) {
 		if sp.AssociatePublicIP, err = e.OptBool("AssociatePublicIpAddress"); err != nil {
 			return nil, err
 		}
+		if sp.Secondary, err = readSecondaryIPs(e); err != nil {
+			return nil, err
+		}
 		if sp.Conntrack, _, err = readConntrack(e, "ConnectionTrackingSpecification"); err != nil {
 			return nil, err
 		}

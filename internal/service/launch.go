@@ -40,6 +40,7 @@ type InterfaceSpec struct {
 	// IPv4 addresses, so only false (which the aws CLI sends for
 	// --no-associate-public-ip-address) is accepted.
 	AssociatePublicIP *bool
+	Secondary         SecondaryIPs // PrivateIpAddresses.N, SecondaryPrivateIpAddressCount
 }
 
 // RunInstancesInput is RunInstances' request.
@@ -206,7 +207,8 @@ func checkInterfaceSpec(sp InterfaceSpec, count int) error {
 			return err
 		}
 		switch {
-		case sp.SubnetID != "" || len(sp.GroupIDs) > 0 || sp.PrivateIP != "" || sp.IPv6AddressCount != 0 || sp.Description != "" || sp.Conntrack != (model.ConntrackTimeouts{}):
+		case sp.SubnetID != "" || len(sp.GroupIDs) > 0 || sp.PrivateIP != "" || sp.IPv6AddressCount != 0 || sp.Description != "" || sp.Conntrack != (model.ConntrackTimeouts{}) ||
+			len(sp.Secondary.Specs) > 0 || sp.Secondary.Count != 0:
 			return model.Errorf(model.CodeInvalidParameterCombination, "An existing network interface (%s) cannot be given the parameters of a new one.", sp.NetworkInterfaceID)
 		case count > 1:
 			return model.Errorf(model.CodeInvalidParameterCombination, "An existing network interface can be attached only when launching a single instance.")
@@ -220,10 +222,14 @@ func checkInterfaceSpec(sp InterfaceSpec, count int) error {
 			return err
 		}
 	}
-	if sp.PrivateIP != "" && count > 1 {
+	if (sp.PrivateIP != "" || len(sp.Secondary.Specs) > 0) && count > 1 {
 		return model.Errorf(model.CodeInvalidParameterCombination, "A private IP address can be specified only when launching a single instance.")
 	}
-	if _, err := parsePrivateIP(sp.PrivateIP); err != nil {
+	ip, err := parsePrivateIP(sp.PrivateIP)
+	if err != nil {
+		return err
+	}
+	if _, _, err := sp.Secondary.resolve(ip); err != nil {
 		return err
 	}
 	return firstError(checkIPv6Count(sp.IPv6AddressCount), model.CheckConntrackTimeouts(sp.Conntrack), checkENIDescription(sp.Description))
@@ -366,8 +372,9 @@ func (l *launch) newSpec(sn *model.Subnet, sp InterfaceSpec, primary bool) (eniS
 	if err != nil {
 		return eniSpec{}, err
 	}
-	ip, _ := parsePrivateIP(sp.PrivateIP) // checked by checkInterfaceSpec
-	return eniSpec{sn, groups, ip, sp.IPv6AddressCount, sp.Description, sp.Conntrack, l.tags[ResourceTypeNetworkInterface]}, nil
+	ip, _ := parsePrivateIP(sp.PrivateIP)        // checked by checkInterfaceSpec
+	ip, secondary, _ := sp.Secondary.resolve(ip) // checked by checkInterfaceSpec
+	return eniSpec{sn, groups, ip, sp.IPv6AddressCount, sp.Description, sp.Conntrack, l.tags[ResourceTypeNetworkInterface], secondary, sp.Secondary.Count}, nil
 }
 
 // count decides how many instances to launch: MaxCount if it fits, else

@@ -34,12 +34,13 @@ def call(key, name, **params):
 `
 
 // boto3 runs a Python script (after boto3Prelude) against s and decodes
-// the JSON object it collected in out.
-func boto3(t *testing.T, s *server, script string, out any) {
+// the JSON object it collected in out; args follow the endpoint in argv.
+func boto3(t *testing.T, s *server, script string, out any, args ...string) {
 	t.Helper()
 	py := testutil.RequireCommand(t, "python3")
 	testutil.Require(t, exec.Command(py, "-c", "import boto3").Run() == nil, "python3 boto3 (Debian python3-boto3)")
-	stdout, stderr, code := run(t, profileEnv(t, s.dir), py, "-c", boto3Prelude+script+"\nprint(json.dumps(out, default=str))", s.endpoint)
+	argv := append([]string{"-c", boto3Prelude + script + "\nprint(json.dumps(out, default=str))", s.endpoint}, args...)
+	stdout, stderr, code := run(t, profileEnv(t, s.dir), py, argv...)
 	if code != 0 {
 		t.Fatalf("python3: exit %d\n%s", code, stderr)
 	}
@@ -314,5 +315,95 @@ call("unknown", "reboot_instances", InstanceIds=["i-0123456789abcdef0"])
 		t.Fatal(err)
 	}
 	_, err = c.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{Filters: []types.Filter{{Name: aws.String("nope"), Values: []string{"x"}}}})
+	wantCode(t, err, "InvalidParameterValue")
+}
+
+// TestClientsSecondaryAddresses: secondary private IPv4 addresses with the
+// aws CLI, boto3 and aws-sdk-go-v2.
+func TestClientsSecondaryAddresses(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	var subnets struct {
+		Subnets []struct{ SubnetId, CidrBlock string }
+	}
+	cliJSON(t, s, &subnets, "ec2", "describe-subnets", "--filters", "Name=availability-zone,Values=us-east-1a")
+	sn := subnets.Subnets[0].SubnetId // 172.31.0.0/20
+
+	type eniJSON struct {
+		NetworkInterfaceId string
+		PrivateIpAddresses []struct {
+			PrivateIpAddress string
+			Primary          bool
+		}
+	}
+	var created struct{ NetworkInterface eniJSON }
+	cliJSON(t, s, &created, "ec2", "create-network-interface", "--subnet-id", sn, "--secondary-private-ip-address-count", "2")
+	eni := created.NetworkInterface
+	if len(eni.PrivateIpAddresses) != 3 || !eni.PrivateIpAddresses[0].Primary || eni.PrivateIpAddresses[1].Primary {
+		t.Fatalf("create-network-interface: %+v", eni)
+	}
+	var assigned struct {
+		NetworkInterfaceId         string
+		AssignedPrivateIpAddresses []struct{ PrivateIpAddress string }
+	}
+	cliJSON(t, s, &assigned, "ec2", "assign-private-ip-addresses", "--network-interface-id", eni.NetworkInterfaceId, "--private-ip-addresses", "172.31.0.50")
+	if len(assigned.AssignedPrivateIpAddresses) != 1 || assigned.AssignedPrivateIpAddresses[0].PrivateIpAddress != "172.31.0.50" {
+		t.Fatalf("assign-private-ip-addresses: %+v", assigned)
+	}
+	if _, stderr, code := cli(t, s, "ec2", "unassign-private-ip-addresses", "--network-interface-id", eni.NetworkInterfaceId,
+		"--private-ip-addresses", eni.PrivateIpAddresses[1].PrivateIpAddress); code != 0 {
+		t.Fatalf("unassign-private-ip-addresses: %s", stderr)
+	}
+	var described struct{ NetworkInterfaces []eniJSON }
+	cliJSON(t, s, &described, "ec2", "describe-network-interfaces", "--filters", "Name=addresses.private-ip-address,Values=172.31.0.50")
+	if len(described.NetworkInterfaces) != 1 || len(described.NetworkInterfaces[0].PrivateIpAddresses) != 3 {
+		t.Fatalf("after assign and unassign: %+v", described)
+	}
+	if stderr := cliFails(t, s, "ec2", "unassign-private-ip-addresses", "--network-interface-id", eni.NetworkInterfaceId,
+		"--private-ip-addresses", eni.PrivateIpAddresses[0].PrivateIpAddress); !strings.Contains(stderr, "Some of the specified addresses are not assigned to interface") {
+		t.Errorf("unassigning the primary: %s", stderr)
+	}
+
+	var got map[string]struct {
+		Code, Message              string
+		NetworkInterface           eniJSON
+		AssignedPrivateIpAddresses []struct{ PrivateIpAddress string }
+		Instances                  []struct{ NetworkInterfaces []eniJSON }
+	}
+	boto3(t, s, `
+sn = sys.argv[2]
+call("create", "create_network_interface", SubnetId=sn, PrivateIpAddresses=[
+    {"PrivateIpAddress": "172.31.0.60", "Primary": True}, {"PrivateIpAddress": "172.31.0.61", "Primary": False}])
+eni = out["create"]["NetworkInterface"]["NetworkInterfaceId"]
+call("assign", "assign_private_ip_addresses", NetworkInterfaceId=eni, SecondaryPrivateIpAddressCount=1)
+call("limit", "assign_private_ip_addresses", NetworkInterfaceId=eni, SecondaryPrivateIpAddressCount=9)
+call("run", "run_instances", ImageId="ami-12345678", MinCount=1, MaxCount=1, NetworkInterfaces=[
+    {"DeviceIndex": 0, "SubnetId": sn, "SecondaryPrivateIpAddressCount": 1}])
+`+"\n", &got, sn)
+	if ips := got["create"].NetworkInterface.PrivateIpAddresses; len(ips) != 2 || ips[0].PrivateIpAddress != "172.31.0.60" || !ips[0].Primary {
+		t.Errorf("boto3 create: %+v", got["create"])
+	}
+	if len(got["assign"].AssignedPrivateIpAddresses) != 1 || got["limit"].Code != "PrivateIpAddressLimitExceeded" {
+		t.Errorf("boto3 assign: %+v, %+v", got["assign"], got["limit"])
+	}
+	if r := got["run"].Instances; len(r) != 1 || len(r[0].NetworkInterfaces[0].PrivateIpAddresses) != 2 {
+		t.Errorf("boto3 run_instances: %+v", got["run"])
+	}
+
+	ctx := context.Background()
+	c := s.ec2(s.adminKey())
+	n, err := c.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(sn), SecondaryPrivateIpAddressCount: aws.Int32(1)})
+	if err != nil || len(n.NetworkInterface.PrivateIpAddresses) != 2 {
+		t.Fatalf("SDK create: %+v %v", n, err)
+	}
+	a, err := c.AssignPrivateIpAddresses(ctx, &ec2.AssignPrivateIpAddressesInput{NetworkInterfaceId: n.NetworkInterface.NetworkInterfaceId, PrivateIpAddresses: []string{"172.31.0.70"}})
+	if err != nil || len(a.AssignedPrivateIpAddresses) != 1 || aws.ToString(a.NetworkInterfaceId) != aws.ToString(n.NetworkInterface.NetworkInterfaceId) {
+		t.Fatalf("SDK assign: %+v %v", a, err)
+	}
+	if _, err := c.UnassignPrivateIpAddresses(ctx, &ec2.UnassignPrivateIpAddressesInput{NetworkInterfaceId: n.NetworkInterface.NetworkInterfaceId, PrivateIpAddresses: []string{"172.31.0.70"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AssignPrivateIpAddresses(ctx, &ec2.AssignPrivateIpAddressesInput{NetworkInterfaceId: n.NetworkInterface.NetworkInterfaceId, PrivateIpAddresses: []string{"10.9.9.9"}})
 	wantCode(t, err, "InvalidParameterValue")
 }

@@ -22,6 +22,8 @@ func eniActions() Table {
 		"DescribeNetworkInterfaceAttribute": Action(parseDescribeNetworkInterfaceAttribute, runDescribeNetworkInterfaceAttribute),
 		"AssignPrivateIpAddresses":          Action(parseAssignPrivateIPs, runAssignPrivateIPs),
 		"UnassignPrivateIpAddresses":        Action(parseUnassignPrivateIPs, runUnassignPrivateIPs),
+		"AssignIpv6Addresses":               Action(parseAssignIPv6s, runAssignIPv6s),
+		"UnassignIpv6Addresses":             Action(parseUnassignIPv6s, runUnassignIPv6s),
 	}
 }
 
@@ -38,6 +40,9 @@ func parseCreateNetworkInterface(p *Params) (service.CreateNetworkInterfaceInput
 		return in, err
 	}
 	if in.Secondary, err = readSecondaryIPs(p); err != nil {
+		return in, err
+	}
+	if in.IPv6Addresses, err = readIPv6Specs(p, "Ipv6Addresses"); err != nil {
 		return in, err
 	}
 	if in.Conntrack, _, err = readConntrack(p, "ConnectionTrackingSpecification"); err != nil {

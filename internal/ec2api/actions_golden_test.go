@@ -129,6 +129,9 @@ func TestGoldenInstancesAndInterfaces(t *testing.T) {
 	goldenXML(t, "UnassignPrivateIpAddresses", h.ok("UnassignPrivateIpAddresses", "NetworkInterfaceId", eni,
 		"PrivateIpAddress.1", allOf(body, "privateIpAddress")[0]))
 	goldenXML(t, "DescribeNetworkInterfaces_secondary", h.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni))
+	body = h.ok("AssignIpv6Addresses", "NetworkInterfaceId", eni, "Ipv6Addresses.1", "fd00::40", "Ipv6Addresses.2", "fd00::41")
+	goldenXML(t, "AssignIpv6Addresses", body)
+	goldenXML(t, "UnassignIpv6Addresses", h.ok("UnassignIpv6Addresses", "NetworkInterfaceId", eni, "Ipv6Addresses.1", "fd00::41"))
 	goldenXML(t, "ModifyNetworkInterfaceAttribute", h.ok("ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni,
 		"ConnectionTrackingSpecification.UdpTimeout", "60"))
 	goldenXML(t, "DescribeNetworkInterfaceAttribute", h.ok("DescribeNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "Attribute", "groupSet"))

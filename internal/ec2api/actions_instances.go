@@ -48,6 +48,9 @@ func parseRunInstances(p *Params) (service.RunInstancesInput, error) {
 	if in.IPv6AddressCount, err = optInt32(p, "Ipv6AddressCount"); err != nil {
 		return in, err
 	}
+	if in.IPv6Addresses, err = readIPv6Specs(p, "Ipv6Address"); err != nil {
+		return in, err
+	}
 	if in.Interfaces, err = readInterfaceSpecs(p); err != nil {
 		return in, err
 	}
@@ -106,6 +109,9 @@ func readInterfaceSpecs(p *Params) ([]service.InterfaceSpec, error) {
 			return nil, err
 		}
 		if sp.Secondary, err = readSecondaryIPs(e); err != nil {
+			return nil, err
+		}
+		if sp.IPv6Addresses, err = readIPv6Specs(e, "Ipv6Addresses"); err != nil {
 			return nil, err
 		}
 		if sp.Conntrack, _, err = readConntrack(e, "ConnectionTrackingSpecification"); err != nil {

@@ -227,6 +227,7 @@ type eniSpec struct {
 	tags        model.Tags
 	secondary   []netip.Addr // given secondary addresses
 	secondaryN  int32        // secondary addresses to take
+	ipv6Given   []netip.Addr // Ipv6Addresses.N (ipv6Count is then 0)
 }
 
 // newENI builds (but does not store) an interface, taking its addresses
@@ -250,16 +251,9 @@ func (t *tx) newENI(pools *addrPools, sp eniSpec) (*eniRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v6 []netip.Addr
-	if sp.ipv6Count > 0 && !sp.subnet.IPv6CIDR.IsValid() {
-		return nil, noIPv6(sp.subnet.ID)
-	}
-	for range sp.ipv6Count {
-		a, err := pool.take6()
-		if err != nil {
-			return nil, err
-		}
-		v6 = append(v6, a)
+	v6, err := takeIPv6(pool, sp.ipv6Given, sp.ipv6Count)
+	if err != nil {
+		return nil, err
 	}
 	id := model.ENIID(t.s.newID(model.KindENI))
 	return &eniRecord{ENI: model.ENI{
@@ -275,6 +269,7 @@ type CreateNetworkInterfaceInput struct {
 	GroupIDs          []string // SecurityGroupId.N; none: the VPC's default group
 	PrivateIP         string   // PrivateIpAddress; "": the lowest free address
 	Secondary         SecondaryIPs
+	IPv6Addresses     []string // Ipv6Addresses.N
 	IPv6AddressCount  int32
 	Description       string
 	Conntrack         model.ConntrackTimeouts // ConnectionTrackingSpecification
@@ -300,6 +295,10 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, c Caller, in Creat
 		return nil, err
 	}
 	ip, secondary, err := in.Secondary.resolve(ip)
+	if err != nil {
+		return nil, err
+	}
+	v6, err := parseIPv6s(in.IPv6Addresses, in.IPv6AddressCount)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +333,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, c Caller, in Creat
 		if err != nil {
 			return err
 		}
-		e, err := t.newENI(t.pools(), eniSpec{sn, groups, ip, in.IPv6AddressCount, in.Description, in.Conntrack, tags[ResourceTypeNetworkInterface], secondary, in.Secondary.Count})
+		e, err := t.newENI(t.pools(), eniSpec{sn, groups, ip, in.IPv6AddressCount, in.Description, in.Conntrack, tags[ResourceTypeNetworkInterface], secondary, in.Secondary.Count, v6})
 		if err != nil {
 			return err
 		}

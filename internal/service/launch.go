@@ -41,6 +41,7 @@ type InterfaceSpec struct {
 	// --no-associate-public-ip-address) is accepted.
 	AssociatePublicIP *bool
 	Secondary         SecondaryIPs // PrivateIpAddresses.N, SecondaryPrivateIpAddressCount
+	IPv6Addresses     []string     // Ipv6Addresses.N
 }
 
 // RunInstancesInput is RunInstances' request.
@@ -54,6 +55,7 @@ type RunInstancesInput struct {
 	GroupIDs          []string // SecurityGroupId.N
 	GroupNames        []string // SecurityGroup.N: names in the default VPC
 	PrivateIP         string
+	IPv6Addresses     []string // Ipv6Address.N
 	IPv6AddressCount  int32
 	Interfaces        []InterfaceSpec // NetworkInterface.N
 	TagSpecifications []TagSpecification
@@ -152,6 +154,8 @@ func checkTopLevel(in *RunInstancesInput) error {
 			return bad("private IP address")
 		case in.IPv6AddressCount != 0:
 			return bad("IPv6 address count")
+		case len(in.IPv6Addresses) > 0:
+			return bad("IPv6 addresses")
 		}
 		return nil
 	}
@@ -159,7 +163,8 @@ func checkTopLevel(in *RunInstancesInput) error {
 		return model.Errorf(model.CodeInvalidParameterCombination, "The parameter groupName cannot be used with the parameter subnet")
 	}
 	zero := int32(0)
-	in.Interfaces = []InterfaceSpec{{DeviceIndex: &zero, SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP, IPv6AddressCount: in.IPv6AddressCount}}
+	in.Interfaces = []InterfaceSpec{{DeviceIndex: &zero, SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP,
+		IPv6Addresses: in.IPv6Addresses, IPv6AddressCount: in.IPv6AddressCount}}
 	return nil
 }
 
@@ -208,7 +213,7 @@ func checkInterfaceSpec(sp InterfaceSpec, count int) error {
 		}
 		switch {
 		case sp.SubnetID != "" || len(sp.GroupIDs) > 0 || sp.PrivateIP != "" || sp.IPv6AddressCount != 0 || sp.Description != "" || sp.Conntrack != (model.ConntrackTimeouts{}) ||
-			len(sp.Secondary.Specs) > 0 || sp.Secondary.Count != 0:
+			len(sp.Secondary.Specs) > 0 || sp.Secondary.Count != 0 || len(sp.IPv6Addresses) > 0:
 			return model.Errorf(model.CodeInvalidParameterCombination, "An existing network interface (%s) cannot be given the parameters of a new one.", sp.NetworkInterfaceID)
 		case count > 1:
 			return model.Errorf(model.CodeInvalidParameterCombination, "An existing network interface can be attached only when launching a single instance.")
@@ -222,7 +227,7 @@ func checkInterfaceSpec(sp InterfaceSpec, count int) error {
 			return err
 		}
 	}
-	if (sp.PrivateIP != "" || len(sp.Secondary.Specs) > 0) && count > 1 {
+	if (sp.PrivateIP != "" || len(sp.Secondary.Specs) > 0 || len(sp.IPv6Addresses) > 0) && count > 1 {
 		return model.Errorf(model.CodeInvalidParameterCombination, "A private IP address can be specified only when launching a single instance.")
 	}
 	ip, err := parsePrivateIP(sp.PrivateIP)
@@ -230,6 +235,9 @@ func checkInterfaceSpec(sp InterfaceSpec, count int) error {
 		return err
 	}
 	if _, _, err := sp.Secondary.resolve(ip); err != nil {
+		return err
+	}
+	if _, err := parseIPv6s(sp.IPv6Addresses, sp.IPv6AddressCount); err != nil {
 		return err
 	}
 	return firstError(checkIPv6Count(sp.IPv6AddressCount), model.CheckConntrackTimeouts(sp.Conntrack), checkENIDescription(sp.Description))
@@ -374,7 +382,8 @@ func (l *launch) newSpec(sn *model.Subnet, sp InterfaceSpec, primary bool) (eniS
 	}
 	ip, _ := parsePrivateIP(sp.PrivateIP)        // checked by checkInterfaceSpec
 	ip, secondary, _ := sp.Secondary.resolve(ip) // checked by checkInterfaceSpec
-	return eniSpec{sn, groups, ip, sp.IPv6AddressCount, sp.Description, sp.Conntrack, l.tags[ResourceTypeNetworkInterface], secondary, sp.Secondary.Count}, nil
+	v6, _ := parseIPv6s(sp.IPv6Addresses, sp.IPv6AddressCount)
+	return eniSpec{sn, groups, ip, sp.IPv6AddressCount, sp.Description, sp.Conntrack, l.tags[ResourceTypeNetworkInterface], secondary, sp.Secondary.Count, v6}, nil
 }
 
 // count decides how many instances to launch: MaxCount if it fits, else

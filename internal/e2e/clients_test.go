@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -405,5 +406,100 @@ call("run", "run_instances", ImageId="ami-12345678", MinCount=1, MaxCount=1, Net
 		t.Fatal(err)
 	}
 	_, err = c.AssignPrivateIpAddresses(ctx, &ec2.AssignPrivateIpAddressesInput{NetworkInterfaceId: n.NetworkInterface.NetworkInterfaceId, PrivateIpAddresses: []string{"10.9.9.9"}})
+	wantCode(t, err, "InvalidParameterValue")
+}
+
+// TestClientsIPv6Addresses: IPv6 addresses chosen or counted, with the aws
+// CLI, boto3 and aws-sdk-go-v2.
+func TestClientsIPv6Addresses(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	var vpc struct {
+		Vpc struct {
+			VpcId                       string
+			Ipv6CidrBlockAssociationSet []struct{ Ipv6CidrBlock string }
+		}
+	}
+	cliJSON(t, s, &vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block")
+	block := netip.MustParsePrefix(vpc.Vpc.Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock)
+	v6 := netip.PrefixFrom(block.Addr(), 64)
+	var subnet struct{ Subnet struct{ SubnetId string } }
+	cliJSON(t, s, &subnet, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.0.1.0/24", "--ipv6-cidr-block", v6.String())
+	sn := subnet.Subnet.SubnetId
+	at := func(n byte) string {
+		b := v6.Addr().As16()
+		b[15] = n
+		return netip.AddrFrom16(b).String()
+	}
+
+	var created struct {
+		NetworkInterface struct {
+			NetworkInterfaceId string
+			Ipv6Addresses      []struct{ Ipv6Address string }
+		}
+	}
+	cliJSON(t, s, &created, "ec2", "create-network-interface", "--subnet-id", sn, "--ipv6-addresses", "Ipv6Address="+at(0x50))
+	eni := created.NetworkInterface.NetworkInterfaceId
+	if a := created.NetworkInterface.Ipv6Addresses; len(a) != 1 || a[0].Ipv6Address != at(0x50) {
+		t.Fatalf("create-network-interface --ipv6-addresses: %+v", created)
+	}
+	var assigned struct{ AssignedIpv6Addresses []string }
+	cliJSON(t, s, &assigned, "ec2", "assign-ipv6-addresses", "--network-interface-id", eni, "--ipv6-address-count", "2")
+	if len(assigned.AssignedIpv6Addresses) != 2 {
+		t.Fatalf("assign-ipv6-addresses: %+v", assigned)
+	}
+	var unassigned struct{ UnassignedIpv6Addresses []string }
+	cliJSON(t, s, &unassigned, "ec2", "unassign-ipv6-addresses", "--network-interface-id", eni, "--ipv6-addresses", at(0x50))
+	if len(unassigned.UnassignedIpv6Addresses) != 1 || unassigned.UnassignedIpv6Addresses[0] != at(0x50) {
+		t.Fatalf("unassign-ipv6-addresses: %+v", unassigned)
+	}
+	if stderr := cliFails(t, s, "ec2", "assign-ipv6-addresses", "--network-interface-id", eni, "--ipv6-addresses", "2001:db8::1"); !strings.Contains(stderr, "(InvalidParameterValue)") {
+		t.Errorf("an address outside the subnet: %s", stderr)
+	}
+
+	var got map[string]struct {
+		Code, Message         string
+		AssignedIpv6Addresses []string
+		Instances             []struct {
+			NetworkInterfaces []struct {
+				Ipv6Addresses []struct{ Ipv6Address string }
+			}
+		}
+	}
+	boto3(t, s, `
+sn, eni, addr = sys.argv[2], sys.argv[3], sys.argv[4]
+call("assign", "assign_ipv6_addresses", NetworkInterfaceId=eni, Ipv6Addresses=[addr])
+call("both", "create_network_interface", SubnetId=sn, Ipv6AddressCount=1, Ipv6Addresses=[{"Ipv6Address": addr}])
+call("run", "run_instances", ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=sn, Ipv6AddressCount=1)
+`, &got, sn, eni, at(0x60))
+	if a := got["assign"].AssignedIpv6Addresses; len(a) != 1 || a[0] != at(0x60) {
+		t.Errorf("boto3 assign: %+v", got["assign"])
+	}
+	if got["both"].Code != "InvalidParameterCombination" {
+		t.Errorf("boto3 chosen and counted: %+v", got["both"])
+	}
+	if r := got["run"].Instances; len(r) != 1 || len(r[0].NetworkInterfaces[0].Ipv6Addresses) != 1 {
+		t.Errorf("boto3 run_instances: %+v", got["run"])
+	}
+
+	ctx := context.Background()
+	c := s.ec2(s.adminKey())
+	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), SubnetId: aws.String(sn),
+			Ipv6Addresses: []types.InstanceIpv6Address{{Ipv6Address: aws.String(at(0x70))}}}}})
+	if err != nil || aws.ToString(out.Instances[0].NetworkInterfaces[0].Ipv6Addresses[0].Ipv6Address) != at(0x70) {
+		t.Fatalf("SDK run with a chosen IPv6 address: %+v %v", out, err)
+	}
+	id := out.Instances[0].NetworkInterfaces[0].NetworkInterfaceId
+	a, err := c.AssignIpv6Addresses(ctx, &ec2.AssignIpv6AddressesInput{NetworkInterfaceId: id, Ipv6AddressCount: aws.Int32(1)})
+	if err != nil || len(a.AssignedIpv6Addresses) != 1 {
+		t.Fatalf("SDK assign: %+v %v", a, err)
+	}
+	u, err := c.UnassignIpv6Addresses(ctx, &ec2.UnassignIpv6AddressesInput{NetworkInterfaceId: id, Ipv6Addresses: []string{at(0x70)}})
+	if err != nil || len(u.UnassignedIpv6Addresses) != 1 {
+		t.Fatalf("SDK unassign: %+v %v", u, err)
+	}
+	_, err = c.UnassignIpv6Addresses(ctx, &ec2.UnassignIpv6AddressesInput{NetworkInterfaceId: id, Ipv6Addresses: []string{at(0x70)}})
 	wantCode(t, err, "InvalidParameterValue")
 }

@@ -29,6 +29,8 @@ func TestGoldenVPCs(t *testing.T) {
 	goldenXML(t, "CreateSubnet", body)
 	subnet := first(t, body, "subnetId")
 	goldenXML(t, "DescribeSubnets", h.ok("DescribeSubnets", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpc))
+	goldenXML(t, "ModifySubnetAttribute", h.ok("ModifySubnetAttribute", "SubnetId", subnet, "AssignIpv6AddressOnCreation.Value", "true"))
+	goldenXML(t, "DescribeSubnets_assignIpv6", h.ok("DescribeSubnets", "SubnetId.1", subnet))
 	goldenXML(t, "DescribeStaleSecurityGroups", h.ok("DescribeStaleSecurityGroups", "VpcId", vpc))
 	goldenXML(t, "DeleteSubnet", h.ok("DeleteSubnet", "SubnetId", subnet))
 	goldenXML(t, "DeleteVpc", h.ok("DeleteVpc", "VpcId", vpc))
@@ -41,6 +43,12 @@ func TestGoldenVPCs(t *testing.T) {
 	}
 	h.ok("DeleteVpc", "VpcId", def)
 	goldenXML(t, "CreateDefaultVpc", h.ok("CreateDefaultVpc"))
+	// A default subnet goes and comes back, by zone ID.
+	def = first(t, h.ok("DescribeVpcs", "Filter.1.Name", "is-default", "Filter.1.Value.1", "true"), "vpcId")
+	body = h.ok("DescribeSubnets", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", def, "Filter.2.Name", "availability-zone", "Filter.2.Value.1", "us-east-1b")
+	h.ok("DeleteSubnet", "SubnetId", first(t, body, "subnetId"))
+	goldenXML(t, "CreateDefaultSubnet", h.ok("CreateDefaultSubnet", "AvailabilityZoneId", "use1-az2"))
+	h.fails("DefaultSubnetAlreadyExistsInAvailabilityZone", "CreateDefaultSubnet", "AvailabilityZone", "us-east-1b")
 }
 
 func TestGoldenSecurityGroups(t *testing.T) {

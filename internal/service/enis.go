@@ -251,6 +251,9 @@ func (t *tx) newENI(pools *addrPools, sp eniSpec) (*eniRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sp.subnet.AssignIPv6OnCreation && sp.ipv6Count == 0 && len(sp.ipv6Given) == 0 {
+		sp.ipv6Count = 1
+	}
 	v6, err := takeIPv6(pool, sp.ipv6Given, sp.ipv6Count)
 	if err != nil {
 		return nil, err

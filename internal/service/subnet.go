@@ -16,6 +16,7 @@ type CreateSubnetInput struct {
 	CIDR     string
 	IPv6CIDR string // optional /64 inside the VPC's /56
 	Zone     string // optional; default <region>a
+	ZoneID   string // AvailabilityZoneId, instead of Zone
 	Tags     model.Tags
 }
 
@@ -32,7 +33,10 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 	if err != nil {
 		return nil, err
 	}
-	zone := in.Zone
+	zone, err := zoneOf(c.Region, in.Zone, in.ZoneID)
+	if err != nil {
+		return nil, err
+	}
 	if zone == "" {
 		zone = c.Region + "a"
 	} else if !validZone(c.Region, zone) {

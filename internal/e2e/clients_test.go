@@ -503,3 +503,67 @@ call("run", "run_instances", ImageId="ami-12345678", MinCount=1, MaxCount=1, Sub
 	_, err = c.UnassignIpv6Addresses(ctx, &ec2.UnassignIpv6AddressesInput{NetworkInterfaceId: id, Ipv6Addresses: []string{at(0x70)}})
 	wantCode(t, err, "InvalidParameterValue")
 }
+
+// TestClientsSubnetsAfterCreation: CreateDefaultSubnet, ModifySubnetAttribute
+// and AvailabilityZoneId with the aws CLI, boto3 and aws-sdk-go-v2.
+func TestClientsSubnetsAfterCreation(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	var subnets struct{ Subnets []struct{ SubnetId string } }
+	cliJSON(t, s, &subnets, "ec2", "describe-subnets", "--filters", "Name=availability-zone,Values=us-east-1b")
+	if _, stderr, code := cli(t, s, "ec2", "delete-subnet", "--subnet-id", subnets.Subnets[0].SubnetId); code != 0 {
+		t.Fatalf("delete-subnet: %s", stderr)
+	}
+	var created struct {
+		Subnet struct {
+			SubnetId, CidrBlock, AvailabilityZone string
+			DefaultForAz                          bool
+		}
+	}
+	cliJSON(t, s, &created, "ec2", "create-default-subnet", "--availability-zone", "us-east-1b")
+	if c := created.Subnet; c.CidrBlock != "172.31.16.0/20" || c.AvailabilityZone != "us-east-1b" || !c.DefaultForAz {
+		t.Fatalf("create-default-subnet: %+v", created)
+	}
+	if stderr := cliFails(t, s, "ec2", "create-default-subnet", "--availability-zone", "us-east-1b"); !strings.Contains(stderr, "(DefaultSubnetAlreadyExistsInAvailabilityZone)") {
+		t.Errorf("a second default subnet: %s", stderr)
+	}
+	if _, stderr, code := cli(t, s, "ec2", "modify-subnet-attribute", "--subnet-id", created.Subnet.SubnetId, "--no-map-public-ip-on-launch"); code != 0 {
+		t.Errorf("modify-subnet-attribute --no-map-public-ip-on-launch: %s", stderr)
+	}
+
+	var got map[string]struct {
+		Code, Message string
+		Subnet        struct {
+			SubnetId, AvailabilityZone, AvailabilityZoneId string
+			AssignIpv6AddressOnCreation                    bool
+		}
+		Subnets []struct{ AssignIpv6AddressOnCreation bool }
+	}
+	boto3(t, s, `
+v = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+block = v["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"].replace("/56", "/64")
+call("create", "create_subnet", VpcId=v["VpcId"], CidrBlock="10.0.1.0/24", Ipv6CidrBlock=block, AvailabilityZoneId="use1-az3")
+sn = out["create"]["Subnet"]["SubnetId"]
+call("modify", "modify_subnet_attribute", SubnetId=sn, AssignIpv6AddressOnCreation={"Value": True})
+call("described", "describe_subnets", SubnetIds=[sn])
+call("public", "modify_subnet_attribute", SubnetId=sn, MapPublicIpOnLaunch={"Value": True})
+`, &got)
+	if c := got["create"].Subnet; c.AvailabilityZone != "us-east-1c" || c.AvailabilityZoneId != "use1-az3" {
+		t.Errorf("boto3 create_subnet by zone ID: %+v", got["create"])
+	}
+	if d := got["described"].Subnets; got["modify"].Code != "" || len(d) != 1 || !d[0].AssignIpv6AddressOnCreation {
+		t.Errorf("boto3 modify_subnet_attribute: %+v then %+v", got["modify"], got["described"])
+	}
+	if got["public"].Code != "InvalidParameterValue" {
+		t.Errorf("boto3 MapPublicIpOnLaunch: %+v", got["public"])
+	}
+
+	ctx := context.Background()
+	c := s.ec2(s.adminKey())
+	_, err := c.CreateDefaultSubnet(ctx, &ec2.CreateDefaultSubnetInput{AvailabilityZone: aws.String("us-east-1a")})
+	wantCode(t, err, "DefaultSubnetAlreadyExistsInAvailabilityZone")
+	_, err = c.ModifySubnetAttribute(ctx, &ec2.ModifySubnetAttributeInput{SubnetId: aws.String(created.Subnet.SubnetId),
+		AssignIpv6AddressOnCreation: &types.AttributeBooleanValue{Value: aws.Bool(true)}})
+	wantCode(t, err, "InvalidParameterValue") // the default subnet has no IPv6 block
+}

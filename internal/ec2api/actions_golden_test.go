@@ -32,6 +32,17 @@ func TestGoldenVPCs(t *testing.T) {
 	goldenXML(t, "ModifySubnetAttribute", h.ok("ModifySubnetAttribute", "SubnetId", subnet, "AssignIpv6AddressOnCreation.Value", "true"))
 	goldenXML(t, "DescribeSubnets_assignIpv6", h.ok("DescribeSubnets", "SubnetId.1", subnet))
 	goldenXML(t, "DescribeStaleSecurityGroups", h.ok("DescribeStaleSecurityGroups", "VpcId", vpc))
+	// The subnet's and the VPC's IPv6 blocks go and come back.
+	body = h.ok("DisassociateSubnetCidrBlock", "AssociationId", first(t, h.ok("DescribeSubnets", "SubnetId.1", subnet), "associationId"))
+	goldenXML(t, "DisassociateSubnetCidrBlock", body)
+	assoc := allOf(h.ok("DescribeVpcs", "VpcId.1", vpc), "associationId")[1]
+	goldenXML(t, "DisassociateVpcCidrBlock", h.ok("DisassociateVpcCidrBlock", "AssociationId", assoc))
+	body = h.ok("AssociateVpcCidrBlock", "VpcId", vpc, "AmazonProvidedIpv6CidrBlock", "true")
+	goldenXML(t, "AssociateVpcCidrBlock", body)
+	goldenXML(t, "AssociateSubnetCidrBlock", h.ok("AssociateSubnetCidrBlock", "SubnetId", subnet, "Ipv6CidrBlock", v6))
+	h.fails("OperationNotPermitted", "DisassociateVpcCidrBlock", "AssociationId", allOf(h.ok("DescribeVpcs", "VpcId.1", vpc), "associationId")[0])
+	h.fails("DependencyViolation", "DisassociateVpcCidrBlock", "AssociationId", assoc)
+	h.fails("UnknownParameter", "AssociateVpcCidrBlock", "VpcId", vpc, "CidrBlock", "10.1.0.0/16")
 	goldenXML(t, "DeleteSubnet", h.ok("DeleteSubnet", "SubnetId", subnet))
 	goldenXML(t, "DeleteVpc", h.ok("DeleteVpc", "VpcId", vpc))
 

@@ -12,15 +12,19 @@ func init() { actionTables = append(actionTables, vpcActions) }
 // vpcActions serves VPCs and subnets.
 func vpcActions() Table {
 	return Table{
-		"CreateVpc":             Action(parseCreateVpc, runCreateVpc),
-		"DescribeVpcs":          Action(parseDescribeVpcs, runDescribeVpcs),
-		"DeleteVpc":             Action(parseVpcID, runDeleteVpc),
-		"CreateDefaultVpc":      Action(parseNothing, runCreateDefaultVpc),
-		"CreateSubnet":          Action(parseCreateSubnet, runCreateSubnet),
-		"DescribeSubnets":       Action(parseDescribeSubnets, runDescribeSubnets),
-		"DeleteSubnet":          Action(parseSubnetID, runDeleteSubnet),
-		"CreateDefaultSubnet":   Action(parseCreateDefaultSubnet, runCreateDefaultSubnet),
-		"ModifySubnetAttribute": Action(parseModifySubnetAttribute, runModifySubnetAttribute),
+		"CreateVpc":                   Action(parseCreateVpc, runCreateVpc),
+		"DescribeVpcs":                Action(parseDescribeVpcs, runDescribeVpcs),
+		"DeleteVpc":                   Action(parseVpcID, runDeleteVpc),
+		"CreateDefaultVpc":            Action(parseNothing, runCreateDefaultVpc),
+		"CreateSubnet":                Action(parseCreateSubnet, runCreateSubnet),
+		"DescribeSubnets":             Action(parseDescribeSubnets, runDescribeSubnets),
+		"DeleteSubnet":                Action(parseSubnetID, runDeleteSubnet),
+		"CreateDefaultSubnet":         Action(parseCreateDefaultSubnet, runCreateDefaultSubnet),
+		"ModifySubnetAttribute":       Action(parseModifySubnetAttribute, runModifySubnetAttribute),
+		"AssociateVpcCidrBlock":       Action(parseAssociateVpcCidrBlock, runAssociateVpcCidrBlock),
+		"DisassociateVpcCidrBlock":    Action(parseAssociationID, runDisassociateVpcCidrBlock),
+		"AssociateSubnetCidrBlock":    Action(parseAssociateSubnetCidrBlock, runAssociateSubnetCidrBlock),
+		"DisassociateSubnetCidrBlock": Action(parseAssociationID, runDisassociateSubnetCidrBlock),
 	}
 }
 

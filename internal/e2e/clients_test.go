@@ -567,3 +567,62 @@ call("public", "modify_subnet_attribute", SubnetId=sn, MapPublicIpOnLaunch={"Val
 		AssignIpv6AddressOnCreation: &types.AttributeBooleanValue{Value: aws.Bool(true)}})
 	wantCode(t, err, "InvalidParameterValue") // the default subnet has no IPv6 block
 }
+
+// TestClientsIPv6Blocks: IPv6 blocks associated and disassociated after
+// creation with the aws CLI, boto3 and aws-sdk-go-v2.
+func TestClientsIPv6Blocks(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	var vpc struct{ Vpc struct{ VpcId string } }
+	cliJSON(t, s, &vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")
+	var subnet struct{ Subnet struct{ SubnetId string } }
+	cliJSON(t, s, &subnet, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.0.1.0/24")
+	type assoc struct {
+		AssociationId, Ipv6CidrBlock string
+		Ipv6CidrBlockState           struct{ State string }
+	}
+	var v6 struct {
+		VpcId                    string
+		Ipv6CidrBlockAssociation assoc
+	}
+	cliJSON(t, s, &v6, "ec2", "associate-vpc-cidr-block", "--vpc-id", vpc.Vpc.VpcId, "--amazon-provided-ipv6-cidr-block")
+	block := netip.MustParsePrefix(v6.Ipv6CidrBlockAssociation.Ipv6CidrBlock)
+	if block.Bits() != 56 || v6.Ipv6CidrBlockAssociation.Ipv6CidrBlockState.State != "associating" {
+		t.Fatalf("associate-vpc-cidr-block: %+v", v6)
+	}
+	var sn6 struct{ Ipv6CidrBlockAssociation assoc }
+	cliJSON(t, s, &sn6, "ec2", "associate-subnet-cidr-block", "--subnet-id", subnet.Subnet.SubnetId, "--ipv6-cidr-block", netip.PrefixFrom(block.Addr(), 64).String())
+	if sn6.Ipv6CidrBlockAssociation.AssociationId == "" {
+		t.Fatalf("associate-subnet-cidr-block: %+v", sn6)
+	}
+	if stderr := cliFails(t, s, "ec2", "disassociate-vpc-cidr-block", "--association-id", v6.Ipv6CidrBlockAssociation.AssociationId); !strings.Contains(stderr, "(DependencyViolation)") {
+		t.Errorf("disassociating a VPC block a subnet uses: %s", stderr)
+	}
+
+	var got map[string]struct {
+		Code, Message            string
+		Ipv6CidrBlockAssociation assoc
+	}
+	boto3(t, s, `
+call("subnet", "disassociate_subnet_cidr_block", AssociationId=sys.argv[2])
+call("vpc", "disassociate_vpc_cidr_block", AssociationId=sys.argv[3])
+call("again", "disassociate_vpc_cidr_block", AssociationId=sys.argv[3])
+`, &got, sn6.Ipv6CidrBlockAssociation.AssociationId, v6.Ipv6CidrBlockAssociation.AssociationId)
+	if got["subnet"].Ipv6CidrBlockAssociation.Ipv6CidrBlockState.State != "disassociating" ||
+		got["vpc"].Ipv6CidrBlockAssociation.Ipv6CidrBlockState.State != "disassociating" ||
+		got["again"].Code != "InvalidVpcCidrBlockAssociationID.NotFound" {
+		t.Errorf("boto3: %+v", got)
+	}
+
+	ctx := context.Background()
+	c := s.ec2(s.adminKey())
+	out, err := c.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(vpc.Vpc.VpcId), AmazonProvidedIpv6CidrBlock: aws.Bool(true)})
+	if err != nil || out.Ipv6CidrBlockAssociation == nil {
+		t.Fatalf("SDK associate: %+v %v", out, err)
+	}
+	_, err = c.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(vpc.Vpc.VpcId), CidrBlock: aws.String("10.1.0.0/16")})
+	wantCode(t, err, "UnknownParameter")
+	_, err = c.AssociateSubnetCidrBlock(ctx, &ec2.AssociateSubnetCidrBlockInput{SubnetId: aws.String(subnet.Subnet.SubnetId), Ipv6CidrBlock: aws.String("2001:db8::/64")})
+	wantCode(t, err, "InvalidSubnet.Range")
+}

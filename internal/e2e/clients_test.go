@@ -548,7 +548,12 @@ sn = out["create"]["Subnet"]["SubnetId"]
 call("modify", "modify_subnet_attribute", SubnetId=sn, AssignIpv6AddressOnCreation={"Value": True})
 call("described", "describe_subnets", SubnetIds=[sn])
 call("public", "modify_subnet_attribute", SubnetId=sn, MapPublicIpOnLaunch={"Value": True})
+i = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, Placement={"AvailabilityZoneId": "use1-az1"})["Instances"][0]
+out["run"] = {"Subnet": {"AvailabilityZone": i["Placement"]["AvailabilityZone"]}}
 `, &got)
+	if got["run"].Subnet.AvailabilityZone != "us-east-1a" {
+		t.Errorf("boto3 run_instances by zone ID: %+v", got["run"])
+	}
 	if c := got["create"].Subnet; c.AvailabilityZone != "us-east-1c" || c.AvailabilityZoneId != "use1-az3" {
 		t.Errorf("boto3 create_subnet by zone ID: %+v", got["create"])
 	}
@@ -566,6 +571,11 @@ call("public", "modify_subnet_attribute", SubnetId=sn, MapPublicIpOnLaunch={"Val
 	_, err = c.ModifySubnetAttribute(ctx, &ec2.ModifySubnetAttributeInput{SubnetId: aws.String(created.Subnet.SubnetId),
 		AssignIpv6AddressOnCreation: &types.AttributeBooleanValue{Value: aws.Bool(true)}})
 	wantCode(t, err, "InvalidParameterValue") // the default subnet has no IPv6 block
+	run, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		Placement: &types.Placement{AvailabilityZoneId: aws.String("use1-az3")}})
+	if err != nil || aws.ToString(run.Instances[0].Placement.AvailabilityZone) != "us-east-1c" {
+		t.Fatalf("SDK run by zone ID: %+v %v", run, err)
+	}
 }
 
 // TestClientsIPv6Blocks: IPv6 blocks associated and disassociated after

@@ -52,6 +52,7 @@ type RunInstancesInput struct {
 	MaxCount          *int32
 	SubnetID          string   // "": the default subnet of Zone (or of <region>a) in the default VPC
 	Zone              string   // Placement.AvailabilityZone
+	ZoneID            string   // Placement.AvailabilityZoneId, instead of Zone
 	GroupIDs          []string // SecurityGroupId.N
 	GroupNames        []string // SecurityGroup.N: names in the default VPC
 	PrivateIP         string
@@ -122,6 +123,11 @@ func checkRun(c Caller, in *RunInstancesInput) (int, int, error) {
 	if !validInstanceType(in.InstanceType) {
 		return 0, 0, model.Errorf(model.CodeInvalidParameterValue, "Invalid value '%s' for InstanceType.", in.InstanceType)
 	}
+	zone, err := zoneOf(c.Region, in.Zone, in.ZoneID)
+	if err != nil {
+		return 0, 0, err
+	}
+	in.Zone, in.ZoneID = zone, ""
 	if in.Zone != "" && !validZone(c.Region, in.Zone) {
 		return 0, 0, model.Errorf(model.CodeInvalidParameterValue, "Invalid availability zone: [%s]", in.Zone)
 	}

@@ -12,7 +12,7 @@ import (
 // default subnets (docs/aws-semantics.md#subnets-after-creation):
 // AvailabilityZoneId, CreateDefaultSubnet and ModifySubnetAttribute.
 
-// zoneOf resolves a subnet's zone from AvailabilityZone and
+// zoneOf resolves a subnet's or an instance's zone from AvailabilityZone and
 // AvailabilityZoneId (either, or both when they agree; neither: "").
 func zoneOf(region, zone, zoneIDText string) (string, error) {
 	if zoneIDText == "" {
@@ -26,8 +26,8 @@ func zoneOf(region, zone, zoneIDText string) (string, error) {
 			return region + sfx, nil
 		}
 	}
-	return "", model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter availabilityZoneId is invalid. Subnets can currently only be created in the following availability zones: %s, %s, %s.",
-		zoneIDText, zoneID(region+"a"), zoneID(region+"b"), zoneID(region+"c"))
+	return "", model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter availabilityZoneId is invalid. The zones of %s are %s, %s and %s.",
+		zoneIDText, region, zoneID(region+"a"), zoneID(region+"b"), zoneID(region+"c"))
 }
 
 // CreateDefaultSubnet makes the default subnet of a zone in the default VPC

@@ -15,6 +15,14 @@ func TestSubnetsAfterCreation(t *testing.T) {
 	if err != nil || sn.Zone != "us-east-1c" {
 		t.Fatalf("by zone ID: %+v %v", sn, err)
 	}
+	// RunInstances' Placement.AvailabilityZoneId picks the zone's default subnet.
+	one := int32(1)
+	res, err := f.RunInstances(ctx, bob, service.RunInstancesInput{ImageID: "ami-12345678", MinCount: &one, MaxCount: &one, ZoneID: "use1-az3"})
+	if err != nil || res.Instances[0].Zone != "us-east-1c" {
+		t.Fatalf("launch by zone ID: %+v %v", res, err)
+	}
+	_, err = f.RunInstances(ctx, bob, service.RunInstancesInput{ImageID: "ami-12345678", MinCount: &one, MaxCount: &one, ZoneID: "use1-az7"})
+	wantErr(t, err, model.CodeInvalidParameterValue, "availabilityZoneId")
 	// AssignIpv6AddressOnCreation: a new interface that asks for no IPv6
 	// address gets one.
 	if err := f.ModifySubnetAttribute(ctx, bob, service.ModifySubnetAttributeInput{SubnetID: string(sn.ID), AssignIpv6AddressOnCreation: pbool(true)}); err != nil {

@@ -280,7 +280,7 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 	seen := map[string]bool{}
 	for _, inst := range v.instances {
 		seen[inst.ID] = true
-		if was, ok := st.instances[inst.ID]; ok && was.VPC == inst.VPC && slices.Equal(was.NICs, inst.NICs) {
+		if was, ok := st.instances[inst.ID]; ok && was.VPC == inst.VPC && slices.EqualFunc(was.NICs, inst.NICs, lab.NIC.Equal) {
 			continue
 		}
 		delete(st.instances, inst.ID)

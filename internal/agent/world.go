@@ -369,7 +369,7 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 }
 
 // nic is the lab wiring of one interface: its primary addresses with the
-// prefix length of its subnet.
+// prefix length of its subnet, and its secondary IPv4 addresses.
 func (w *world) nic(e *model.ENI, dev int) lab.NIC {
 	n := lab.NIC{ENI: string(e.ID), Device: dev}
 	if e.Attachment != nil {
@@ -383,6 +383,7 @@ func (w *world) nic(e *model.ENI, dev int) lab.NIC {
 		}
 	}
 	n.IPv4 = netip.PrefixFrom(e.PrivateIPs[0], bits4)
+	n.Secondary = slices.Clone(e.PrivateIPs[1:])
 	if len(e.IPv6s) > 0 {
 		n.IPv6 = netip.PrefixFrom(e.IPv6s[0], bits6)
 	}

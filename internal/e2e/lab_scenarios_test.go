@@ -46,6 +46,7 @@ func TestLabScenarios(t *testing.T) {
 		{"revoke keeps a tracked connection", labRevokeTracked},
 		{"revoke cuts an untracked flow", labRevokeUntracked},
 		{"group reference follows membership", labGroupReference},
+		{"secondary address of a member", labSecondaryAddress},
 		{"default group", labDefaultGroup},
 		{"egress restriction", labEgress},
 		{"udp and icmp", labUDPAndICMP},

@@ -20,6 +20,10 @@ func eniActions() Table {
 		"DescribeNetworkInterfaces":         Action(parseDescribeNetworkInterfaces, runDescribeNetworkInterfaces),
 		"ModifyNetworkInterfaceAttribute":   Action(parseModifyNetworkInterfaceAttribute, runModifyNetworkInterfaceAttribute),
 		"DescribeNetworkInterfaceAttribute": Action(parseDescribeNetworkInterfaceAttribute, runDescribeNetworkInterfaceAttribute),
+		"AssignPrivateIpAddresses":          Action(parseAssignPrivateIPs, runAssignPrivateIPs),
+		"UnassignPrivateIpAddresses":        Action(parseUnassignPrivateIPs, runUnassignPrivateIPs),
+		"AssignIpv6Addresses":               Action(parseAssignIPv6s, runAssignIPv6s),
+		"UnassignIpv6Addresses":             Action(parseUnassignIPv6s, runUnassignIPv6s),
 	}
 }
 
@@ -33,6 +37,12 @@ func parseCreateNetworkInterface(p *Params) (service.CreateNetworkInterfaceInput
 		return in, err
 	}
 	if in.IPv6AddressCount, err = optInt32(p, "Ipv6AddressCount"); err != nil {
+		return in, err
+	}
+	if in.Secondary, err = readSecondaryIPs(p); err != nil {
+		return in, err
+	}
+	if in.IPv6Addresses, err = readIPv6Specs(p, "Ipv6Addresses"); err != nil {
 		return in, err
 	}
 	if in.Conntrack, _, err = readConntrack(p, "ConnectionTrackingSpecification"); err != nil {

@@ -29,7 +29,20 @@ func TestGoldenVPCs(t *testing.T) {
 	goldenXML(t, "CreateSubnet", body)
 	subnet := first(t, body, "subnetId")
 	goldenXML(t, "DescribeSubnets", h.ok("DescribeSubnets", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpc))
+	goldenXML(t, "ModifySubnetAttribute", h.ok("ModifySubnetAttribute", "SubnetId", subnet, "AssignIpv6AddressOnCreation.Value", "true"))
+	goldenXML(t, "DescribeSubnets_assignIpv6", h.ok("DescribeSubnets", "SubnetId.1", subnet))
 	goldenXML(t, "DescribeStaleSecurityGroups", h.ok("DescribeStaleSecurityGroups", "VpcId", vpc))
+	// The subnet's and the VPC's IPv6 blocks go and come back.
+	body = h.ok("DisassociateSubnetCidrBlock", "AssociationId", first(t, h.ok("DescribeSubnets", "SubnetId.1", subnet), "associationId"))
+	goldenXML(t, "DisassociateSubnetCidrBlock", body)
+	assoc := allOf(h.ok("DescribeVpcs", "VpcId.1", vpc), "associationId")[1]
+	goldenXML(t, "DisassociateVpcCidrBlock", h.ok("DisassociateVpcCidrBlock", "AssociationId", assoc))
+	body = h.ok("AssociateVpcCidrBlock", "VpcId", vpc, "AmazonProvidedIpv6CidrBlock", "true")
+	goldenXML(t, "AssociateVpcCidrBlock", body)
+	goldenXML(t, "AssociateSubnetCidrBlock", h.ok("AssociateSubnetCidrBlock", "SubnetId", subnet, "Ipv6CidrBlock", v6))
+	h.fails("OperationNotPermitted", "DisassociateVpcCidrBlock", "AssociationId", allOf(h.ok("DescribeVpcs", "VpcId.1", vpc), "associationId")[0])
+	h.fails("DependencyViolation", "DisassociateVpcCidrBlock", "AssociationId", assoc)
+	h.fails("UnknownParameter", "AssociateVpcCidrBlock", "VpcId", vpc, "CidrBlock", "10.1.0.0/16")
 	goldenXML(t, "DeleteSubnet", h.ok("DeleteSubnet", "SubnetId", subnet))
 	goldenXML(t, "DeleteVpc", h.ok("DeleteVpc", "VpcId", vpc))
 
@@ -41,6 +54,12 @@ func TestGoldenVPCs(t *testing.T) {
 	}
 	h.ok("DeleteVpc", "VpcId", def)
 	goldenXML(t, "CreateDefaultVpc", h.ok("CreateDefaultVpc"))
+	// A default subnet goes and comes back, by zone ID.
+	def = first(t, h.ok("DescribeVpcs", "Filter.1.Name", "is-default", "Filter.1.Value.1", "true"), "vpcId")
+	body = h.ok("DescribeSubnets", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", def, "Filter.2.Name", "availability-zone", "Filter.2.Value.1", "us-east-1b")
+	h.ok("DeleteSubnet", "SubnetId", first(t, body, "subnetId"))
+	goldenXML(t, "CreateDefaultSubnet", h.ok("CreateDefaultSubnet", "AvailabilityZoneId", "use1-az2"))
+	h.fails("DefaultSubnetAlreadyExistsInAvailabilityZone", "CreateDefaultSubnet", "AvailabilityZone", "us-east-1b")
 }
 
 func TestGoldenSecurityGroups(t *testing.T) {
@@ -109,7 +128,7 @@ func TestGoldenInstancesAndInterfaces(t *testing.T) {
 	db := first(t, h.ok("CreateSecurityGroup", "GroupName", "db", "GroupDescription", "db", "VpcId", vpc), "groupId")
 
 	body := h.ok("RunInstances", "ImageId", "lab", "MinCount", "1", "MaxCount", "1", "SubnetId", subnet,
-		"SecurityGroupId.1", web, "Ipv6AddressCount", "1", "ClientToken", "run-1",
+		"SecurityGroupId.1", web, "Ipv6AddressCount", "1", "ClientToken", "run-1", "UserData", "IyEvYmluL3NoCg==",
 		"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "web-1")
 	goldenXML(t, "RunInstances", body)
 	inst := first(t, body, "instanceId")
@@ -124,6 +143,14 @@ func TestGoldenInstancesAndInterfaces(t *testing.T) {
 	goldenXML(t, "AttachNetworkInterface", body)
 	attachment := first(t, body, "attachmentId")
 	goldenXML(t, "DescribeNetworkInterfaces", h.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni))
+	body = h.ok("AssignPrivateIpAddresses", "NetworkInterfaceId", eni, "SecondaryPrivateIpAddressCount", "2")
+	goldenXML(t, "AssignPrivateIpAddresses", body)
+	goldenXML(t, "UnassignPrivateIpAddresses", h.ok("UnassignPrivateIpAddresses", "NetworkInterfaceId", eni,
+		"PrivateIpAddress.1", allOf(body, "privateIpAddress")[0]))
+	goldenXML(t, "DescribeNetworkInterfaces_secondary", h.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni))
+	body = h.ok("AssignIpv6Addresses", "NetworkInterfaceId", eni, "Ipv6Addresses.1", "fd00::40", "Ipv6Addresses.2", "fd00::41")
+	goldenXML(t, "AssignIpv6Addresses", body)
+	goldenXML(t, "UnassignIpv6Addresses", h.ok("UnassignIpv6Addresses", "NetworkInterfaceId", eni, "Ipv6Addresses.1", "fd00::41"))
 	goldenXML(t, "ModifyNetworkInterfaceAttribute", h.ok("ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni,
 		"ConnectionTrackingSpecification.UdpTimeout", "60"))
 	goldenXML(t, "DescribeNetworkInterfaceAttribute", h.ok("DescribeNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "Attribute", "groupSet"))
@@ -136,7 +163,12 @@ func TestGoldenInstancesAndInterfaces(t *testing.T) {
 	goldenXML(t, "DescribeInstanceAttribute", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "groupSet"))
 	goldenXML(t, "DescribeInstanceAttribute_instanceType", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "instanceType"))
 	goldenXML(t, "DescribeInstanceAttribute_kernel", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "kernel"))
+	goldenXML(t, "DescribeInstanceAttribute_userData", h.ok("DescribeInstanceAttribute", "InstanceId", inst, "Attribute", "userData"))
+	goldenXML(t, "DescribeInstanceStatus", h.ok("DescribeInstanceStatus", "InstanceId.1", inst))
+	goldenXML(t, "RebootInstances", h.ok("RebootInstances", "InstanceId.1", inst))
 	goldenXML(t, "StopInstances", h.ok("StopInstances", "InstanceId.1", inst))
+	goldenXML(t, "DescribeInstances_stopped", h.ok("DescribeInstances", "InstanceId.1", inst))
+	goldenXML(t, "DescribeInstanceStatus_stopped", h.ok("DescribeInstanceStatus", "InstanceId.1", inst, "IncludeAllInstances", "true"))
 	h.ok("ModifyInstanceAttribute", "InstanceId", inst, "Attribute", "instanceType", "Value", "t3.large")
 	goldenXML(t, "StartInstances", h.ok("StartInstances", "InstanceId.1", inst))
 	goldenXML(t, "TerminateInstances", h.ok("TerminateInstances", "InstanceId.1", inst))
@@ -162,7 +194,8 @@ func TestGoldenTagsAndPrefixLists(t *testing.T) {
 	goldenXML(t, "CreateTags", h.ok("CreateTags", "ResourceId.1", web, "ResourceId.2", pl, "Tag.1.Key", "env", "Tag.1.Value", "prod", "Tag.2.Key", "empty"))
 	goldenXML(t, "DescribeTags", h.ok("DescribeTags", "Filter.1.Name", "key", "Filter.1.Value.1", "env", "Filter.1.Value.2", "team"))
 	goldenXML(t, "DeleteTags", h.ok("DeleteTags", "ResourceId.1", web, "Tag.1.Key", "env", "Tag.1.Value", "prod", "Tag.2.Key", "empty"))
-	goldenXML(t, "DeleteManagedPrefixList_DependencyViolation", h.fails("DependencyViolation", "DeleteManagedPrefixList", "PrefixListId", pl))
+	goldenXML(t, "DeleteManagedPrefixList_referenced", h.ok("DeleteManagedPrefixList", "PrefixListId", pl))
+	goldenXML(t, "DescribeManagedPrefixLists_deleteFailed", h.ok("DescribeManagedPrefixLists", "PrefixListId.1", pl))
 	h.ok("RevokeSecurityGroupIngress", "GroupId", web, "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "443",
 		"IpPermissions.1.ToPort", "443", "IpPermissions.1.PrefixListIds.1.PrefixListId", pl)
 	goldenXML(t, "DeleteManagedPrefixList", h.ok("DeleteManagedPrefixList", "PrefixListId", pl))

@@ -66,6 +66,7 @@ type instanceXML struct {
 	RootDeviceName     string                  `xml:"rootDeviceName"`
 	BlockDeviceMapping Set[struct{}]           `xml:"blockDeviceMapping"`
 	VirtualizationType string                  `xml:"virtualizationType"`
+	StateReason        *stateReasonXML         `xml:"stateReason,omitempty"`
 	ClientToken        string                  `xml:"clientToken,omitempty"`
 	Tags               Set[tagXML]             `xml:"tagSet"`
 	Hypervisor         string                  `xml:"hypervisor"`
@@ -95,6 +96,11 @@ type instanceENIXML struct {
 	IPv6s              Set[ipv6AddressXML]     `xml:"ipv6AddressesSet"`
 	InterfaceType      string                  `xml:"interfaceType"`
 	Conntrack          *conntrackXML           `xml:"connectionTrackingConfiguration"`
+}
+
+type stateReasonXML struct {
+	Code    string `xml:"code"`
+	Message string `xml:"message"`
 }
 
 type stateChangesXML struct {
@@ -133,6 +139,10 @@ func instanceOf(v *service.InstanceView, zoneIDs map[string]string) instanceXML 
 		BlockDeviceMapping: Set[struct{}]{}, VirtualizationType: "hvm", ClientToken: v.ClientToken,
 		Tags: tagSet(v.Tags), Hypervisor: "xen", NetworkInterfaces: make(Set[instanceENIXML], len(v.Interfaces)),
 		EnaSupport: true, PlatformDetails: "Linux/UNIX", UsageOperation: "RunInstances",
+		Reason: v.StateTransitionReason,
+	}
+	if v.StateReason != nil {
+		out.StateReason = &stateReasonXML{v.StateReason.Code, v.StateReason.Message}
 	}
 	if v.PrivateIP.IsValid() {
 		out.PrivateIPAddress = v.PrivateIP.String()

@@ -18,17 +18,19 @@ func instanceActions() Table {
 		"StartInstances":            Action(parseStartInstances, runStartInstances),
 		"ModifyInstanceAttribute":   Action(parseModifyInstanceAttribute, runModifyInstanceAttribute),
 		"DescribeInstanceAttribute": Action(parseDescribeInstanceAttribute, runDescribeInstanceAttribute),
+		"DescribeInstanceStatus":    Action(parseDescribeInstanceStatus, runDescribeInstanceStatus),
+		"RebootInstances":           Action(parseRebootInstances, runRebootInstances),
 	}
 }
 
-// parseRunInstances reads what the service launches with. Parameters of
-// what Palisade does not model (KeyName, UserData, BlockDeviceMapping,
-// Monitoring, IamInstanceProfile, …) are left unread, so a request with
-// them is refused with UnknownParameter rather than half done.
+// parseRunInstances reads what the service launches with. KeyName,
+// UserData, DisableApiTermination, DisableApiStop and
+// InstanceInitiatedShutdownBehavior go to the service, which keeps or
+// refuses them.
 func parseRunInstances(p *Params) (service.RunInstancesInput, error) {
 	in := service.RunInstancesInput{
 		ImageID: p.String("ImageId"), InstanceType: p.String("InstanceType"), SubnetID: p.String("SubnetId"),
-		Zone: p.String("Placement.AvailabilityZone"), PrivateIP: p.String("PrivateIpAddress"), ClientToken: p.String("ClientToken"),
+		Zone: p.String("Placement.AvailabilityZone"), ZoneID: p.String("Placement.AvailabilityZoneId"), PrivateIP: p.String("PrivateIpAddress"), ClientToken: p.String("ClientToken"),
 	}
 	var err error
 	if in.MinCount, err = p.OptInt32("MinCount"); err != nil {
@@ -46,19 +48,37 @@ func parseRunInstances(p *Params) (service.RunInstancesInput, error) {
 	if in.IPv6AddressCount, err = optInt32(p, "Ipv6AddressCount"); err != nil {
 		return in, err
 	}
+	if in.IPv6Addresses, err = readIPv6Specs(p, "Ipv6Address"); err != nil {
+		return in, err
+	}
 	if in.Interfaces, err = readInterfaceSpecs(p); err != nil {
 		return in, err
 	}
+	if in.Options, err = readLaunchOptions(p); err != nil {
+		return in, err
+	}
 	// Launch options that change nothing about the network of a lab
-	// instance are accepted and ignored, so that tutorials, Terraform and
-	// boto3 scripts run unchanged (Palisade has no key pairs, disks or
-	// instance metadata service).
-	p.Ignore("KeyName", "UserData", "Monitoring", "BlockDeviceMapping", "IamInstanceProfile", "MetadataOptions",
-		"DisableApiTermination", "DisableApiStop", "EbsOptimized", "Placement.Tenancy", "Placement.GroupName",
-		"InstanceInitiatedShutdownBehavior", "CreditSpecification", "HibernationOptions", "EnclaveOptions",
+	// instance are still accepted and ignored, so that tutorials, Terraform
+	// and boto3 scripts run unchanged (Palisade has no disks or instance
+	// metadata service).
+	p.Ignore("Monitoring", "BlockDeviceMapping", "IamInstanceProfile", "MetadataOptions",
+		"EbsOptimized", "Placement.Tenancy", "Placement.GroupName",
+		"CreditSpecification", "HibernationOptions", "EnclaveOptions",
 		"PrivateDnsNameOptions", "MaintenanceOptions", "CapacityReservationSpecification")
 	in.TagSpecifications, err = readRawTagSpecs(p)
 	return in, err
+}
+
+// readLaunchOptions reads the launch options the service keeps or refuses.
+func readLaunchOptions(p *Params) (service.LaunchOptions, error) {
+	o := service.LaunchOptions{KeyName: p.String("KeyName"), UserData: p.String("UserData"),
+		ShutdownBehavior: p.String("InstanceInitiatedShutdownBehavior")}
+	var err error
+	if o.DisableAPITermination, err = p.OptBool("DisableApiTermination"); err != nil {
+		return o, err
+	}
+	o.DisableAPIStop, err = p.OptBool("DisableApiStop")
+	return o, err
 }
 
 // readInterfaceSpecs reads NetworkInterface.N of RunInstances.
@@ -83,6 +103,15 @@ func readInterfaceSpecs(p *Params) ([]service.InterfaceSpec, error) {
 			return nil, err
 		}
 		if sp.DeleteOnTermination, err = e.OptBool("DeleteOnTermination"); err != nil {
+			return nil, err
+		}
+		if sp.AssociatePublicIP, err = e.OptBool("AssociatePublicIpAddress"); err != nil {
+			return nil, err
+		}
+		if sp.Secondary, err = readSecondaryIPs(e); err != nil {
+			return nil, err
+		}
+		if sp.IPv6Addresses, err = readIPv6Specs(e, "Ipv6Addresses"); err != nil {
 			return nil, err
 		}
 		if sp.Conntrack, _, err = readConntrack(e, "ConnectionTrackingSpecification"); err != nil {
@@ -180,6 +209,18 @@ func parseModifyInstanceAttribute(p *Params) (service.ModifyInstanceAttributeInp
 	if in.SourceDestCheck, err = p.OptBool("SourceDestCheck.Value"); err != nil {
 		return in, err
 	}
+	if in.DisableAPITermination, err = p.OptBool("DisableApiTermination.Value"); err != nil {
+		return in, err
+	}
+	if in.DisableAPIStop, err = p.OptBool("DisableApiStop.Value"); err != nil {
+		return in, err
+	}
+	if v, ok := p.OptString("UserData.Value"); ok {
+		in.UserData = &v
+	}
+	if v, ok := p.OptString("InstanceInitiatedShutdownBehavior.Value"); ok {
+		in.ShutdownBehavior = &v
+	}
 	name, ok := p.OptString("Attribute")
 	if !ok {
 		return in, nil
@@ -197,18 +238,27 @@ func readAttributeValue(p *Params, name string, in *service.ModifyInstanceAttrib
 		}
 		v := p.String("Value")
 		in.InstanceType = &v
-	case "sourceDestCheck":
-		if in.SourceDestCheck != nil {
+	case "userData", "instanceInitiatedShutdownBehavior":
+		target := map[string]**string{"userData": &in.UserData, "instanceInitiatedShutdownBehavior": &in.ShutdownBehavior}[name]
+		if *target != nil {
+			return twice
+		}
+		v := p.String("Value")
+		*target = &v
+	case "sourceDestCheck", "disableApiTermination", "disableApiStop":
+		target := map[string]**bool{"sourceDestCheck": &in.SourceDestCheck,
+			"disableApiTermination": &in.DisableAPITermination, "disableApiStop": &in.DisableAPIStop}[name]
+		if *target != nil {
 			return twice
 		}
 		v, err := p.OptBool("Value")
 		if v == nil && err == nil {
 			err = model.Errorf(model.CodeMissingParameter, "The request must contain the parameter Value")
 		}
-		in.SourceDestCheck = v
+		*target = v
 		return err
 	default:
-		return model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter attribute is invalid. Palisade can modify instanceType, sourceDestCheck and groupSet (GroupId.N).", clipValue(name))
+		return model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter attribute is invalid. Palisade can modify instanceType, sourceDestCheck, userData, disableApiTermination, disableApiStop, instanceInitiatedShutdownBehavior and groupSet (GroupId.N).", clipValue(name))
 	}
 	return nil
 }

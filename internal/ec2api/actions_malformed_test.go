@@ -29,7 +29,8 @@ func TestMalformedRequestsAre4xx(t *testing.T) {
 		{"MissingParameter", "AuthorizeSecurityGroupIngress", []string{"GroupId", web}},
 		{"MissingParameter", "AuthorizeSecurityGroupEgress", []string{"IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"}},
 		{"UnknownParameter", "AuthorizeSecurityGroupEgress", []string{"GroupName", "web", "IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"}},
-		{"UnknownParameter", "AuthorizeSecurityGroupIngress", []string{"GroupId", web, "IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.Groups.1.GroupId", web, "IpPermissions.1.Groups.1.VpcPeeringConnectionId", "pcx-1"}},
+		{"InvalidVpcPeeringConnectionID.NotFound", "AuthorizeSecurityGroupIngress", []string{"GroupId", web, "IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.Groups.1.GroupId", web, "IpPermissions.1.Groups.1.VpcPeeringConnectionId", "pcx-1"}},
+		{"InvalidGroup.NotFound", "AuthorizeSecurityGroupIngress", []string{"GroupId", "sg-0123456789abcdef0"}},
 		{"UnknownParameter", "AuthorizeSecurityGroupIngress", []string{"GroupId", web, "IpPermissions.0.IpProtocol", "-1"}},
 		{"InvalidGroup.NotFound", "AuthorizeSecurityGroupIngress", []string{"GroupId", "sg-123abc", "IpProtocol", "-1", "CidrIp", "0.0.0.0/0"}},
 		{"InvalidGroupId.Malformed", "DeleteSecurityGroup", []string{"GroupId", "web"}},
@@ -146,13 +147,22 @@ func FuzzHandlers(f *testing.F) {
 
 func TestCommonLaunchOptionsAreAccepted(t *testing.T) {
 	h := newAPIHarness(t)
-	body := h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "KeyName", "mykey",
+	body := h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
 		"UserData", "IyEvYmluL3No", "Monitoring.Enabled", "false", "BlockDeviceMapping.1.DeviceName", "/dev/xvda",
 		"BlockDeviceMapping.1.Ebs.VolumeSize", "8", "MetadataOptions.HttpTokens", "required", "EbsOptimized", "false")
 	if first(t, body, "instanceId") == "" {
 		t.Fatal("no instance")
 	}
 	h.fails("UnknownParameter", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "Bogus", "1")
+	// Palisade has no key pairs: a KeyName names one that does not exist.
+	h.fails("InvalidKeyPair.NotFound", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "KeyName", "mykey")
+	h.fails("InvalidParameterValue", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "UserData", "not base64!")
+	// The aws CLI's --no-associate-public-ip-address; there are no public
+	// IPv4 addresses to associate.
+	h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+		"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.AssociatePublicIpAddress", "false")
+	h.fails("InvalidParameterValue", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+		"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.AssociatePublicIpAddress", "true")
 	h.ok("CreateVpc", "CidrBlock", "10.9.0.0/16", "InstanceTenancy", "default")
 	h.fails("InvalidParameterValue", "CreateVpc", "CidrBlock", "10.8.0.0/16", "InstanceTenancy", "dedicated")
 }

@@ -12,11 +12,9 @@ import (
 // readPermissions reads IpPermissions.N into specs, unvalidated: the model
 // validates and canonicalizes them.
 //
-// Groups.M.VpcId and Groups.M.VpcPeeringConnectionId are not read, so a
-// request carrying them is refused with UnknownParameter: they only matter
-// with peering, which Palisade does not have, and the model has no place
-// for them. (Palisade never renders them, so a permission read back from
-// DescribeSecurityGroups and sent to Revoke does not carry them.)
+// Groups.M.VpcId and Groups.M.VpcPeeringConnectionId are read and passed
+// on: the service accepts the referenced group's own VPC and refuses a
+// peering connection, which Palisade does not have.
 func readPermissions(p *Params) ([]model.PermissionSpec, error) {
 	elems, err := p.List("IpPermissions")
 	if err != nil {
@@ -59,6 +57,7 @@ func readPermission(e *Params) (model.PermissionSpec, error) {
 		spec.Groups = append(spec.Groups, model.GroupSourceSpec{
 			GroupID: g.String("GroupId"), GroupName: g.String("GroupName"),
 			UserID: g.String("UserId"), Description: g.String("Description"),
+			VpcID: g.String("VpcId"), PeeringID: g.String("VpcPeeringConnectionId"),
 		})
 	}
 	return spec, nil

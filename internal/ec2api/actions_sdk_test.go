@@ -371,8 +371,15 @@ func TestSDKTagsPrefixListsAndAccount(t *testing.T) {
 	if _, err := client.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: []string{web}, Tags: []types.Tag{{Key: aws.String("env")}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = client.DeleteManagedPrefixList(ctx, &ec2.DeleteManagedPrefixListInput{PrefixListId: id})
-	checkAPIError(t, err, model.CodeDependencyViolation, 400)
+	// A list in use: the delete is accepted and fails afterwards.
+	deleted, err := client.DeleteManagedPrefixList(ctx, &ec2.DeleteManagedPrefixListInput{PrefixListId: id})
+	if err != nil || deleted.PrefixList.State != types.PrefixListStateDeleteInProgress {
+		t.Fatalf("delete of a referenced list: %+v %v", deleted, err)
+	}
+	lists, err := client.DescribeManagedPrefixLists(ctx, &ec2.DescribeManagedPrefixListsInput{PrefixListIds: []string{aws.ToString(id)}})
+	if err != nil || len(lists.PrefixLists) != 1 || lists.PrefixLists[0].State != types.PrefixListStateDeleteFailed {
+		t.Fatalf("after a failed delete: %+v %v", lists, err)
+	}
 
 	attrs, err := client.DescribeAccountAttributes(ctx, &ec2.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{types.AccountAttributeNameDefaultVpc}})
 	if err != nil || len(attrs.AccountAttributes) != 1 || !strings.HasPrefix(aws.ToString(attrs.AccountAttributes[0].AttributeValues[0].AttributeValue), "vpc-") {

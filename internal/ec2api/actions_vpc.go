@@ -12,13 +12,19 @@ func init() { actionTables = append(actionTables, vpcActions) }
 // vpcActions serves VPCs and subnets.
 func vpcActions() Table {
 	return Table{
-		"CreateVpc":        Action(parseCreateVpc, runCreateVpc),
-		"DescribeVpcs":     Action(parseDescribeVpcs, runDescribeVpcs),
-		"DeleteVpc":        Action(parseVpcID, runDeleteVpc),
-		"CreateDefaultVpc": Action(parseNothing, runCreateDefaultVpc),
-		"CreateSubnet":     Action(parseCreateSubnet, runCreateSubnet),
-		"DescribeSubnets":  Action(parseDescribeSubnets, runDescribeSubnets),
-		"DeleteSubnet":     Action(parseSubnetID, runDeleteSubnet),
+		"CreateVpc":                   Action(parseCreateVpc, runCreateVpc),
+		"DescribeVpcs":                Action(parseDescribeVpcs, runDescribeVpcs),
+		"DeleteVpc":                   Action(parseVpcID, runDeleteVpc),
+		"CreateDefaultVpc":            Action(parseNothing, runCreateDefaultVpc),
+		"CreateSubnet":                Action(parseCreateSubnet, runCreateSubnet),
+		"DescribeSubnets":             Action(parseDescribeSubnets, runDescribeSubnets),
+		"DeleteSubnet":                Action(parseSubnetID, runDeleteSubnet),
+		"CreateDefaultSubnet":         Action(parseCreateDefaultSubnet, runCreateDefaultSubnet),
+		"ModifySubnetAttribute":       Action(parseModifySubnetAttribute, runModifySubnetAttribute),
+		"AssociateVpcCidrBlock":       Action(parseAssociateVpcCidrBlock, runAssociateVpcCidrBlock),
+		"DisassociateVpcCidrBlock":    Action(parseAssociationID, runDisassociateVpcCidrBlock),
+		"AssociateSubnetCidrBlock":    Action(parseAssociateSubnetCidrBlock, runAssociateSubnetCidrBlock),
+		"DisassociateSubnetCidrBlock": Action(parseAssociationID, runDisassociateSubnetCidrBlock),
 	}
 }
 
@@ -109,7 +115,7 @@ func parseCreateSubnet(p *Params) (service.CreateSubnetInput, error) {
 	tags, err := readTagSpec(p, service.ResourceTypeSubnet)
 	return service.CreateSubnetInput{
 		VpcID: p.String("VpcId"), CIDR: p.String("CidrBlock"), IPv6CIDR: p.String("Ipv6CidrBlock"),
-		Zone: p.String("AvailabilityZone"), Tags: tags,
+		Zone: p.String("AvailabilityZone"), ZoneID: p.String("AvailabilityZoneId"), Tags: tags,
 	}, err
 }
 
@@ -284,8 +290,8 @@ func (r *subnetRenderer) subnet(sn *model.Subnet) subnetXML {
 		IPv6Assocs:              Set[subnetIPv6CidrAssocXML]{},
 		AvailableIPAddressCount: blockSize(sn.CIDR) - 5 - r.used[sn.ID],
 		AvailabilityZone:        sn.Zone, AvailabilityZoneID: r.zoneIDs[sn.Zone],
-		DefaultForAz: sn.DefaultForAz,
-		Tags:         tagSet(sn.Tags),
+		DefaultForAz: sn.DefaultForAz, AssignIpv6AddressOnCreation: sn.AssignIPv6OnCreation,
+		Tags: tagSet(sn.Tags),
 	}
 	if sn.IPv6CIDR.IsValid() {
 		out.IPv6Assocs = append(out.IPv6Assocs, subnetIPv6CidrAssocXML{

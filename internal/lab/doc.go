@@ -23,7 +23,8 @@
 // Every packet between two instances, even in the same subnet, crosses the
 // router namespace, where the data plane's firewall sits:
 //
-//   - IPv4: eth0 holds the private address with its subnet's prefix length,
+//   - IPv4: eth0 holds the private address (and the interface's secondary
+//     addresses after it) with its subnet's prefix length,
 //     so the instance believes its subnet is on-link, as on EC2. The router
 //     side of each veth has proxy ARP on (with proxy_delay 0), and the router
 //     has a /32 route per instance address, so it answers ARP for every other

@@ -380,7 +380,7 @@ func sortedInstances(insts ...Instance) []Instance {
 
 func equalState(a, b State) bool {
 	sameInstance := func(x, y Instance) bool {
-		return x.ID == y.ID && x.VPC == y.VPC && slices.Equal(x.NICs, y.NICs)
+		return x.ID == y.ID && x.VPC == y.VPC && slices.EqualFunc(x.NICs, y.NICs, NIC.Equal)
 	}
 	return slices.Equal(a.VPCs, b.VPCs) && slices.Equal(a.Hosts, b.Hosts) &&
 		slices.EqualFunc(a.Instances, b.Instances, sameInstance)

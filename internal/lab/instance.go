@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 )
@@ -25,6 +26,19 @@ type NIC struct {
 	// IPv6 is optional (zero when none): the address with its subnet's
 	// prefix length, e.g. 2600:1f18::9/64; not link-local.
 	IPv6 netip.Prefix
+	// Secondary are the NIC's secondary private IPv4 addresses, in IPv4's
+	// subnet, held on the same device with IPv4's prefix length.
+	Secondary []netip.Addr
+}
+
+// Equal reports whether n and o wire the same (Secondary in order).
+func (n NIC) Equal(o NIC) bool {
+	return n.ENI == o.ENI && n.Device == o.Device && n.IPv4 == o.IPv4 && n.IPv6 == o.IPv6 && slices.Equal(n.Secondary, o.Secondary)
+}
+
+// addrs are the NIC's addresses: IPv4, IPv6 when set, then the secondary ones.
+func (n NIC) addrs() []netip.Addr {
+	return append([]netip.Addr{n.IPv4.Addr(), n.IPv6.Addr()}, n.Secondary...)
 }
 
 // gateway4 is the subnet's VPC router address, base + 1, as on EC2.
@@ -95,7 +109,7 @@ func (l *Lab) ensureNIC(r, s *space, id string, nic NIC) error {
 	if err := syncAddrs(r.h, outer, gatewayAddrs(nic.gateway4())); err != nil {
 		return err
 	}
-	if err := syncRoutes(r.h, outer, hostRoutes(nic.IPv4.Addr(), nic.IPv6.Addr())); err != nil {
+	if err := syncRoutes(r.h, outer, hostRoutes(nic.addrs()...)); err != nil {
 		return err
 	}
 	if err := syncAddrs(s.h, inner, nicAddrs(nic)); err != nil {
@@ -111,6 +125,9 @@ func nicAddrs(nic NIC) []wantAddr {
 	if nic.IPv6.IsValid() {
 		as = append(as, wantAddr{prefix: nic.IPv6, flags: noDAD | noPrefixRoute})
 	}
+	for _, a := range nic.Secondary {
+		as = append(as, wantAddr{prefix: netip.PrefixFrom(a, nic.IPv4.Bits())})
+	}
 	return as
 }
 
@@ -122,7 +139,7 @@ func instanceRules(nics []NIC) []netlink.Rule {
 		if nic.Device == 0 {
 			continue
 		}
-		for _, a := range []netip.Addr{nic.IPv4.Addr(), nic.IPv6.Addr()} {
+		for _, a := range nic.addrs() {
 			if !a.IsValid() {
 				continue
 			}

@@ -1,12 +1,15 @@
 package lab
 
 import (
+	"bufio"
 	"errors"
+	"net"
 	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -233,7 +236,7 @@ func TestSecondNetworkInterface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := slices.IndexFunc(st.Instances, func(x Instance) bool { return x.ID == a.ID }); i < 0 || !slices.Equal(st.Instances[i].NICs, a.NICs) {
+	if i := slices.IndexFunc(st.Instances, func(x Instance) bool { return x.ID == a.ID }); i < 0 || !slices.EqualFunc(st.Instances[i].NICs, a.NICs, NIC.Equal) {
 		t.Errorf("after detaching, lab lists %+v, want NICs %+v", st.Instances, a.NICs)
 	}
 	if _, ok := routerIndex(t, l, vpc, r1); ok {
@@ -416,4 +419,51 @@ func TestHostMovesToAnotherVPC(t *testing.T) {
 	if _, ok := routerIndex(t, l, v1, HostIfName(h.Name)); ok {
 		t.Error("the host's interface is still on its old router")
 	}
+}
+
+// TestSecondaryAddresses: a NIC's secondary IPv4 addresses are on its
+// device and routed by the router, both ways; List reads them back; taking
+// one away removes it.
+func TestSecondaryAddresses(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	vpc := vpcID()
+	mustEnsureVPC(t, l, vpc)
+	a := instance(vpc, "172.31.5.9/20")
+	a.NICs[0].Secondary = []netip.Addr{ip("172.31.5.10"), ip("172.31.5.11")}
+	b := instance(vpc, "172.31.16.40/20")
+	mustEnsure(t, l, a, b)
+
+	srv := serve(t, a.ID, ip("172.31.5.11"))
+	mustReach(t, b.ID, srv, a.ID, ip("172.31.16.40"))
+	// What a sends from a secondary address reaches b with that source.
+	srvB := serve(t, b.ID, ip("172.31.16.40"))
+	var got string
+	err := Do(a.ID, func() error {
+		c, err := (&net.Dialer{Timeout: probeTimeout, LocalAddr: &net.TCPAddr{IP: ip("172.31.5.10").AsSlice()}}).Dial("tcp", srvB.String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(probeTimeout))
+		got, err = bufio.NewReader(c).ReadString('\n')
+		return err
+	})
+	if want := b.ID + " 172.31.5.10"; err != nil || strings.TrimSpace(got) != want {
+		t.Fatalf("from a's secondary address: %q %v, want %q", got, err, want)
+	}
+
+	st, err := l.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(st.Instances, func(x Instance) bool { return x.ID == a.ID }); i < 0 || !slices.EqualFunc(st.Instances[i].NICs, a.NICs, NIC.Equal) {
+		t.Errorf("lab lists %+v, want NICs %+v", st.Instances, a.NICs)
+	}
+
+	one := a
+	one.NICs = []NIC{a.NICs[0]}
+	one.NICs[0].Secondary = []netip.Addr{ip("172.31.5.10")}
+	mustEnsure(t, l, one)
+	mustNotReach(t, b.ID, srv)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // VPC is a VPC the lab has wired: its id and its router namespace.
@@ -96,11 +97,11 @@ func readNICs(s *space) ([]NIC, error) {
 		if !ok || m.role != roleNIC || !isEth || err != nil {
 			continue
 		}
-		v4, v6, err := readAddrs(s, k)
+		v4, v6, more, err := readAddrs(s, k)
 		if err != nil {
 			return nil, err
 		}
-		nics = append(nics, NIC{ENI: m.eni, Device: d, IPv4: v4, IPv6: v6})
+		nics = append(nics, NIC{ENI: m.eni, Device: d, IPv4: v4, IPv6: v6, Secondary: more})
 	}
 	slices.SortFunc(nics, func(a, b NIC) int { return cmp.Compare(a.Device, b.Device) })
 	return nics, nil
@@ -112,27 +113,30 @@ func readHost(s *space) (Host, error) {
 	if err != nil || eth0 == nil {
 		return Host{}, err
 	}
-	v4, v6, err := readAddrs(s, eth0)
+	v4, v6, _, err := readAddrs(s, eth0)
 	return Host{IPv4: v4.Addr(), IPv6: v6.Addr()}, err
 }
 
-// readAddrs returns the first IPv4 and the first non-link-local IPv6
-// address of l (zero when none).
-func readAddrs(s *space, l netlink.Link) (v4, v6 netip.Prefix, err error) {
+// readAddrs returns the primary IPv4 address of l (the one the kernel does
+// not flag secondary), the first non-link-local IPv6 address (zero when
+// none) and the other IPv4 addresses, in the kernel's order.
+func readAddrs(s *space, l netlink.Link) (v4, v6 netip.Prefix, more []netip.Addr, err error) {
 	addrs, err := dump(func() ([]netlink.Addr, error) { return s.h.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
-		return v4, v6, fmt.Errorf("list addresses of %s in %s: %w", l.Attrs().Name, s.name, err)
+		return v4, v6, nil, fmt.Errorf("list addresses of %s in %s: %w", l.Attrs().Name, s.name, err)
 	}
 	for _, a := range addrs {
 		p := prefixOf(a.IPNet, 0)
 		switch {
-		case p.Addr().Is4() && !v4.IsValid():
+		case p.Addr().Is4() && !v4.IsValid() && a.Flags&unix.IFA_F_SECONDARY == 0:
 			v4 = p
+		case p.Addr().Is4():
+			more = append(more, p.Addr())
 		case p.Addr().Is6() && !p.Addr().IsLinkLocalUnicast() && !v6.IsValid():
 			v6 = p
 		}
 	}
-	return v4, v6, nil
+	return v4, v6, more, nil
 }
 
 // Down removes every namespace and interface this lab (its router prefix)

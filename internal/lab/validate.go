@@ -26,6 +26,12 @@ func validInstance(inst Instance) error {
 		if nic.IPv6.IsValid() {
 			addrs[nic.IPv6.Addr()] = true
 		}
+		for _, a := range nic.Secondary {
+			if addrs[a] {
+				return fmt.Errorf("instance %s: %s: address %s twice: %w", inst.ID, nic.ENI, a, ErrInvalid)
+			}
+			addrs[a] = true
+		}
 	}
 	if !devices[0] {
 		return fmt.Errorf("instance %s: no network interface with device index 0: %w", inst.ID, ErrInvalid)
@@ -52,6 +58,11 @@ func validNIC(nic NIC) error {
 	}
 	if q := nic.IPv6; q.IsValid() && (!q.Addr().Is6() || q.Addr().Is4In6() || !q.Addr().IsGlobalUnicast()) {
 		return fmt.Errorf("%s: ipv6 %s: %w", nic.ENI, q, ErrInvalid)
+	}
+	for _, a := range nic.Secondary {
+		if !a.Is4() || !p.Masked().Contains(a) || a == p.Masked().Addr() || a == nic.gateway4() || a == p.Addr() {
+			return fmt.Errorf("%s: secondary ipv4 %s (want another address of %s): %w", nic.ENI, a, p.Masked(), ErrInvalid)
+		}
 	}
 	return nil
 }

@@ -32,7 +32,10 @@ type Subnet struct {
 	CIDR         netip.Prefix `json:"cidr"`
 	IPv6CIDR     netip.Prefix `json:"ipv6Cidr,omitzero"`
 	DefaultForAz bool         `json:"defaultForAz,omitempty"`
-	Tags         Tags         `json:"tags,omitempty"`
+	// AssignIPv6OnCreation gives every new interface of the subnet an IPv6
+	// address when it asks for none (AssignIpv6AddressOnCreation).
+	AssignIPv6OnCreation bool `json:"assignIpv6OnCreation,omitempty"`
+	Tags                 Tags `json:"tags,omitempty"`
 }
 
 // SecurityGroup is a named set of allow rules in one VPC. Its rules of both

@@ -171,6 +171,11 @@ type GroupSourceSpec struct {
 	GroupName   string
 	UserID      string
 	Description string
+	// VpcID and PeeringID are the referenced group's VPC and the peering
+	// connection to it, as a client may send them; they name no part of
+	// the rule (the service checks them against the group's VPC).
+	VpcID     string
+	PeeringID string
 }
 
 // PermissionSpec is one IpPermission as a client sent it: unvalidated text

@@ -167,10 +167,14 @@ func unknownAttribute(name string) error {
 // ModifyInstanceAttributeInput is ModifyInstanceAttribute's request: one
 // attribute per call.
 type ModifyInstanceAttributeInput struct {
-	InstanceID      string
-	GroupIDs        []string // GroupId.N: replaces the groups of the primary interface
-	InstanceType    *string  // only while stopped
-	SourceDestCheck *bool    // of the primary interface
+	InstanceID            string
+	GroupIDs              []string // GroupId.N: replaces the groups of the primary interface
+	InstanceType          *string  // only while stopped
+	SourceDestCheck       *bool    // of the primary interface
+	UserData              *string  // base64; only while stopped
+	DisableAPITermination *bool
+	DisableAPIStop        *bool
+	ShutdownBehavior      *string // stop or terminate
 }
 
 // ModifyInstanceAttribute changes one attribute of an instance. Groups
@@ -182,8 +186,19 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 	if err != nil {
 		return err
 	}
-	if err := oneAttribute(len(in.GroupIDs) > 0, in.InstanceType != nil, in.SourceDestCheck != nil); err != nil {
+	if err := oneAttribute(len(in.GroupIDs) > 0, in.InstanceType != nil, in.SourceDestCheck != nil,
+		in.UserData != nil, in.DisableAPITermination != nil, in.DisableAPIStop != nil, in.ShutdownBehavior != nil); err != nil {
 		return err
+	}
+	if in.UserData != nil {
+		if err := checkUserData(*in.UserData); err != nil {
+			return err
+		}
+	}
+	if in.ShutdownBehavior != nil {
+		if err := checkShutdownBehavior(*in.ShutdownBehavior); err != nil {
+			return err
+		}
 	}
 	if in.InstanceType != nil && !validInstanceType(*in.InstanceType) {
 		return model.Errorf(model.CodeInvalidParameterValue, "Invalid value '%s' for InstanceType.", *in.InstanceType)
@@ -196,11 +211,10 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 		if r.State == model.StateTerminated || len(r.ENIs) == 0 {
 			return model.Errorf(model.CodeIncorrectState, "The instance '%s' is not in a state from which it can be modified.", iid)
 		}
-		if in.InstanceType != nil {
-			if r.State != model.StateStopped {
-				return model.Errorf(model.CodeIncorrectState, "The instance '%s' is not in the 'stopped' state.", iid)
-			}
-			r.InstanceType = *in.InstanceType
+		if (in.InstanceType != nil || in.UserData != nil) && r.State != model.StateStopped {
+			return model.Errorf(model.CodeIncorrectState, "The instance '%s' is not in the 'stopped' state.", iid)
+		}
+		if modifyLaunchAttributes(r, in) {
 			return t.putInstance(r)
 		}
 		if len(in.GroupIDs) > 0 && len(r.ENIs) > 1 {
@@ -215,6 +229,26 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, c Caller, in Modi
 		}
 		return t.putENI(e)
 	})
+}
+
+// modifyLaunchAttributes applies the one attribute of in that is not about
+// the network, and reports whether there was one.
+func modifyLaunchAttributes(r *instanceRecord, in ModifyInstanceAttributeInput) bool {
+	switch {
+	case in.InstanceType != nil:
+		r.InstanceType = *in.InstanceType
+	case in.UserData != nil:
+		r.UserData = *in.UserData
+	case in.DisableAPITermination != nil:
+		r.DisableAPITermination = *in.DisableAPITermination
+	case in.DisableAPIStop != nil:
+		r.DisableAPIStop = *in.DisableAPIStop
+	case in.ShutdownBehavior != nil:
+		r.ShutdownBehavior = *in.ShutdownBehavior
+	default:
+		return false
+	}
+	return true
 }
 
 // InstanceAttribute is DescribeInstanceAttribute's answer: the instance ID
@@ -265,6 +299,9 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, id, a
 		}
 		v := instanceView(r, enis, names)
 		out = &InstanceAttribute{InstanceID: iid, Attribute: attribute, Value: fixed, HasValue: fixed != ""}
+		if val, has, ok := r.launchAttributes.value(attribute); ok {
+			out.Value, out.HasValue = val, has
+		}
 		switch attribute {
 		case "groupSet":
 			out.GroupSet = v.GroupSet
@@ -399,6 +436,19 @@ type AvailabilityZone struct {
 // zoneSuffixes are the zones of every region: <region>a, b and c.
 var zoneSuffixes = []string{"a", "b", "c"}
 
+// zoneID is the ID of a zone of zoneSuffixes (us-east-1b: use1-az2), as
+// DescribeAvailabilityZones names it; "" for another name.
+func zoneID(zone string) string {
+	if zone == "" {
+		return ""
+	}
+	i := slices.Index(zoneSuffixes, zone[len(zone)-1:])
+	if i < 0 {
+		return ""
+	}
+	return regionCode(zone[:len(zone)-1]) + "-az" + strconv.Itoa(i+1)
+}
+
 // DescribeAvailabilityZones lists the caller's region's zones a, b and c,
 // selected by name or ID and filtered by zone-name, zone-id, state,
 // region-name, zone-type, group-name, network-border-group and
@@ -411,8 +461,8 @@ func (s *Service) DescribeAvailabilityZones(ctx context.Context, c Caller, names
 		return nil, err
 	}
 	var all []AvailabilityZone
-	for i, sfx := range zoneSuffixes {
-		all = append(all, AvailabilityZone{Name: c.Region + sfx, ID: regionCode(c.Region) + "-az" + strconv.Itoa(i+1), Region: c.Region, State: "available"})
+	for _, sfx := range zoneSuffixes {
+		all = append(all, AvailabilityZone{Name: c.Region + sfx, ID: zoneID(c.Region + sfx), Region: c.Region, State: "available"})
 	}
 	for _, want := range append(slices.Clone(names), ids...) {
 		if !slices.ContainsFunc(all, func(z AvailabilityZone) bool { return z.Name == want || z.ID == want }) {

@@ -225,6 +225,9 @@ type eniSpec struct {
 	description string
 	conntrack   model.ConntrackTimeouts
 	tags        model.Tags
+	secondary   []netip.Addr // given secondary addresses
+	secondaryN  int32        // secondary addresses to take
+	ipv6Given   []netip.Addr // Ipv6Addresses.N (ipv6Count is then 0)
 }
 
 // newENI builds (but does not store) an interface, taking its addresses
@@ -244,21 +247,21 @@ func (t *tx) newENI(pools *addrPools, sp eniSpec) (*eniRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v6 []netip.Addr
-	if sp.ipv6Count > 0 && !sp.subnet.IPv6CIDR.IsValid() {
-		return nil, noIPv6(sp.subnet.ID)
+	more, err := takeSecondary(pool, sp.secondary, sp.secondaryN)
+	if err != nil {
+		return nil, err
 	}
-	for range sp.ipv6Count {
-		a, err := pool.take6()
-		if err != nil {
-			return nil, err
-		}
-		v6 = append(v6, a)
+	if sp.subnet.AssignIPv6OnCreation && sp.ipv6Count == 0 && len(sp.ipv6Given) == 0 {
+		sp.ipv6Count = 1
+	}
+	v6, err := takeIPv6(pool, sp.ipv6Given, sp.ipv6Count)
+	if err != nil {
+		return nil, err
 	}
 	id := model.ENIID(t.s.newID(model.KindENI))
 	return &eniRecord{ENI: model.ENI{
 		Scope: t.c.scope(), ID: id, VPC: sp.subnet.VPC, Subnet: sp.subnet.ID, Zone: sp.subnet.Zone,
-		Description: sp.description, MAC: macFor(id), PrivateIPs: []netip.Addr{v4}, IPv6s: v6,
+		Description: sp.description, MAC: macFor(id), PrivateIPs: append([]netip.Addr{v4}, more...), IPv6s: v6,
 		Groups: sp.groups, Conntrack: sp.conntrack, Tags: sp.tags,
 	}}, nil
 }
@@ -268,6 +271,8 @@ type CreateNetworkInterfaceInput struct {
 	SubnetID          string
 	GroupIDs          []string // SecurityGroupId.N; none: the VPC's default group
 	PrivateIP         string   // PrivateIpAddress; "": the lowest free address
+	Secondary         SecondaryIPs
+	IPv6Addresses     []string // Ipv6Addresses.N
 	IPv6AddressCount  int32
 	Description       string
 	Conntrack         model.ConntrackTimeouts // ConnectionTrackingSpecification
@@ -289,6 +294,14 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, c Caller, in Creat
 		return nil, err
 	}
 	ip, err := parsePrivateIP(in.PrivateIP)
+	if err != nil {
+		return nil, err
+	}
+	ip, secondary, err := in.Secondary.resolve(ip)
+	if err != nil {
+		return nil, err
+	}
+	v6, err := parseIPv6s(in.IPv6Addresses, in.IPv6AddressCount)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +336,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, c Caller, in Creat
 		if err != nil {
 			return err
 		}
-		e, err := t.newENI(t.pools(), eniSpec{sn, groups, ip, in.IPv6AddressCount, in.Description, in.Conntrack, tags[ResourceTypeNetworkInterface]})
+		e, err := t.newENI(t.pools(), eniSpec{sn, groups, ip, in.IPv6AddressCount, in.Description, in.Conntrack, tags[ResourceTypeNetworkInterface], secondary, in.Secondary.Count, v6})
 		if err != nil {
 			return err
 		}
@@ -670,6 +683,9 @@ func eniFields(n *NetworkInterface) fieldsFunc {
 		case "private-ip-address", "addresses.private-ip-address":
 			return mapStrings(n.PrivateIPs, netip.Addr.String), true
 		case "addresses.primary":
+			if len(n.PrivateIPs) > 1 {
+				return []string{"true", "false"}, true
+			}
 			return []string{"true"}, true
 		case "ipv6-addresses.ipv6-address":
 			return mapStrings(n.IPv6s, netip.Addr.String), true

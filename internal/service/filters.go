@@ -21,20 +21,19 @@ type Filter struct {
 type fieldsFunc func(name string) ([]string, bool)
 
 // checkFilters rejects unknown filter names before anything is matched.
+// A filter without values is valid: as on AWS it matches nothing, so the
+// Describe answers an empty list.
 func checkFilters(filters []Filter, known fieldsFunc) error {
 	for _, f := range filters {
 		if _, ok := known(f.Name); !ok {
 			return model.Errorf(model.CodeInvalidParameterValue, "The filter '%s' is invalid", f.Name)
-		}
-		if len(f.Values) == 0 {
-			return model.Errorf(model.CodeInvalidParameterValue, "The filter '%s' has no values", f.Name)
 		}
 	}
 	return nil
 }
 
 // matchFilters reports whether a resource with the given fields passes
-// every filter.
+// every filter (a filter with no values passes none).
 func matchFilters(filters []Filter, fields fieldsFunc) bool {
 	for _, f := range filters {
 		have, _ := fields(f.Name)

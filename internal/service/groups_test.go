@@ -178,6 +178,11 @@ func TestAuthorizeErrors(t *testing.T) {
 		{"unknown prefix list", AuthorizeInput{Group: ref, Permissions: []model.PermissionSpec{{Protocol: "-1", PrefixLists: []model.SourceSpec{{Value: "pl-0123456789abcdef0"}}}}}, model.CodeInvalidPrefixListIDNotFound, ""},
 		{"egress by name", AuthorizeInput{Group: GroupRef{Name: "web"}, Direction: model.Egress, Permissions: []model.PermissionSpec{tcpFrom(80, 80, "1.0.0.0/8")}}, model.CodeMissingParameter, "groupId"},
 		{"no permissions", AuthorizeInput{Group: ref}, model.CodeMissingParameter, ""},
+		{"unknown group, no permissions", AuthorizeInput{Group: GroupRef{ID: "sg-0123456789abcdef0"}}, model.CodeInvalidGroupNotFound, "sg-0123456789abcdef0"},
+		{"unknown group, bad permission", AuthorizeInput{Group: GroupRef{ID: "sg-0123456789abcdef0"}, Permissions: []model.PermissionSpec{{Protocol: "all"}}}, model.CodeInvalidGroupNotFound, "sg-0123456789abcdef0"},
+		{"peering connection", AuthorizeInput{Group: ref, Permissions: []model.PermissionSpec{{Protocol: "-1", Groups: []model.GroupSourceSpec{{GroupID: string(web.ID), PeeringID: "pcx-0123456789abcdef0"}}}}}, model.CodeInvalidPeeringIDNotFound, "The vpcPeeringConnection ID 'pcx-0123456789abcdef0' does not exist"},
+		{"VpcId of another VPC", AuthorizeInput{Group: ref, Permissions: []model.PermissionSpec{{Protocol: "-1", Groups: []model.GroupSourceSpec{{GroupID: string(web.ID), VpcID: string(other.ID)}}}}}, model.CodeInvalidGroupNotFound, "different networks"},
+		{"malformed VpcId", AuthorizeInput{Group: ref, Permissions: []model.PermissionSpec{{Protocol: "-1", Groups: []model.GroupSourceSpec{{GroupID: string(web.ID), VpcID: "vpc"}}}}}, model.CodeInvalidVpcIDMalformed, ""},
 		{"all", AuthorizeInput{Group: ref, Permissions: []model.PermissionSpec{{Protocol: "all", IPv4: []model.SourceSpec{{Value: "0.0.0.0/0"}}}}}, model.CodeInvalidParameterValue, "Invalid value 'all' for IP protocol. Unknown protocol."},
 	}
 	for _, c := range cases {
@@ -195,9 +200,10 @@ func TestAuthorizeErrors(t *testing.T) {
 	if g := describeGroup(t, s, alice, web.ID); len(g.RulesOf(model.Ingress)) != 1 {
 		t.Fatalf("a failed authorize left %d ingress rules", len(g.RulesOf(model.Ingress)))
 	}
-	// A group may reference itself, and groups of the default VPC by name.
+	// A group may reference itself, and groups of the default VPC by name;
+	// a pair may name the group's own VPC.
 	_, err = s.Authorize(ctx, alice, AuthorizeInput{Group: ref, Direction: model.Ingress, Permissions: []model.PermissionSpec{
-		fromGroup("-1", 0, 0, web.ID), {Protocol: "udp", FromPort: i32(53), ToPort: i32(53), Groups: []model.GroupSourceSpec{{GroupName: "default"}}},
+		{Protocol: "-1", Groups: []model.GroupSourceSpec{{GroupID: string(web.ID), VpcID: string(web.VPC)}}}, {Protocol: "udp", FromPort: i32(53), ToPort: i32(53), Groups: []model.GroupSourceSpec{{GroupName: "default"}}},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"palisade.dev/palisade/internal/model"
@@ -40,6 +41,7 @@ type instanceRecord struct {
 	model.Instance
 	LaunchIndex int    `json:"launchIndex,omitempty"` // position in its reservation (amiLaunchIndex)
 	RequestHash string `json:"requestHash,omitempty"` // RunInstances fingerprint, for ClientToken
+	launchAttributes
 }
 
 // instanceRec returns a stored instance, expired or not.
@@ -88,6 +90,10 @@ type InstanceView struct {
 	PrivateIP       netip.Addr         // the primary interface's primary address
 	PrivateDNSName  string
 	SourceDestCheck bool // the primary interface's
+	// StateTransitionReason and StateReason say why the instance is in
+	// its state (see stateReasons).
+	StateTransitionReason string
+	StateReason           *StateReason
 }
 
 // Reservation is the instances one RunInstances launched.
@@ -114,6 +120,7 @@ func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[
 		}
 	}
 	v.GroupSet = groupSet(groups, names)
+	v.StateTransitionReason, v.StateReason = stateReasons(&r.Instance)
 	if len(v.Interfaces) > 0 {
 		p := v.Interfaces[0]
 		v.PrivateIP, v.PrivateDNSName, v.SourceDestCheck = p.PrivateIPs[0], p.PrivateDNSName, p.SourceDestCheck
@@ -319,9 +326,53 @@ func instanceFields(v *InstanceView) fieldsFunc {
 			return ifaces(func(n *NetworkInterface) []string { return mapStrings(n.PrivateIPs, netip.Addr.String) }), true
 		case "network-interface.ipv6-addresses.ipv6-address", "ipv6-address":
 			return ifaces(func(n *NetworkInterface) []string { return mapStrings(n.IPv6s, netip.Addr.String) }), true
+		case "network-interface.source-dest-check":
+			return ifaces(func(n *NetworkInterface) []string { return []string{strconv.FormatBool(n.SourceDestCheck)} }), true
+		case "network-interface.status":
+			return ifaces(func(n *NetworkInterface) []string { return []string{n.Status()} }), true
+		case "network-interface.description":
+			return ifaces(func(n *NetworkInterface) []string { return []string{n.Description} }), true
+		case "network-interface.owner-id":
+			return ifaces(func(n *NetworkInterface) []string { return []string{string(n.Account)} }), true
+		case "source-dest-check":
+			return []string{strconv.FormatBool(v.SourceDestCheck)}, true
+		case "reason":
+			return nonEmpty(v.StateTransitionReason), true
+		case "state-reason-code", "state-reason-message":
+			if v.StateReason == nil {
+				return nil, true
+			}
+			if name == "state-reason-code" {
+				return []string{v.StateReason.Code}, true
+			}
+			return []string{v.StateReason.Message}, true
+		case "launch-time":
+			return []string{v.LaunchTime.UTC().Format("2006-01-02T15:04:05.000Z")}, true
+		case "ami-launch-index":
+			return []string{strconv.Itoa(v.LaunchIndex)}, true
+		case "availability-zone-id":
+			return nonEmpty(zoneID(v.Zone)), true
+		}
+		if vals, ok := labMachineFields[name]; ok {
+			return vals, true
 		}
 		return tagFields(v.Tags, name)
 	}
+}
+
+// labMachineFields are the filters of the facts every lab instance shares
+// (ec2api renders the same: an x86_64 HVM machine on Xen with an EBS root
+// at /dev/xvda, default tenancy, no monitoring, Linux/UNIX), and of what it
+// never has (key pairs, public addresses, IAM profiles, spot or placement
+// groups): those match no value.
+var labMachineFields = map[string][]string{
+	"architecture": {"x86_64"}, "hypervisor": {"xen"}, "virtualization-type": {"hvm"},
+	"root-device-type": {"ebs"}, "root-device-name": {"/dev/xvda"}, "tenancy": {"default"},
+	"placement-tenancy": {"default"}, "monitoring-state": {"disabled"}, "platform-details": {"Linux/UNIX"},
+	"usage-operation": {"RunInstances"}, "ena-support": {"true"}, "ebs-optimized": {"false"},
+	"key-name": nil, "ip-address": nil, "dns-name": nil, "iam-instance-profile.arn": nil, "instance-lifecycle": nil,
+	"spot-instance-request-id": nil, "placement-group-name": nil, "product-code": nil, "platform": nil,
+	"kernel-id": nil, "ramdisk-id": nil, "network-interface.association.public-ip": nil,
 }
 
 func addrString(a netip.Addr) string {
@@ -363,7 +414,8 @@ func parseInstanceIDs(ids []string) ([]model.InstanceID, error) {
 // so its groups lose it as a member at once.
 //
 // AWS takes up to 1,000 IDs, and an unknown one fails the whole request
-// with nothing terminated. One store transaction holds at most
+// with nothing terminated; the error names every unknown ID, and a request
+// without IDs is InvalidParameterCombination. One store transaction holds at most
 // store.MaxTxnWrites keys (an instance, its interfaces, the index keys of
 // the addresses and tokens they free), so the IDs are all checked first,
 // in one read, and then terminated in batches that fit, each batch one
@@ -372,6 +424,9 @@ func parseInstanceIDs(ids []string) ([]model.InstanceID, error) {
 // terminated; terminating is idempotent, so the same request can be
 // repeated.
 func (s *Service) TerminateInstances(ctx context.Context, c Caller, ids []string) ([]InstanceStateChange, error) {
+	if len(ids) == 0 {
+		return nil, model.Errorf(model.CodeInvalidParameterCombination, "No instances specified")
+	}
 	iids, err := parseInstanceIDs(ids)
 	if err != nil {
 		return nil, err
@@ -430,6 +485,11 @@ func (s *Service) terminateInstances(ctx context.Context, c Caller, iids []model
 			return errBatchTooLarge
 		}
 		for _, r := range recs {
+			if r.DisableAPITermination && r.State != model.StateTerminated {
+				return mayNot(r.ID, "terminated", "disableApiTermination")
+			}
+		}
+		for _, r := range recs {
 			ch := InstanceStateChange{ID: r.ID, Previous: r.State, Current: model.StateShuttingDown}
 			if r.State == model.StateTerminated {
 				ch.Current = model.StateTerminated
@@ -483,16 +543,28 @@ func (t *tx) terminate(r *instanceRecord) error {
 	return t.putInstance(r)
 }
 
+// An error names every ID that does not exist, as AWS's does.
 func (t *tx) liveInstancesByID(ids []model.InstanceID) ([]*instanceRecord, error) {
 	out := make([]*instanceRecord, 0, len(ids))
+	var missing []string
 	for _, id := range ids {
 		r, err := t.liveInstance(id)
+		if model.CodeOf(err) == model.CodeInvalidInstanceIDNotFound {
+			missing = append(missing, string(id))
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	switch len(missing) {
+	case 0:
+		return out, nil
+	case 1:
+		return nil, model.KindInstance.NotFound(missing[0])
+	}
+	return nil, model.Errorf(model.CodeInvalidInstanceIDNotFound, "The instance IDs '%s' do not exist", strings.Join(missing, ", "))
 }
 
 // StopInstances stops running instances: stored as stopped, answered as
@@ -533,6 +605,8 @@ func (s *Service) transition(ctx context.Context, c Caller, op string, ids []str
 			switch {
 			case slices.Contains(stay, r.State):
 				out = append(out, InstanceStateChange{r.ID, r.State, r.State})
+			case r.State == from && to == model.StateStopped && r.DisableAPIStop:
+				return mayNot(r.ID, "stopped", "disableApiStop")
 			case r.State == from:
 				out = append(out, InstanceStateChange{r.ID, from, shown})
 				r.State, r.StateChanged = to, s.now().UTC()

@@ -433,7 +433,15 @@ func TestTerminateFreesGroups(t *testing.T) {
 	_, err = f.TerminateInstances(ctx, bob, []string{"instance"})
 	wantErr(t, err, model.CodeInvalidInstanceIDMalformed, "instance")
 	_, err = f.TerminateInstances(ctx, bob, nil)
-	wantErr(t, err, model.CodeMissingParameter, "InstanceId")
+	wantErr(t, err, model.CodeInvalidParameterCombination, "No instances specified")
+	// Every unknown ID is named, and a known one among them is not
+	// terminated.
+	live := f.run(bob, service.RunInstancesInput{}).Instances[0].ID
+	_, err = f.TerminateInstances(ctx, bob, []string{"i-0123456789abcdef0", string(live), "i-0123456789abcdef1"})
+	wantErr(t, err, model.CodeInvalidInstanceIDNotFound, "The instance IDs 'i-0123456789abcdef0, i-0123456789abcdef1' do not exist")
+	if v := f.describeInstance(bob, live); v.State != model.StateRunning {
+		t.Errorf("%s is %s after a failed terminate", live, v.State)
+	}
 }
 
 func TestTerminatedInstancesExpire(t *testing.T) {

@@ -36,6 +36,12 @@ type InterfaceSpec struct {
 	Description         string
 	DeleteOnTermination *bool // default: true for a new interface, false for an existing one
 	Conntrack           model.ConntrackTimeouts
+	// AssociatePublicIP is AssociatePublicIpAddress: Palisade has no public
+	// IPv4 addresses, so only false (which the aws CLI sends for
+	// --no-associate-public-ip-address) is accepted.
+	AssociatePublicIP *bool
+	Secondary         SecondaryIPs // PrivateIpAddresses.N, SecondaryPrivateIpAddressCount
+	IPv6Addresses     []string     // Ipv6Addresses.N
 }
 
 // RunInstancesInput is RunInstances' request.
@@ -46,13 +52,16 @@ type RunInstancesInput struct {
 	MaxCount          *int32
 	SubnetID          string   // "": the default subnet of Zone (or of <region>a) in the default VPC
 	Zone              string   // Placement.AvailabilityZone
+	ZoneID            string   // Placement.AvailabilityZoneId, instead of Zone
 	GroupIDs          []string // SecurityGroupId.N
 	GroupNames        []string // SecurityGroup.N: names in the default VPC
 	PrivateIP         string
+	IPv6Addresses     []string // Ipv6Address.N
 	IPv6AddressCount  int32
 	Interfaces        []InterfaceSpec // NetworkInterface.N
 	TagSpecifications []TagSpecification
 	ClientToken       string
+	Options           LaunchOptions
 }
 
 // RunInstances launches between MinCount and MaxCount instances (as many as
@@ -114,10 +123,18 @@ func checkRun(c Caller, in *RunInstancesInput) (int, int, error) {
 	if !validInstanceType(in.InstanceType) {
 		return 0, 0, model.Errorf(model.CodeInvalidParameterValue, "Invalid value '%s' for InstanceType.", in.InstanceType)
 	}
+	zone, err := zoneOf(c.Region, in.Zone, in.ZoneID)
+	if err != nil {
+		return 0, 0, err
+	}
+	in.Zone, in.ZoneID = zone, ""
 	if in.Zone != "" && !validZone(c.Region, in.Zone) {
 		return 0, 0, model.Errorf(model.CodeInvalidParameterValue, "Invalid availability zone: [%s]", in.Zone)
 	}
 	if err := checkClientToken(in.ClientToken); err != nil {
+		return 0, 0, err
+	}
+	if err := in.Options.check(); err != nil {
 		return 0, 0, err
 	}
 	if err := checkTopLevel(in); err != nil {
@@ -143,6 +160,8 @@ func checkTopLevel(in *RunInstancesInput) error {
 			return bad("private IP address")
 		case in.IPv6AddressCount != 0:
 			return bad("IPv6 address count")
+		case len(in.IPv6Addresses) > 0:
+			return bad("IPv6 addresses")
 		}
 		return nil
 	}
@@ -150,7 +169,8 @@ func checkTopLevel(in *RunInstancesInput) error {
 		return model.Errorf(model.CodeInvalidParameterCombination, "The parameter groupName cannot be used with the parameter subnet")
 	}
 	zero := int32(0)
-	in.Interfaces = []InterfaceSpec{{DeviceIndex: &zero, SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP, IPv6AddressCount: in.IPv6AddressCount}}
+	in.Interfaces = []InterfaceSpec{{DeviceIndex: &zero, SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP,
+		IPv6Addresses: in.IPv6Addresses, IPv6AddressCount: in.IPv6AddressCount}}
 	return nil
 }
 
@@ -190,12 +210,16 @@ func checkInterfaceSpecs(specs []InterfaceSpec, count int) error {
 // checkInterfaceSpec validates one interface of an instance; count is
 // MaxCount.
 func checkInterfaceSpec(sp InterfaceSpec, count int) error {
+	if sp.AssociatePublicIP != nil && *sp.AssociatePublicIP {
+		return model.Errorf(model.CodeInvalidParameterValue, "Palisade assigns no public IPv4 addresses: AssociatePublicIpAddress can only be false.")
+	}
 	if sp.NetworkInterfaceID != "" {
 		if _, err := model.ParseENIID(sp.NetworkInterfaceID); err != nil {
 			return err
 		}
 		switch {
-		case sp.SubnetID != "" || len(sp.GroupIDs) > 0 || sp.PrivateIP != "" || sp.IPv6AddressCount != 0 || sp.Description != "" || sp.Conntrack != (model.ConntrackTimeouts{}):
+		case sp.SubnetID != "" || len(sp.GroupIDs) > 0 || sp.PrivateIP != "" || sp.IPv6AddressCount != 0 || sp.Description != "" || sp.Conntrack != (model.ConntrackTimeouts{}) ||
+			len(sp.Secondary.Specs) > 0 || sp.Secondary.Count != 0 || len(sp.IPv6Addresses) > 0:
 			return model.Errorf(model.CodeInvalidParameterCombination, "An existing network interface (%s) cannot be given the parameters of a new one.", sp.NetworkInterfaceID)
 		case count > 1:
 			return model.Errorf(model.CodeInvalidParameterCombination, "An existing network interface can be attached only when launching a single instance.")
@@ -209,10 +233,17 @@ func checkInterfaceSpec(sp InterfaceSpec, count int) error {
 			return err
 		}
 	}
-	if sp.PrivateIP != "" && count > 1 {
+	if (sp.PrivateIP != "" || len(sp.Secondary.Specs) > 0 || len(sp.IPv6Addresses) > 0) && count > 1 {
 		return model.Errorf(model.CodeInvalidParameterCombination, "A private IP address can be specified only when launching a single instance.")
 	}
-	if _, err := parsePrivateIP(sp.PrivateIP); err != nil {
+	ip, err := parsePrivateIP(sp.PrivateIP)
+	if err != nil {
+		return err
+	}
+	if _, _, err := sp.Secondary.resolve(ip); err != nil {
+		return err
+	}
+	if _, err := parseIPv6s(sp.IPv6Addresses, sp.IPv6AddressCount); err != nil {
 		return err
 	}
 	return firstError(checkIPv6Count(sp.IPv6AddressCount), model.CheckConntrackTimeouts(sp.Conntrack), checkENIDescription(sp.Description))
@@ -355,8 +386,10 @@ func (l *launch) newSpec(sn *model.Subnet, sp InterfaceSpec, primary bool) (eniS
 	if err != nil {
 		return eniSpec{}, err
 	}
-	ip, _ := parsePrivateIP(sp.PrivateIP) // checked by checkInterfaceSpec
-	return eniSpec{sn, groups, ip, sp.IPv6AddressCount, sp.Description, sp.Conntrack, l.tags[ResourceTypeNetworkInterface]}, nil
+	ip, _ := parsePrivateIP(sp.PrivateIP)        // checked by checkInterfaceSpec
+	ip, secondary, _ := sp.Secondary.resolve(ip) // checked by checkInterfaceSpec
+	v6, _ := parseIPv6s(sp.IPv6Addresses, sp.IPv6AddressCount)
+	return eniSpec{sn, groups, ip, sp.IPv6AddressCount, sp.Description, sp.Conntrack, l.tags[ResourceTypeNetworkInterface], secondary, sp.Secondary.Count, v6}, nil
 }
 
 // count decides how many instances to launch: MaxCount if it fits, else
@@ -416,7 +449,7 @@ func (l *launch) create(n int) (*Reservation, error) {
 			ImageID: l.in.ImageID, InstanceType: l.in.InstanceType, State: t.s.startState(),
 			VPC: l.primary.VPC, Subnet: l.primary.ID, Zone: l.primary.Zone,
 			LaunchTime: now, StateChanged: now, ClientToken: l.in.ClientToken, Tags: l.tags[ResourceTypeInstance],
-		}, LaunchIndex: k, RequestHash: l.hash}
+		}, LaunchIndex: k, RequestHash: l.hash, launchAttributes: l.in.Options.attributes()}
 		saved := l.pools.save()
 		enis := map[model.ENIID]*eniRecord{}
 		var made []*eniRecord
@@ -448,6 +481,7 @@ func (l *launch) create(n int) (*Reservation, error) {
 		}
 		v := instanceView(r, enis, names)
 		v.State = model.StatePending
+		v.StateTransitionReason, v.StateReason = stateReasons(&v.Instance)
 		res.Instances = append(res.Instances, v)
 	}
 	if l.in.ClientToken != "" {

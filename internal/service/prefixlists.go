@@ -34,6 +34,9 @@ const (
 	plStateCreated  = "create-complete"
 	plStateModified = "modify-complete"
 	plStateDeleted  = "delete-in-progress"
+	// plStateDeleteFailed is where a delete of a list that rules still
+	// reference ends: the list stays, whole and in use.
+	plStateDeleteFailed = "delete-failed"
 )
 
 // plRecord is how a prefix list is stored: model.PrefixList plus what it
@@ -373,7 +376,10 @@ func (t *tx) checkResize(r *plRecord) error {
 }
 
 // DeleteManagedPrefixList deletes a prefix list that no rule references,
-// with its kept versions.
+// with its kept versions. As on AWS, deleting a list that rules still
+// reference is accepted (answered delete-in-progress) and fails afterwards:
+// the list stays, in the state delete-failed, and can be deleted again once
+// nothing references it.
 func (s *Service) DeleteManagedPrefixList(ctx context.Context, c Caller, idText string) (*ManagedPrefixList, error) {
 	id, err := model.ParsePrefixListID(idText)
 	if err != nil {
@@ -389,12 +395,11 @@ func (s *Service) DeleteManagedPrefixList(ctx context.Context, c Caller, idText 
 		if err != nil {
 			return err
 		}
-		for _, g := range groups {
-			for _, rule := range g.Rules {
-				if rule.Peer.Kind == model.PeerPrefixList && rule.Peer.PrefixList == id {
-					return model.Errorf(model.CodeDependencyViolation, "resource %s has a dependent object", id)
-				}
-			}
+		r.State = plStateDeleted
+		out = r.view()
+		if referenced(groups, id) {
+			r.State = plStateDeleteFailed
+			return t.put(kindPL, string(id), r)
 		}
 		page, err := t.List(kindPrefix(t.c, kindPLVersion)+string(id)+"/", store.ListOptions{})
 		if err != nil {
@@ -405,14 +410,24 @@ func (s *Service) DeleteManagedPrefixList(ctx context.Context, c Caller, idText 
 				return err
 			}
 		}
-		r.State = plStateDeleted
-		out = r.view()
 		return t.del(kindPL, string(id))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// referenced reports whether a rule of one of groups references list id.
+func referenced(groups []model.SecurityGroup, id model.PrefixListID) bool {
+	for _, g := range groups {
+		for _, rule := range g.Rules {
+			if rule.Peer.Kind == model.PeerPrefixList && rule.Peer.PrefixList == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // DescribeManagedPrefixListsInput is DescribeManagedPrefixLists' request.

@@ -222,12 +222,23 @@ func TestDeleteManagedPrefixList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.DeleteManagedPrefixList(ctx, bob, id)
-	wantErr(t, err, model.CodeDependencyViolation, "resource "+id+" has a dependent object")
+	// Deleting it while a rule references it is accepted, and fails
+	// afterwards: the list stays, in delete-failed, still in use.
+	got, err := f.DeleteManagedPrefixList(ctx, bob, id)
+	if err != nil || got.State != "delete-in-progress" {
+		t.Fatalf("delete of a referenced list: %+v %v", got, err)
+	}
+	lists, _, err := f.DescribeManagedPrefixLists(ctx, bob, service.DescribeManagedPrefixListsInput{IDs: []string{id}})
+	if err != nil || len(lists) != 1 || lists[0].State != "delete-failed" || len(lists[0].Entries) != 1 {
+		t.Fatalf("after a failed delete: %+v %v", lists, err)
+	}
+	if got := f.plEntries(pl.ID, nil); got != "10.0.0.0/8" {
+		t.Fatalf("entries after a failed delete: %q", got)
+	}
 	if _, err := f.Revoke(ctx, bob, service.RevokeInput{Group: service.GroupRef{ID: string(g.ID)}, Direction: model.Egress, RuleIDs: []string{string(rules[0].Rule.ID)}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.DeleteManagedPrefixList(ctx, bob, id)
+	got, err = f.DeleteManagedPrefixList(ctx, bob, id)
 	if err != nil || got.State != "delete-in-progress" {
 		t.Fatalf("%+v %v", got, err)
 	}

@@ -30,14 +30,15 @@ func (s *Service) Authorize(ctx context.Context, c Caller, in AuthorizeInput) ([
 	if in.Direction == model.Egress && in.Group.ID == "" {
 		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter groupId")
 	}
-	if len(in.Permissions) == 0 {
-		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter ipPermissions")
-	}
 	var out []GroupRule
 	err := s.txn(ctx, c, "AuthorizeSecurityGroup"+dirName(in.Direction), func(t *tx) error {
+		// As on AWS, a group that does not exist is the first thing said.
 		g, err := t.resolveGroup(in.Group)
 		if err != nil {
 			return err
+		}
+		if len(in.Permissions) == 0 {
+			return model.Errorf(model.CodeMissingParameter, "The request must contain the parameter ipPermissions")
 		}
 		rules, err := t.expand(g, in.Direction, in.Permissions, false)
 		if err != nil {
@@ -85,6 +86,9 @@ func (t *tx) expand(g *model.SecurityGroup, d model.Direction, perms []model.Per
 	for _, p := range perms {
 		p.Groups = append([]model.GroupSourceSpec(nil), p.Groups...)
 		for i := range p.Groups {
+			if err := checkPairNetwork(g, p.Groups[i]); err != nil {
+				return nil, err
+			}
 			if p.Groups[i].GroupID != "" || p.Groups[i].GroupName == "" {
 				continue
 			}
@@ -101,6 +105,22 @@ func (t *tx) expand(g *model.SecurityGroup, d model.Direction, perms []model.Per
 		out = append(out, rules...)
 	}
 	return out, nil
+}
+
+// checkPairNetwork checks a group pair's VpcId and VpcPeeringConnectionId:
+// without peering, a referenced group is in g's own VPC, which a client may
+// name, and every peering connection ID names one that does not exist.
+func checkPairNetwork(g *model.SecurityGroup, p model.GroupSourceSpec) error {
+	if p.PeeringID != "" {
+		return model.Errorf(model.CodeInvalidPeeringIDNotFound, "The vpcPeeringConnection ID '%s' does not exist", p.PeeringID)
+	}
+	if p.VpcID == "" || p.VpcID == string(g.VPC) {
+		return nil
+	}
+	if _, err := model.ParseVpcID(p.VpcID); err != nil {
+		return err
+	}
+	return model.Errorf(model.CodeInvalidGroupNotFound, "You have specified two resources that belong to different networks.")
 }
 
 // checkPeer makes sure a rule's peer exists in the caller's account and, for

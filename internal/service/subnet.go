@@ -16,6 +16,7 @@ type CreateSubnetInput struct {
 	CIDR     string
 	IPv6CIDR string // optional /64 inside the VPC's /56
 	Zone     string // optional; default <region>a
+	ZoneID   string // AvailabilityZoneId, instead of Zone
 	Tags     model.Tags
 }
 
@@ -32,7 +33,10 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 	if err != nil {
 		return nil, err
 	}
-	zone := in.Zone
+	zone, err := zoneOf(c.Region, in.Zone, in.ZoneID)
+	if err != nil {
+		return nil, err
+	}
 	if zone == "" {
 		zone = c.Region + "a"
 	} else if !validZone(c.Region, zone) {
@@ -123,8 +127,16 @@ func subnetFields(v *model.Subnet) fieldsFunc {
 			return []string{v.CIDR.String()}, true
 		case "ipv6-cidr-block-association.ipv6-cidr-block":
 			return nonEmpty(prefixString(v.IPv6CIDR)), true
+		case "ipv6-cidr-block-association.state":
+			return nonEmpty(ifValid(v.IPv6CIDR, "associated")), true
+		case "ipv6-native":
+			return []string{"false"}, true
+		case "map-public-ip-on-launch":
+			return []string{"false"}, true
 		case "availability-zone", "availabilityZone":
 			return []string{v.Zone}, true
+		case "availability-zone-id":
+			return nonEmpty(zoneID(v.Zone)), true
 		case "default-for-az", "defaultForAz":
 			return []string{strconv.FormatBool(v.DefaultForAz)}, true
 		case "state":

@@ -255,12 +255,20 @@ func vpcFields(v *model.VPC) fieldsFunc {
 		switch name {
 		case "vpc-id":
 			return []string{string(v.ID)}, true
-		case "cidr", "cidr-block-association.cidr-block":
+		// "cidr-block" and "isDefault" are not in AWS's documentation but
+		// AWS accepts them, and Ansible and Terraform send them.
+		case "cidr", "cidr-block", "cidr-block-association.cidr-block":
 			return []string{v.CIDR.String()}, true
+		case "cidr-block-association.state":
+			return []string{"associated"}, true
 		case "ipv6-cidr-block-association.ipv6-cidr-block":
 			return nonEmpty(prefixString(v.IPv6CIDR)), true
-		case "is-default":
+		case "ipv6-cidr-block-association.state":
+			return nonEmpty(ifValid(v.IPv6CIDR, "associated")), true
+		case "is-default", "isDefault":
 			return []string{strconv.FormatBool(v.IsDefault)}, true
+		case "dhcp-options-id":
+			return []string{"default"}, true
 		case "state":
 			return []string{"available"}, true
 		case "owner-id":
@@ -275,6 +283,14 @@ func prefixString(p netip.Prefix) string {
 		return ""
 	}
 	return p.String()
+}
+
+// ifValid returns s when p is a prefix, "" otherwise.
+func ifValid(p netip.Prefix, s string) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return s
 }
 
 func nonEmpty(ss ...string) []string {

@@ -95,19 +95,6 @@ func ruleText(r model.Rule) string {
 	if r.Direction == model.Egress {
 		dir, prep = "outbound", "to"
 	}
-	what := "all traffic"
-	if n, ok := r.Protocol.Number(); ok {
-		from, to, has := r.WirePorts()
-		switch {
-		case n.HasPorts() && from == to:
-			what = fmt.Sprintf("%s %d", n, from)
-		case n.HasPorts():
-			what = fmt.Sprintf("%s %d-%d", n, from, to)
-		case has:
-			what = fmt.Sprintf("%s type %d code %d", n, from, to)
-		default:
-			what = "protocol " + n.String()
-		}
-	}
+	what := r.TrafficText()
 	return fmt.Sprintf("%s %s %s %s", dir, what, prep, r.Peer)
 }

@@ -289,3 +289,22 @@ func CheckNoRepeats(rules []Rule) error {
 	}
 	return nil
 }
+
+// TrafficText names what r lets through, for people: "tcp 22",
+// "udp 1000-2000", "icmp type 8 code 0", "protocol gre" or "all traffic".
+func (r Rule) TrafficText() string {
+	n, ok := r.Protocol.Number()
+	if !ok {
+		return "all traffic"
+	}
+	from, to, has := r.WirePorts()
+	switch {
+	case n.HasPorts() && from == to:
+		return fmt.Sprintf("%s %d", n, from)
+	case n.HasPorts():
+		return fmt.Sprintf("%s %d-%d", n, from, to)
+	case has:
+		return fmt.Sprintf("%s type %d code %d", n, from, to)
+	}
+	return "protocol " + n.String()
+}

@@ -139,19 +139,6 @@ func joinGroups(gs []model.GroupID) string {
 // describeEntry renders a rule for a person: "tcp 22 from 203.0.113.5/32".
 func describeEntry(e *Entry, prep string) string {
 	r := e.Rule
-	what := "all traffic"
-	if n, ok := r.Protocol.Number(); ok {
-		from, to, has := r.WirePorts()
-		switch {
-		case n.HasPorts() && from == to:
-			what = fmt.Sprintf("%s %d", n, from)
-		case n.HasPorts():
-			what = fmt.Sprintf("%s %d-%d", n, from, to)
-		case has:
-			what = fmt.Sprintf("%s type %d code %d", n, from, to)
-		default:
-			what = "protocol " + n.String()
-		}
-	}
+	what := r.TrafficText()
 	return fmt.Sprintf("%s %s %s", what, prep, r.Peer)
 }

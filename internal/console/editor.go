@@ -117,18 +117,26 @@ func (c *Console) newEditor(r *http.Request, g *model.SecurityGroup, dir string)
 	return e
 }
 
-func (c *Console) editRulesPage(w http.ResponseWriter, r *http.Request, s *session) {
-	d, ok := direction(r.PathValue("dir"))
-	if !ok {
+// openEditor finds the group and direction the request's path names and
+// starts their editor; when it cannot, it has answered and ok is false.
+func (c *Console) openEditor(w http.ResponseWriter, r *http.Request, s *session) (e *editor, g *model.SecurityGroup, d model.Direction, ok bool) {
+	if d, ok = direction(r.PathValue("dir")); !ok {
 		http.NotFound(w, r)
-		return
+		return nil, nil, d, false
 	}
 	g, err := c.findGroup(r, s, r.PathValue("id"))
 	if err != nil {
 		c.failErr(w, r, s, err)
+		return nil, nil, d, false
+	}
+	return c.newEditor(r, g, r.PathValue("dir")), g, d, true
+}
+
+func (c *Console) editRulesPage(w http.ResponseWriter, r *http.Request, s *session) {
+	e, g, d, ok := c.openEditor(w, r, s)
+	if !ok {
 		return
 	}
-	e := c.newEditor(r, g, r.PathValue("dir"))
 	for _, rule := range g.RulesOf(d) {
 		e.Rows = append(e.Rows, rowOf(rule))
 	}
@@ -139,17 +147,10 @@ func (c *Console) editRulesPage(w http.ResponseWriter, r *http.Request, s *sessi
 // from the form or changed are removed, new and changed ones added, in one
 // transaction. With "preview" it only shows what would change.
 func (c *Console) saveRules(w http.ResponseWriter, r *http.Request, s *session) {
-	d, ok := direction(r.PathValue("dir"))
+	e, g, d, ok := c.openEditor(w, r, s)
 	if !ok {
-		http.NotFound(w, r)
 		return
 	}
-	g, err := c.findGroup(r, s, r.PathValue("id"))
-	if err != nil {
-		c.failErr(w, r, s, err)
-		return
-	}
-	e := c.newEditor(r, g, r.PathValue("dir"))
 	e.Rows = formRows(r)
 	in, pv, err := c.plan(r, g, d, e.Rows)
 	if err == nil && r.PostForm.Get("action") == "preview" {

@@ -2,8 +2,6 @@ package ec2api
 
 import "palisade.dev/palisade/internal/service"
 
-func init() { actionTables = append(actionTables, accountActions) }
-
 // accountActions serves what describes the account and its region.
 func accountActions() Table {
 	return Table{

@@ -7,8 +7,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, eniActions) }
-
 // eniActions serves network interfaces, which is where security groups
 // attach.
 func eniActions() Table {

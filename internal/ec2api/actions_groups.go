@@ -5,8 +5,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, groupActions) }
-
 // groupActions serves security groups as wholes; their rules are in
 // actions_rules.go.
 func groupActions() Table {

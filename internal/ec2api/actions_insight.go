@@ -4,8 +4,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, insightActions) }
-
 // insightActions answer questions about the caller's groups: what happens
 // to a flow, and which rules are risky. They read, never write, and are
 // Palisade's own (no DryRun).

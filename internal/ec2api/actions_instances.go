@@ -5,8 +5,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, instanceActions) }
-
 // instanceActions serves instances: in the lab, network namespaces whose
 // interfaces carry security groups.
 func instanceActions() Table {

@@ -5,8 +5,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, labActions) }
-
 // labActions serve Palisade's own lab hosts ("outside computers") through
 // the same signed endpoint as every EC2 action. They are not EC2 actions,
 // so their names carry the Palisade prefix and they take no DryRun.

@@ -7,8 +7,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, prefixListActions) }
-
 // prefixListActions serves customer-managed prefix lists, which rules may
 // use as their peer.
 func prefixListActions() Table {

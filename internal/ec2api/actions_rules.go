@@ -5,8 +5,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, ruleActions) }
-
 // ruleActions serves the rules of security groups.
 func ruleActions() Table {
 	return Table{

@@ -5,8 +5,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, tagActions) }
-
 // tagActions serves the tags of every taggable resource.
 func tagActions() Table {
 	return Table{

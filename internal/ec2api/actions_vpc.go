@@ -7,8 +7,6 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-func init() { actionTables = append(actionTables, vpcActions) }
-
 // vpcActions serves VPCs and subnets.
 func vpcActions() Table {
 	return Table{

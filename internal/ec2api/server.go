@@ -90,8 +90,20 @@ func ec2Actions() Table {
 	return t
 }
 
-// actionTables lists the functions returning each handler file's actions.
-var actionTables []func() Table
+// actionTables lists the functions returning each handler file's actions:
+// every action the server answers is in one of these tables.
+var actionTables = []func() Table{
+	accountActions,    // actions_account.go: Palisade's accounts
+	eniActions,        // actions_enis.go
+	groupActions,      // actions_groups.go
+	insightActions,    // actions_insight.go: explain, audit
+	instanceActions,   // actions_instances.go
+	labActions,        // actions_lab.go: lab hosts
+	prefixListActions, // actions_prefixlists.go
+	ruleActions,       // actions_rules.go
+	tagActions,        // actions_tags.go
+	vpcActions,        // actions_vpc.go
+}
 
 // ServeHTTP answers one request and logs one line about it. Nothing answers
 // 5xx for bad input: every failure of the client is a *model.Error with a

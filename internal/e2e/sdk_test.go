@@ -85,7 +85,7 @@ func TestSDK(t *testing.T) {
 }
 
 // Responses larger than net/http's 4 KiB write buffer reach the SDK whole,
-// request after request, with no retry (see sdkHTTPClient: the SDK's own
+// request after request, with no retry (see testutil.SDKHTTPClient: the SDK's own
 // transport lost one within a few dozen).
 func TestSDKReadsLargeResponses(t *testing.T) {
 	t.Parallel()

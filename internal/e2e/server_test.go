@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"palisade.dev/palisade/internal/testutil"
 )
 
 // startTimeout bounds how long a server may take to answer /healthz.
@@ -69,7 +71,7 @@ func startServerTLS(t testing.TB, dir string, env []string, roots *x509.CertPool
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, dir: dir, cmd: cmd, log: &tail{}, exited: make(chan struct{}), http: sdkHTTPClient}
+	s := &server{t: t, dir: dir, cmd: cmd, log: &tail{}, exited: make(chan struct{}), http: testutil.SDKHTTPClient}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func startServerTLS(t testing.TB, dir string, env []string, roots *x509.CertPool
 	s.endpoint = "http://" + s.addr
 	if roots != nil {
 		s.endpoint = "https://" + s.addr
-		s.http = &http.Client{Transport: readOnlyBodies{&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+		s.http = &http.Client{Transport: testutil.SDKTransport(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}})}
 	}
 	s.waitHealthy()
 	return s
@@ -236,29 +238,6 @@ func (s *server) account(c aws.Credentials) string {
 		s.t.Fatal(err)
 	}
 	return aws.ToString(out.Account)
-}
-
-// sdkHTTPClient is the HTTP client of the tests' SDK clients. Its
-// transport hides the WriteTo method of request bodies: smithy-go closes a
-// request body as soon as the response arrives, and its body's WriteTo then
-// answers io.EOF as an error, which net/http's writer (still checking that
-// the body has no bytes beyond its Content-Length) takes for a failed
-// write: it closes the connection, under the response body being read
-// ("use of closed network connection" on responses of more than 4 KiB,
-// aws-sdk-go-v2 #2737). Read answers a closed body with a plain EOF.
-var sdkHTTPClient = &http.Client{Transport: readOnlyBodies{http.DefaultTransport.(*http.Transport).Clone()}}
-
-// readOnlyBodies passes requests to its transport with bodies that offer
-// only Read and Close.
-type readOnlyBodies struct{ next http.RoundTripper }
-
-func (t readOnlyBodies) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r2 := *r
-		r2.Body = struct{ io.ReadCloser }{r.Body}
-		r = &r2
-	}
-	return t.next.RoundTrip(r)
 }
 
 // baseEnv is a minimal environment for child processes: no AWS_* or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/mem"
+	"palisade.dev/palisade/internal/testutil"
 )
 
 // The account and key the handler tests sign with.
@@ -151,31 +151,8 @@ func (h *apiHarness) sdkClient() *ec2.Client {
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(apiKeyID, apiSecret, ""),
 		Retryer:      retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 3 }),
-		HTTPClient:   sdkHTTPClient,
+		HTTPClient:   testutil.SDKHTTPClient,
 	})
-}
-
-// sdkHTTPClient is the HTTP client of the tests' SDK clients. Its
-// transport hides the WriteTo method of request bodies: smithy-go closes a
-// request body as soon as the response arrives, and its body's WriteTo then
-// answers io.EOF as an error, which net/http's writer (still checking that
-// the body has no bytes beyond its Content-Length) takes for a failed
-// write: it closes the connection, under the response body being read
-// ("use of closed network connection", aws-sdk-go-v2 #2737). A retried
-// RunInstances then answered its first launch, already running.
-var sdkHTTPClient = &http.Client{Transport: readOnlyBodies{http.DefaultTransport.(*http.Transport).Clone()}}
-
-// readOnlyBodies passes requests to its transport with bodies that offer
-// only Read and Close.
-type readOnlyBodies struct{ next http.RoundTripper }
-
-func (t readOnlyBodies) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r2 := *r
-		r2.Body = struct{ io.ReadCloser }{r.Body}
-		r = &r2
-	}
-	return t.next.RoundTrip(r)
 }
 
 // goldenXML compares body (with the request ID made stable) to

@@ -21,6 +21,7 @@ import (
 
 	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/testutil"
 )
 
 const (
@@ -114,7 +115,7 @@ func newClient(t *testing.T, secret string) (*ec2.Client, *fakeEC2) {
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(sdkKeyID, secret, ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   sdkHTTPClient,
+		HTTPClient:   testutil.SDKHTTPClient,
 	})
 	return client, fake
 }
@@ -208,7 +209,7 @@ func TestSDKAuthErrors(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	stranger := ec2.New(ec2.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{}, HTTPClient: sdkHTTPClient,
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{}, HTTPClient: testutil.SDKHTTPClient,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTRANGER", "x", ""),
 	})
 	_, err = stranger.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{})

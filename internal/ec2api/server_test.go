@@ -25,6 +25,7 @@ import (
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store/mem"
+	"palisade.dev/palisade/internal/testutil"
 )
 
 // acctServer is the real Server with real accounts over an in-memory store,
@@ -69,12 +70,12 @@ func (s *acctServer) creds(k auth.AccessKey) aws.CredentialsProvider {
 
 func (s *acctServer) sts(k auth.AccessKey) *sts.Client {
 	return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url),
-		Credentials: s.creds(k), Retryer: aws.NopRetryer{}, HTTPClient: sdkHTTPClient})
+		Credentials: s.creds(k), Retryer: aws.NopRetryer{}, HTTPClient: testutil.SDKHTTPClient})
 }
 
 func (s *acctServer) ec2(k auth.AccessKey) *ec2.Client {
 	return ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url),
-		Credentials: s.creds(k), Retryer: aws.NopRetryer{}, HTTPClient: sdkHTTPClient})
+		Credentials: s.creds(k), Retryer: aws.NopRetryer{}, HTTPClient: testutil.SDKHTTPClient})
 }
 
 // post sends form signed with k for service, and returns status and body.

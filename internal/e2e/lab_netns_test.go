@@ -1,8 +1,9 @@
 package e2e
 
 import (
-	"os/exec"
 	"testing"
+
+	"palisade.dev/palisade/internal/testutil"
 )
 
 // TestLabDownAfterIPNetnsAdd is the reproduction, with the binary:
@@ -18,22 +19,16 @@ func TestLabDownAfterIPNetnsAdd(t *testing.T) {
 	i := launch(t, l.ec2, v, g)
 	a := l.addHost(t, "us-east-1", v.ID, officeIP, "")
 	waitNS(t, i.ID, a)
-	ipNetns := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", append([]string{"netns"}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("ip netns %v: %v\n%s", args, err, out)
-		}
-	}
 	other := uniqueName("other")
-	ipNetns("add", other)
+	testutil.IPNetns(t, "add", other)
 	serveTCP(t, i.ID, 22)
 	eventuallyTCP(t, a, port(i.IP, 22), connected)
-	ipNetns("exec", i.ID, "true")
+	testutil.IPNetns(t, "exec", i.ID, "true")
 
 	l.stop()
 	labDown(t) // fails the test on a failed lab down, or on anything left
-	ipNetns("exec", other, "true")
-	ipNetns("delete", other)
+	testutil.IPNetns(t, "exec", other, "true")
+	testutil.IPNetns(t, "delete", other)
 	if nsExists(other) {
 		t.Errorf("%s still exists after ip netns delete", other)
 	}

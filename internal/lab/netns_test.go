@@ -15,15 +15,6 @@ import (
 // in a mount namespace of its own whose /run starts empty, as on a freshly
 // booted machine (testutil.Isolate): /run/netns does not exist yet.
 
-// ipNetns runs `ip netns ARGS...` and fails the test on error.
-func ipNetns(t *testing.T, args ...string) {
-	t.Helper()
-	ipCmd := testutil.RequireCommand(t, "ip")
-	if out, err := exec.Command(ipCmd, append([]string{"netns"}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns %v: %v\n%s", args, err, out)
-	}
-}
-
 // requireNoNames fails unless /run/netns holds no name at all.
 func requireNoNames(t *testing.T) {
 	t.Helper()
@@ -57,11 +48,11 @@ func TestNamespacesStayRemovableAfterIPNetnsAdd(t *testing.T) {
 	mustEnsureHost(t, l, h)
 
 	other := "plo-" + randHex(8)
-	ipNetns(t, "add", other)
+	testutil.IPNetns(t, "add", other)
 
 	srv := serve(t, b.ID, netip.Addr{})
 	mustReach(t, a.ID, netip.AddrPortFrom(ip("172.31.5.10"), srv.Port()), b.ID, ip("172.31.5.9"))
-	ipNetns(t, "exec", a.ID, "true")
+	testutil.IPNetns(t, "exec", a.ID, "true")
 	if err := l.RemoveInstance(a.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +62,7 @@ func TestNamespacesStayRemovableAfterIPNetnsAdd(t *testing.T) {
 	}
 	requireGone(t, b.ID, h.Name, l.RouterNamespace(vpc))
 	requireEmpty(t, l)
-	ipNetns(t, "delete", other)
+	testutil.IPNetns(t, "delete", other)
 	requireNoNames(t)
 }
 

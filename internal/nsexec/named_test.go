@@ -3,7 +3,6 @@ package nsexec
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/vishvananda/netns"
@@ -13,14 +12,6 @@ import (
 
 // Each test here runs alone in a mount namespace of its own with an empty
 // /run (testutil.Isolate): they change how /run/netns is mounted.
-
-func ipNetns(t *testing.T, args ...string) {
-	t.Helper()
-	ipCmd := testutil.RequireCommand(t, "ip")
-	if out, err := exec.Command(ipCmd, append([]string{"netns"}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns %v: %v\n%s", args, err, out)
-	}
-}
 
 func requireNoName(t *testing.T, name string) {
 	t.Helper()
@@ -45,12 +36,12 @@ func TestCreateNamedPreparesTheDirectoryAsIPDoes(t *testing.T) {
 	if err := CreateNamed("ours"); !errors.Is(err, ErrExist) {
 		t.Errorf("creating ours again: %v, want ErrExist", err)
 	}
-	ipNetns(t, "add", "theirs")
-	ipNetns(t, "exec", "ours", "true")
+	testutil.IPNetns(t, "add", "theirs")
+	testutil.IPNetns(t, "exec", "ours", "true")
 	if err := RemoveNamed("theirs"); err != nil {
 		t.Fatal(err)
 	}
-	ipNetns(t, "delete", "ours")
+	testutil.IPNetns(t, "delete", "ours")
 	requireNoName(t, "ours")
 	requireNoName(t, "theirs")
 	if err := RemoveNamed("ours"); err != nil {
@@ -76,7 +67,7 @@ func TestDeadNamesAreReused(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ipNetns(t, "add", "theirs")
+	testutil.IPNetns(t, "add", "theirs")
 	if err := RemoveNamed("old"); err != nil {
 		t.Fatal(err)
 	}
@@ -86,13 +77,13 @@ func TestDeadNamesAreReused(t *testing.T) {
 	if err := CreateNamed("old"); err != nil {
 		t.Fatal(err)
 	}
-	ipNetns(t, "exec", "old", "true")
+	testutil.IPNetns(t, "exec", "old", "true")
 	if Dead("old") {
 		t.Error("old is still dead after CreateNamed")
 	}
 	if err := RemoveNamed("old"); err != nil {
 		t.Fatal(err)
 	}
-	ipNetns(t, "delete", "theirs")
+	testutil.IPNetns(t, "delete", "theirs")
 	requireNoName(t, "theirs")
 }

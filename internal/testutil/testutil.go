@@ -42,3 +42,13 @@ func RequireCommand(t testing.TB, name string) string {
 	Require(t, err == nil, "command "+name)
 	return p
 }
+
+// IPNetns runs `ip netns ARGS...` (iproute2, as a user or a container tool
+// would) and fails the test on error.
+func IPNetns(t testing.TB, args ...string) {
+	t.Helper()
+	ipCmd := RequireCommand(t, "ip")
+	if out, err := exec.Command(ipCmd, append([]string{"netns"}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns %v: %v\n%s", args, err, out)
+	}
+}

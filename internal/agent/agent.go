@@ -48,12 +48,12 @@ func DefaultConfig() Config {
 
 // Agent keeps this machine's lab and firewalls in step with the store.
 type Agent struct {
-	st    store.Store
-	lab   *lab.Lab
-	cfg   Config
-	log   *slog.Logger
-	world *world
-	vpcs  map[model.VpcID]*vpcState
+	st     store.Store
+	lab    *lab.Lab
+	cfg    Config
+	log    *slog.Logger
+	mirror *mirror
+	vpcs   map[model.VpcID]*vpcState
 	// Applied is signalled (non-blocking) after each reconcile with the store
 	// revision it reflects; benchmarks and tests wait on it.
 	applied chan int64
@@ -84,7 +84,7 @@ type vpcState struct {
 
 // New returns an agent over st that wires namespaces with l.
 func New(st store.Store, l *lab.Lab, cfg Config, log *slog.Logger) *Agent {
-	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), world: newWorld(),
+	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), mirror: newMirror(),
 		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1),
 		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}}
 }
@@ -125,9 +125,9 @@ func (a *Agent) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list resources: %w", err)
 	}
-	a.world = newWorld()
+	a.mirror = newMirror()
 	for _, kv := range page.KVs {
-		if err := a.world.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
+		if err := a.mirror.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
 			a.log.Error("skipping undecodable resource", "key", kv.Key, "err", err)
 		}
 	}
@@ -183,33 +183,33 @@ func (a *Agent) take(resp store.WatchResponse) {
 		if ev.Type == store.EventPut {
 			value = ev.KV.Value
 		}
-		if err := a.world.apply(ev.KV.Key, value, ev.KV.ModRevision); err != nil {
+		if err := a.mirror.apply(ev.KV.Key, value, ev.KV.ModRevision); err != nil {
 			a.log.Error("skipping undecodable resource", "key", ev.KV.Key, "err", err)
 		}
 	}
 	a.rev = resp.Revision
 }
 
-// reconcile makes the machine match the world: every changed VPC's router
-// and firewall, its instances and hosts; and removes what the world no
+// reconcile makes the machine match the mirror of the store: every changed VPC's router
+// and firewall, its instances and hosts; and removes what the mirror no
 // longer has. A whole reconcile (after listing the store, on drift, after
-// a failure) redoes every VPC and compares the lab with the world; the
+// a failure) redoes every VPC and compares the lab with the mirror; the
 // others touch only the VPCs and instances that changed, so that a rule
 // change in one VPC is enforced in the time of that VPC's compile and
 // table update.
 func (a *Agent) reconcile(ctx context.Context, whole bool) {
 	start := time.Now()
-	dirty := a.world.changed()
+	dirty := a.mirror.changed()
 	whole = whole || a.retry
 	a.retry = false
 	want := map[model.VpcID]bool{}
 	var views []*vpcView // every VPC's when whole
-	for _, id := range a.world.vpcIDs() {
+	for _, id := range a.mirror.vpcIDs() {
 		want[id] = true
 		if !whole && !dirty[id] && a.vpcs[id] != nil {
 			continue
 		}
-		v := a.world.view(id)
+		v := a.mirror.view(id)
 		views = append(views, v)
 		if err := a.reconcileVPC(v, whole); err != nil {
 			a.retry = true
@@ -350,8 +350,8 @@ func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
 	}
 }
 
-// removeStale removes VPCs that the world no longer has. A whole
-// reconcile (views holds every VPC's) also compares the lab with the world
+// removeStale removes VPCs that the mirror no longer has. A whole
+// reconcile (views holds every VPC's) also compares the lab with the mirror
 // and removes instances and hosts that nothing wants (left by a crash, or
 // by a store that changed while the agent was down); otherwise the per-VPC
 // wiring already removed them.

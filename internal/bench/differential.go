@@ -207,7 +207,7 @@ func RunDifferential(ctx context.Context, cfg DifferentialConfig) (res Different
 		}
 	}()
 	rng := mrand.New(mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	w, err := newDiffWorld(l, rng, defaultWorld, cfg.Logger)
+	w, err := newDiffLab(l, rng, defaultLabSize, cfg.Logger)
 	if err != nil {
 		return res, fmt.Errorf("build the lab: %w", err)
 	}
@@ -233,7 +233,7 @@ func RunDifferential(ctx context.Context, cfg DifferentialConfig) (res Different
 	return res, nil
 }
 
-func countInstances(w *diffWorld) int {
+func countInstances(w *diffLab) int {
 	seen := map[string]bool{}
 	for _, e := range w.ends {
 		if e.eni != "" {

@@ -62,7 +62,7 @@ func TestDifferentialCatchesAWrongTable(t *testing.T) {
 		}
 	})
 	rng := mrand.New(mrand.NewPCG(1, 2))
-	w, err := newDiffWorld(l, rng, defaultWorld, slog.New(slog.DiscardHandler))
+	w, err := newDiffLab(l, rng, defaultLabSize, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func (f *flight) kind() string {
 
 // runner sends batches of probes through the world and judges them.
 type runner struct {
-	w     *diffWorld
+	w     *diffLab
 	cfg   DifferentialConfig
 	rng   *mrand.Rand
 	nonce uint32 // marks this run's packets
@@ -80,7 +80,7 @@ type runner struct {
 	compiled *policy.Compiled
 }
 
-func newRunner(w *diffWorld, cfg DifferentialConfig, rng *mrand.Rand) *runner {
+func newRunner(w *diffLab, cfg DifferentialConfig, rng *mrand.Rand) *runner {
 	r := &runner{w: w, cfg: cfg, rng: rng, nonce: mrand.Uint32() | 1, inflight: map[uint32]*flight{}}
 	for _, e := range w.ends {
 		r.readers.Add(1)

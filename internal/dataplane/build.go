@@ -23,7 +23,7 @@ type chain struct {
 // ruleset is the whole table: what Render prints and Apply makes the
 // kernel hold.
 type ruleset struct {
-	objs   []*ctObj
+	objs   []*ctTimeoutObj
 	sets   []*set
 	chains []*chain
 	// deltas are how some sets (of members) were made from a set of the
@@ -160,7 +160,7 @@ type portOut struct {
 	chains [2]*chain
 	maps   [2]element // [0] in_ports, [1] out_ports
 	own    [2][]element
-	objs   []*ctObj
+	objs   []*ctTimeoutObj
 }
 
 // renders reports whether o is what p renders to (o being p.ENI's).
@@ -175,8 +175,8 @@ func (o *portOut) renders(p Port) bool {
 func renderPort(p Port) *portOut {
 	pol := p.Policy
 	o := &portOut{ifName: p.IfName, conntrack: pol.Conntrack, addrs: slices.Clone(pol.Addrs)}
-	tcp, udp := ctObjects(pol.Conntrack)
-	for _, c := range []*ctObj{tcp, udp} {
+	tcp, udp := ctTimeoutObjects(pol.Conntrack)
+	for _, c := range []*ctTimeoutObj{tcp, udp} {
 		if c != nil {
 			o.objs = append(o.objs, c)
 		}
@@ -185,9 +185,9 @@ func renderPort(p Port) *portOut {
 		o.groups[i] = slices.Clone(pol.Side(d).Groups)
 		c := &chain{name: portChainName(p.ENI, d), rules: timeoutRules(d, o.objs)}
 		for _, g := range unique(o.groups[i]) {
-			c.rules = append(c.rules, new(rb).jump(groupChainName(g, d)))
+			c.rules = append(c.rules, new(ruleBuilder).jump(groupChainName(g, d)))
 		}
-		c.rules = append(c.rules, new(rb).drop())
+		c.rules = append(c.rules, new(ruleBuilder).drop())
 		o.chains[i] = c
 		o.maps[i] = mapElem(p.IfName, &expr.Verdict{Kind: expr.VerdictGoto, Chain: c.name})
 	}
@@ -307,10 +307,10 @@ func famIdx(v6 bool) int {
 // so its assignment would win, but a receiver with default timeouts has no
 // rule that could undo the sender's: the sender's chain therefore assigns
 // its timeouts only to flows towards lab hosts.
-func timeoutRules(d model.Direction, objs []*ctObj) []rule {
+func timeoutRules(d model.Direction, objs []*ctTimeoutObj) []rule {
 	var out []rule
 	for _, o := range objs {
-		b := new(rb).eq(ldL4proto, []byte{o.proto}, protoName(o.proto))
+		b := new(ruleBuilder).eq(ldL4proto, []byte{o.proto}, protoName(o.proto))
 		if d == model.Egress {
 			b.lookup([]load{ldOif}, hostsSet, false)
 		}
@@ -353,7 +353,7 @@ func (b *builder) assemble(hosts []string) *ruleset {
 // own addresses, verdict maps) and the port chains.
 type portPieces struct {
 	hosts  []string // what they were made from, with the ports
-	objs   []*ctObj
+	objs   []*ctTimeoutObj
 	sets   []*set
 	chains []*chain
 }
@@ -367,7 +367,7 @@ func (b *builder) portPieces(hosts []string) *portPieces {
 		return pp
 	}
 	pp = &portPieces{hosts: hosts}
-	objs := map[string]*ctObj{}
+	objs := map[string]*ctTimeoutObj{}
 	var own, maps [2][]element // maps: [0] in_ports, [1] out_ports
 	for _, p := range b.ports {
 		out := b.next.ports[p.ENI]
@@ -383,7 +383,7 @@ func (b *builder) portPieces(hosts []string) *portPieces {
 	for _, o := range objs {
 		pp.objs = append(pp.objs, o)
 	}
-	sortedByName(pp.objs, func(o *ctObj) string { return o.name })
+	sortedByName(pp.objs, func(o *ctTimeoutObj) string { return o.name })
 	sortedByName(pp.chains, func(c *chain) string { return c.name })
 	pp.sets = fixedSets(hosts, own, maps)
 	return pp
@@ -568,16 +568,16 @@ func forwardBase() *chain {
 	return &chain{name: baseChain, base: &basePriority, rules: []rule{
 		antiSpoof(false),
 		antiSpoof(true),
-		new(rb).ctState(ctEstablished|ctRelated, "established,related").accept(),
+		new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").accept(),
 		dropInvalid(),
-		new(rb).vmap(ldIif, outMap).done(),
+		new(ruleBuilder).vmap(ldIif, outMap).done(),
 	}}
 }
 
 // antiSpoof drops a packet of one family whose interface and source address
 // are not one of a port's, unless it comes from a lab host.
 func antiSpoof(v6 bool) rule {
-	return new(rb).nfproto(v6).
+	return new(ruleBuilder).nfproto(v6).
 		lookup([]load{ldIif, ldAddr(v6, true)}, ownSetName(v6), true).
 		lookup([]load{ldIif}, hostsSet, true).drop()
 }
@@ -590,7 +590,7 @@ func antiSpoof(v6 bool) rule {
 // before. The state is tested first: it is one expression, and it fails for
 // nearly every packet that gets here.
 func dropInvalid() rule {
-	return new(rb).ctState(ctInvalid, "invalid").
+	return new(ruleBuilder).ctState(ctInvalid, "invalid").
 		neq(ldL4proto, []byte{uint8(model.ProtoICMP)}, protoName(uint8(model.ProtoICMP))).
 		neq(ldL4proto, []byte{uint8(model.ProtoICMPv6)}, protoName(uint8(model.ProtoICMPv6))).drop()
 }
@@ -603,7 +603,7 @@ func dropInvalid() rule {
 // that is neither a port nor a host gets nothing.
 func ingressSide() *chain {
 	return &chain{name: ingressChain, rules: []rule{
-		new(rb).vmap(ldOif, inMap).done(),
-		new(rb).drop(),
+		new(ruleBuilder).vmap(ldOif, inMap).done(),
+		new(ruleBuilder).drop(),
 	}}
 }

@@ -69,7 +69,7 @@ func (rs *ruleset) view() view {
 	return v
 }
 
-func describeObj(o *ctObj) string {
+func describeObj(o *ctTimeoutObj) string {
 	keys := make([]uint16, 0, len(o.values))
 	for k := range o.values {
 		keys = append(keys, k)

@@ -25,7 +25,7 @@ import (
 // tracked flow whose rule goes (it idles out, as on AWS).
 func TestCutUntracked(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	w := newTestVPC(t)
 	srv, cli := gid(1), gid(2)
 	s := w.instance("10.0.1.10/24", "2001:db8:1::10/64", srv)
 	a := w.instance("10.0.1.11/24", "2001:db8:1::11/64", cli)
@@ -99,7 +99,7 @@ func TestCutUntracked(t *testing.T) {
 // are the defaults; a flow to a lab host takes the sender's.
 func TestConntrackTimeouts(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	w := newTestVPC(t)
 	web, cli := gid(1), gid(2)
 	s := w.instance("10.0.1.10/24", "2001:db8:1::10/64", web)
 	a := w.instance("10.0.1.11/24", "", cli)

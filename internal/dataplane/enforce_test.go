@@ -18,7 +18,7 @@ import (
 // plane does not know, and a lab host h.
 func TestEnforcement(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	w := newTestVPC(t)
 	web, admin, client, narrow := gid(1), gid(2), gid(3), gid(4)
 	a := w.instance("10.0.1.10/24", "2001:db8:1::10/64", web, admin)
 	b := w.instance("10.0.1.11/24", "2001:db8:1::11/64", client)

@@ -47,7 +47,7 @@ func refSetName(g model.GroupID, d model.Direction, kind string, k int) string {
 // allow ends a rule of a group chain that lets the packet through its
 // direction: on the receiver's side (ingress) that is the verdict; on the
 // sender's side the receiver's side decides next (see forwardBase).
-func allow(b *rb, d model.Direction) rule {
+func allow(b *ruleBuilder, d model.Direction) rule {
 	if d == model.Egress {
 		return b.goTo(ingressChain)
 	}
@@ -153,14 +153,14 @@ func (o *groupOut) cidrs(g model.GroupID, d model.Direction, v6 bool, entries []
 	peer := ldAddr(v6, d == model.Ingress)
 	cs := cells(whole)
 	if coversAll(cs, v6) {
-		o.chain.rules = append(o.chain.rules, allow(new(rb).nfproto(v6), d))
+		o.chain.rules = append(o.chain.rules, allow(new(ruleBuilder).nfproto(v6), d))
 	} else if len(whole) > 0 {
 		s := &set{name: groupSetName(g, d, "p", v6), fields: []keyType{peer.typ, tProto}, interval: true}
 		for _, c := range cs {
 			s.elems = append(s.elems, cellElems(c, nil)...)
 		}
 		o.sets = append(o.sets, s)
-		o.chain.rules = append(o.chain.rules, allow(new(rb).nfproto(v6).lookup([]load{peer, ldL4proto}, s.name, false), d))
+		o.chain.rules = append(o.chain.rules, allow(new(ruleBuilder).nfproto(v6).lookup([]load{peer, ldL4proto}, s.name, false), d))
 	}
 	if len(byProto) == 0 {
 		return nil
@@ -176,7 +176,7 @@ func (o *groupOut) cidrs(g model.GroupID, d model.Direction, v6 bool, entries []
 			p := uint8(n)
 			s.elems = append(s.elems, cellElems(c, &p)...)
 		}
-		r := allow(new(rb).nfproto(v6).eq(ldL4proto, []byte{uint8(n)}, protoName(uint8(n))).
+		r := allow(new(ruleBuilder).nfproto(v6).eq(ldL4proto, []byte{uint8(n)}, protoName(uint8(n))).
 			lookup([]load{peer, ldL4proto, *keyLoad(n)}, s.name, false), d)
 		o.chain.rules = append(o.chain.rules, r)
 	}
@@ -251,15 +251,15 @@ func (o *groupOut) refRules(g model.GroupID, d model.Direction, k int, ref model
 		peer := []load{ldAddr(v6, d == model.Ingress)}
 		members := memberSetName(ref, v6)
 		if rp.all {
-			o.chain.rules = append(o.chain.rules, allow(new(rb).nfproto(v6).lookup(peer, members, false), d))
+			o.chain.rules = append(o.chain.rules, allow(new(ruleBuilder).nfproto(v6).lookup(peer, members, false), d))
 			continue
 		}
 		for _, n := range rp.whole {
-			r := new(rb).nfproto(v6).eq(ldL4proto, []byte{uint8(n)}, protoName(uint8(n))).lookup(peer, members, false)
+			r := new(ruleBuilder).nfproto(v6).eq(ldL4proto, []byte{uint8(n)}, protoName(uint8(n))).lookup(peer, members, false)
 			o.chain.rules = append(o.chain.rules, allow(r, d))
 		}
 		for _, n := range rp.ported {
-			r := new(rb).nfproto(v6).eq(ldL4proto, []byte{uint8(n)}, protoName(uint8(n))).
+			r := new(ruleBuilder).nfproto(v6).eq(ldL4proto, []byte{uint8(n)}, protoName(uint8(n))).
 				lookup([]load{ldL4proto, *keyLoad(n)}, s.name, false).lookup(peer, members, false)
 			o.chain.rules = append(o.chain.rules, allow(r, d))
 		}

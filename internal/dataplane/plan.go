@@ -15,7 +15,7 @@ import (
 // refer to is deleted).
 type plan struct {
 	full                 bool // delete and re-add the whole table
-	addObjs, delObjs     []*ctObj
+	addObjs, delObjs     []*ctTimeoutObj
 	addSets, delSets     []*set
 	addChains, delChains []*chain
 	rewrite              []*chain // existing chains whose rules change
@@ -39,7 +39,7 @@ func rebuild(rs *ruleset) *plan {
 // compared.
 func diff(old, cur *ruleset) (p *plan, ok bool) {
 	p = &plan{}
-	wasObj, goneObjs := pairs(old.objs, cur.objs, func(o *ctObj) string { return o.name })
+	wasObj, goneObjs := pairs(old.objs, cur.objs, func(o *ctTimeoutObj) string { return o.name })
 	for i, o := range cur.objs {
 		if wasObj[i] == nil {
 			p.addObjs = append(p.addObjs, o)
@@ -274,7 +274,7 @@ func (p *plan) enqueue(t *Table) error {
 		c.AddTable(t.tbl)
 	}
 	for _, o := range p.addObjs {
-		addCtObj(c, t.tbl, o)
+		addCtTimeoutObj(c, t.tbl, o)
 	}
 	for _, s := range p.addSets {
 		var es []element

@@ -135,7 +135,7 @@ func kernelObjs(c *netlink.Conn) (map[string]string, error) {
 	for _, r := range replies {
 		var name string
 		var typ uint32
-		o := &ctObj{values: map[uint16]uint32{}}
+		o := &ctTimeoutObj{values: map[uint16]uint32{}}
 		err := walk(r, func(t uint16, b []byte) error {
 			switch t {
 			case unix.NFTA_OBJ_NAME:
@@ -155,7 +155,7 @@ func kernelObjs(c *netlink.Conn) (map[string]string, error) {
 	return out, nil
 }
 
-func decodeCtTimeout(b []byte, o *ctObj) error {
+func decodeCtTimeout(b []byte, o *ctTimeoutObj) error {
 	return walk(b, func(t uint16, b []byte) error {
 		switch t {
 		case nftaCtTimeoutL4:

@@ -16,7 +16,7 @@ type sysctl struct {
 
 // conntrackDefaults make the router namespace's conntrack timeouts AWS's
 // defaults (docs/aws-semantics.md#connection-tracking), so that only interfaces with other timeouts
-// need ct timeout objects (see ctObjects): TCP established and UDP
+// need ct timeout objects (see ctTimeoutObjects): TCP established and UDP
 // unreplied are Linux's defaults already, UDP replied ("UDP stream") is
 // 120 s in Linux and 180 s on AWS. The other states of TCP keep Linux's
 // defaults, as in the objects. They are settings of the namespace, so they

@@ -29,7 +29,7 @@ type Table struct {
 	// where their inputs did not change (see cache).
 	cache *cache
 	// gen is the namespace's nf_tables generation when the kernel last held
-	// exactly last (see gen.go); valid when genKnown.
+	// exactly last (see generation.go); valid when genKnown.
 	gen      uint32
 	genKnown bool
 }

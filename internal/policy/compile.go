@@ -40,7 +40,7 @@ type Side struct {
 	Direction model.Direction
 	Groups    []model.GroupID      // the groups whose rules make up the side
 	Entries   []*Entry             // in group order, then rule order
-	open      openWorld            // which flows are untracked (see track.go)
+	open      openSpans            // which flows are untracked (see track.go)
 	key       string               // direction and groups: the Compiler's cache key
 	lists     []model.PrefixListID // the prefix lists its entries resolve
 	refs      []model.GroupID      // the groups its entries reference, each once

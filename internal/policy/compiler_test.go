@@ -12,7 +12,7 @@ import (
 // mutate makes one random change to s (groups' rules, interfaces' groups
 // and addresses, prefix lists, interfaces coming and going, the enforced
 // set) and feeds the same change to c, as the agent does from the watch.
-func (w randomWorld) mutate(s *Snapshot, c *Compiler) {
+func (w randomPolicy) mutate(s *Snapshot, c *Compiler) {
 	groups := []model.GroupID{gid(1), gid(2), gid(3), gid(4), gid(5), gid(6)}
 	lists := []model.PrefixListID{"pl-0000000000000000a", "pl-0000000000000000b"}
 	switch w.rng.IntN(7) {
@@ -103,7 +103,7 @@ func TestCompilerFollowsChanges(t *testing.T) {
 	}
 	reused := 0
 	for seed := range worlds {
-		w := randomWorld{rng: rand.New(rand.NewPCG(uint64(seed), 11)), ports: []int32{0, 22, 80, 443, 1000, 65535}}
+		w := randomPolicy{rng: rand.New(rand.NewPCG(uint64(seed), 11)), ports: []int32{0, 22, 80, 443, 1000, 65535}}
 		s := w.snapshot()
 		c := NewCompiler()
 		c.PutSnapshot(Snapshot{Groups: slices.Clone(s.Groups), ENIs: slices.Clone(s.ENIs), PrefixLists: slices.Clone(s.PrefixLists)})

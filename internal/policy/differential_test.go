@@ -69,21 +69,21 @@ func naivePeer(s Snapshot, p model.Peer, a netip.Addr) bool {
 	return false
 }
 
-// randomWorld draws a small world where collisions are likely: few
+// randomPolicy draws a small world where collisions are likely: few
 // addresses, few ports, overlapping prefixes of every length.
-type randomWorld struct {
+type randomPolicy struct {
 	rng   *rand.Rand
 	ports []int32
 }
 
-func (w randomWorld) addr() netip.Addr {
+func (w randomPolicy) addr() netip.Addr {
 	if w.rng.IntN(4) == 0 {
 		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(w.rng.IntN(8))})
 	}
 	return netip.AddrFrom4([4]byte{10, 0, byte(w.rng.IntN(4)), byte(w.rng.IntN(16))})
 }
 
-func (w randomWorld) prefix() netip.Prefix {
+func (w randomPolicy) prefix() netip.Prefix {
 	a := w.addr()
 	if a.Is4() {
 		return netip.PrefixFrom(a, []int{0, 8, 16, 22, 24, 28, 30, 32}[w.rng.IntN(8)]).Masked()
@@ -91,9 +91,9 @@ func (w randomWorld) prefix() netip.Prefix {
 	return netip.PrefixFrom(a, []int{0, 32, 64, 125, 127, 128}[w.rng.IntN(6)]).Masked()
 }
 
-func (w randomWorld) port() int32 { return w.ports[w.rng.IntN(len(w.ports))] }
+func (w randomPolicy) port() int32 { return w.ports[w.rng.IntN(len(w.ports))] }
 
-func (w randomWorld) rule(groups []model.GroupID, lists []model.PrefixListID) model.Rule {
+func (w randomPolicy) rule(groups []model.GroupID, lists []model.PrefixListID) model.Rule {
 	d := model.Direction(1 + w.rng.IntN(2))
 	var ports []int32
 	proto := []string{"tcp", "udp", "icmp", "icmpv6", "-1", "50", "6"}[w.rng.IntN(7)]
@@ -120,7 +120,7 @@ func (w randomWorld) rule(groups []model.GroupID, lists []model.PrefixListID) mo
 	return rule(d, proto, peer, ports...)
 }
 
-func (w randomWorld) flow() Flow {
+func (w randomPolicy) flow() Flow {
 	a := w.addr()
 	switch w.rng.IntN(5) {
 	case 0, 1:
@@ -133,7 +133,7 @@ func (w randomWorld) flow() Flow {
 	return Flow{model.Proto(50 + w.rng.IntN(2)), a, 0}
 }
 
-func (w randomWorld) snapshot() Snapshot {
+func (w randomPolicy) snapshot() Snapshot {
 	var s Snapshot
 	groups := []model.GroupID{gid(1), gid(2), gid(3), gid(4), gid(5)}
 	lists := []model.PrefixListID{"pl-0000000000000000a", "pl-0000000000000000b"}
@@ -179,7 +179,7 @@ func TestDecideMatchesNaiveEvaluator(t *testing.T) {
 	}
 	checked, allowed := 0, 0
 	for seed := range worlds {
-		w := randomWorld{rng: rand.New(rand.NewPCG(uint64(seed), 7)), ports: []int32{0, 22, 80, 443, 1000, 1001, 65534, 65535}}
+		w := randomPolicy{rng: rand.New(rand.NewPCG(uint64(seed), 7)), ports: []int32{0, 22, 80, 443, 1000, 1001, 65534, 65535}}
 		s := w.snapshot()
 		c := Compile(s)
 		for i := range s.ENIs {
@@ -225,7 +225,7 @@ func dump(s Snapshot) string {
 func FuzzDecide(f *testing.F) {
 	f.Add(uint64(1), uint64(2))
 	f.Fuzz(func(t *testing.T, a, b uint64) {
-		w := randomWorld{rng: rand.New(rand.NewPCG(a, b)), ports: []int32{0, 1, 22, 80, 65534, 65535}}
+		w := randomPolicy{rng: rand.New(rand.NewPCG(a, b)), ports: []int32{0, 1, 22, 80, 65534, 65535}}
 		s := w.snapshot()
 		c := Compile(s)
 		for i := range s.ENIs {

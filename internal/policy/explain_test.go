@@ -61,7 +61,7 @@ func TestExplainBothSides(t *testing.T) {
 // is Path's and each side lists rules exactly when the side allows.
 func TestExplainAgreesWithPathAndDecide(t *testing.T) {
 	for seed := range 100 {
-		w := randomWorld{rng: rand.New(rand.NewPCG(uint64(seed), 9)), ports: []int32{0, 22, 80, 443, 65535}}
+		w := randomPolicy{rng: rand.New(rand.NewPCG(uint64(seed), 9)), ports: []int32{0, 22, 80, 443, 65535}}
 		s := w.snapshot()
 		c := Compile(s)
 		for range 200 {

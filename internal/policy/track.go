@@ -22,9 +22,9 @@ import (
 // untracked ones by deleting their conntrack entries when a diff says so
 // (Diff.Cuts).
 
-// openWorld records, per family and per tcp/udp, the port spans that a rule
+// openSpans records, per family and per tcp/udp, the port spans that a rule
 // opens to the whole family.
-type openWorld struct {
+type openSpans struct {
 	spans [2][2][]model.PortRange // [ipv6][udp]
 }
 
@@ -35,8 +35,8 @@ func famIdx(v6 bool) int {
 	return 0
 }
 
-func openWorldOf(entries []*Entry) openWorld {
-	var o openWorld
+func openWorldOf(entries []*Entry) openSpans {
+	var o openSpans
 	for _, e := range entries {
 		r := e.Rule
 		if r.Peer.Kind != model.PeerCIDR || !model.IsOpenWorld(r.Peer.Prefix) {
@@ -56,7 +56,7 @@ func openWorldOf(entries []*Entry) openWorld {
 	return o
 }
 
-func (o *openWorld) covers(v6, udp int, port uint16) bool {
+func (o *openSpans) covers(v6, udp int, port uint16) bool {
 	for _, s := range o.spans[v6][udp] {
 		if s.Contains(port) {
 			return true
@@ -66,7 +66,7 @@ func (o *openWorld) covers(v6, udp int, port uint16) bool {
 }
 
 // allPorts reports whether one rule opens every port to the whole family.
-func (o *openWorld) allPorts(v6, udp int) bool {
+func (o *openSpans) allPorts(v6, udp int) bool {
 	for _, s := range o.spans[v6][udp] {
 		if s.IsAll() {
 			return true

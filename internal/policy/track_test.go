@@ -162,7 +162,7 @@ func TestDiffCompiled(t *testing.T) {
 func TestCutsCompiledMatchesDiff(t *testing.T) {
 	found := 0
 	for seed := range 200 {
-		w := randomWorld{rng: rand.New(rand.NewPCG(uint64(seed), 11)), ports: []int32{0, 22, 80, 65535}}
+		w := randomPolicy{rng: rand.New(rand.NewPCG(uint64(seed), 11)), ports: []int32{0, 22, 80, 65535}}
 		s1, s2 := w.snapshot(), w.snapshot()
 		s2.ENIs = s2.ENIs[w.rng.IntN(3):] // some interfaces are gone
 		c1, c2 := Compile(s1), Compile(s2)

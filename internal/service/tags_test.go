@@ -10,12 +10,12 @@ import (
 	"palisade.dev/palisade/internal/service"
 )
 
-// tagWorld is one resource of every taggable kind.
-type tagWorld struct {
+// tagFixture is one resource of every taggable kind.
+type tagFixture struct {
 	vpc, subnet, group, rule1, rule2, instance, eni, pl string
 }
 
-func newTagWorld(t *testing.T, f *fixture) tagWorld {
+func newTagWorld(t *testing.T, f *fixture) tagFixture {
 	t.Helper()
 	v := f.vpc(bob, "10.3.0.0/16", false)
 	sn := f.subnet(bob, v.ID, "10.3.1.0/24", "", "")
@@ -27,11 +27,11 @@ func newTagWorld(t *testing.T, f *fixture) tagWorld {
 	}
 	inst := f.run(bob, service.RunInstancesInput{SubnetID: string(sn.ID)}).Instances[0]
 	pl := must[*service.ManagedPrefixList](t)(f.CreateManagedPrefixList(ctx, bob, service.CreateManagedPrefixListInput{Name: "corp", AddressFamily: "IPv4", MaxEntries: p32(5)}))
-	return tagWorld{string(v.ID), string(sn.ID), string(g.ID), string(rules[0].Rule.ID), string(rules[1].Rule.ID),
+	return tagFixture{string(v.ID), string(sn.ID), string(g.ID), string(rules[0].Rule.ID), string(rules[1].Rule.ID),
 		string(inst.ID), string(inst.Interfaces[0].ID), string(pl.ID)}
 }
 
-func (w tagWorld) ids() []string {
+func (w tagFixture) ids() []string {
 	return []string{w.vpc, w.subnet, w.group, w.rule1, w.rule2, w.instance, w.eni, w.pl}
 }
 

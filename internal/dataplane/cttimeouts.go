@@ -11,9 +11,9 @@ import (
 	"palisade.dev/palisade/internal/model"
 )
 
-// ctObj is a "ct timeout" object: the idle timeouts of one protocol's
+// ctTimeoutObj is a "ct timeout" object: the idle timeouts of one protocol's
 // conntrack states, in seconds, for the flows a rule assigns it to.
-type ctObj struct {
+type ctTimeoutObj struct {
 	name   string
 	proto  uint8
 	values map[uint16]uint32 // every state of proto, indexed as expr.CtStateTCP*/UDP*
@@ -37,17 +37,17 @@ var linuxTCP = [...]uint32{
 	expr.CtStateTCPUNACK:       300,
 }
 
-// ctObjects returns the objects for an interface's timeouts (zero fields
+// ctTimeoutObjects returns the objects for an interface's timeouts (zero fields
 // take AWS's defaults): TCP established, and UDP (AWS's "UDP" is Linux's
 // unreplied timeout, AWS's "UDP stream" Linux's replied one). A protocol
 // whose timeouts are AWS's defaults gets no object (nil): the router
 // namespace's own conntrack timeouts are AWS's defaults (Open sets them),
 // so its flows need none, and assigning one would cost every new flow the
 // conntrack extension that carries it.
-func ctObjects(c model.ConntrackTimeouts) (tcp, udp *ctObj) {
+func ctTimeoutObjects(c model.ConntrackTimeouts) (tcp, udp *ctTimeoutObj) {
 	c, def := c.Effective(), model.DefaultConntrackTimeouts
 	if c.TCPEstablished != def.TCPEstablished {
-		tcp = &ctObj{
+		tcp = &ctTimeoutObj{
 			name:   fmt.Sprintf("ct_tcp_%d", c.TCPEstablished),
 			proto:  unix.IPPROTO_TCP,
 			values: map[uint16]uint32{},
@@ -59,7 +59,7 @@ func ctObjects(c model.ConntrackTimeouts) (tcp, udp *ctObj) {
 		tcp.values[expr.CtStateTCPESTABLISHED] = c.TCPEstablished
 	}
 	if c.UDP != def.UDP || c.UDPStream != def.UDPStream {
-		udp = &ctObj{
+		udp = &ctTimeoutObj{
 			name:  fmt.Sprintf("ct_udp_%d_%d", c.UDP, c.UDPStream),
 			proto: unix.IPPROTO_UDP,
 			values: map[uint16]uint32{
@@ -79,8 +79,8 @@ func ctObjects(c model.ConntrackTimeouts) (tcp, udp *ctObj) {
 // object carries every state, so serialised marshalling is exact.
 var ctMu sync.Mutex
 
-// addCtObj queues the object on c.
-func addCtObj(c *nftables.Conn, t *nftables.Table, o *ctObj) {
+// addCtTimeoutObj queues the object on c.
+func addCtTimeoutObj(c *nftables.Conn, t *nftables.Table, o *ctTimeoutObj) {
 	ctMu.Lock()
 	defer ctMu.Unlock()
 	c.AddObj(&nftables.NamedObj{

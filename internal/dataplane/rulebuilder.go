@@ -95,31 +95,31 @@ type rule struct {
 	exprs []expr.Any
 }
 
-// rb builds a rule statement by statement; every statement starts again at
+// ruleBuilder builds a rule statement by statement; every statement starts again at
 // register 1, as nft's do.
-type rb struct {
+type ruleBuilder struct {
 	parts []string
 	exprs []expr.Any
 }
 
-func (b *rb) add(text string, es ...expr.Any) *rb {
+func (b *ruleBuilder) add(text string, es ...expr.Any) *ruleBuilder {
 	b.parts = append(b.parts, text)
 	b.exprs = append(b.exprs, es...)
 	return b
 }
 
 // eq matches l == val (text is val as nft writes it).
-func (b *rb) eq(l load, val []byte, text string) *rb {
+func (b *ruleBuilder) eq(l load, val []byte, text string) *ruleBuilder {
 	return b.add(l.text+" "+text, l.mk(reg(0)), &expr.Cmp{Op: expr.CmpOpEq, Register: reg(0), Data: val})
 }
 
 // neq matches l != val.
-func (b *rb) neq(l load, val []byte, text string) *rb {
+func (b *ruleBuilder) neq(l load, val []byte, text string) *ruleBuilder {
 	return b.add(l.text+" != "+text, l.mk(reg(0)), &expr.Cmp{Op: expr.CmpOpNeq, Register: reg(0), Data: val})
 }
 
 // lookup matches when the concatenation of loads is (inv: is not) in set.
-func (b *rb) lookup(loads []load, set string, inv bool) *rb {
+func (b *ruleBuilder) lookup(loads []load, set string, inv bool) *ruleBuilder {
 	var texts []string
 	var es []expr.Any
 	k := 0
@@ -137,7 +137,7 @@ func (b *rb) lookup(loads []load, set string, inv bool) *rb {
 }
 
 // vmap jumps as the verdict map m says for l.
-func (b *rb) vmap(l load, m string) *rb {
+func (b *ruleBuilder) vmap(l load, m string) *ruleBuilder {
 	return b.add(l.text+" vmap @"+m, l.mk(reg(0)),
 		&expr.Lookup{SourceRegister: reg(0), DestRegister: unix.NFT_REG_VERDICT, IsDestRegSet: true, SetName: m})
 }
@@ -150,7 +150,7 @@ const (
 )
 
 // ctState matches when the flow's state has one of bits.
-func (b *rb) ctState(bits uint32, text string) *rb {
+func (b *ruleBuilder) ctState(bits uint32, text string) *ruleBuilder {
 	zero := make([]byte, 4)
 	return b.add("ct state "+text,
 		&expr.Ct{Key: expr.CtKeySTATE, Register: reg(0)},
@@ -160,33 +160,33 @@ func (b *rb) ctState(bits uint32, text string) *rb {
 }
 
 // ctTimeout assigns the ct timeout object obj to the (new) flow.
-func (b *rb) ctTimeout(obj string) *rb {
+func (b *ruleBuilder) ctTimeout(obj string) *ruleBuilder {
 	return b.add(`ct timeout set "`+obj+`"`, &expr.Objref{Type: int(nftables.ObjTypeCtTimeout), Name: obj})
 }
 
-func (b *rb) accept() rule { return b.verdict("accept", expr.VerdictAccept, "") }
-func (b *rb) drop() rule   { return b.verdict("drop", expr.VerdictDrop, "") }
-func (b *rb) jump(chain string) rule {
+func (b *ruleBuilder) accept() rule { return b.verdict("accept", expr.VerdictAccept, "") }
+func (b *ruleBuilder) drop() rule   { return b.verdict("drop", expr.VerdictDrop, "") }
+func (b *ruleBuilder) jump(chain string) rule {
 	return b.verdict("jump "+chain, expr.VerdictJump, chain)
 }
 
 // goTo continues in chain and does not come back: when chain ends without
 // a verdict, evaluation returns to the caller of the last jump (or, with
 // none, to the base chain's policy), not to the rule after this one.
-func (b *rb) goTo(chain string) rule {
+func (b *ruleBuilder) goTo(chain string) rule {
 	return b.verdict("goto "+chain, expr.VerdictGoto, chain)
 }
 
-func (b *rb) verdict(text string, k expr.VerdictKind, chain string) rule {
+func (b *ruleBuilder) verdict(text string, k expr.VerdictKind, chain string) rule {
 	return b.add(text, &expr.Verdict{Kind: k, Chain: chain}).done()
 }
 
 // done ends a rule whose last statement decides (vmap) or that has no
 // verdict (ct timeout set).
-func (b *rb) done() rule { return rule{text: strings.Join(b.parts, " "), exprs: b.exprs} }
+func (b *ruleBuilder) done() rule { return rule{text: strings.Join(b.parts, " "), exprs: b.exprs} }
 
 // nfproto matches the address family.
-func (b *rb) nfproto(v6 bool) *rb {
+func (b *ruleBuilder) nfproto(v6 bool) *ruleBuilder {
 	if v6 {
 		return b.eq(ldNfproto, []byte{unix.NFPROTO_IPV6}, "ipv6")
 	}

@@ -22,7 +22,7 @@ type storeSim struct {
 	seq    int
 }
 
-func (s *storeSim) put(w *world, scope model.Scope, kind, id string, v any) {
+func (s *storeSim) put(w *mirror, scope model.Scope, kind, id string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
@@ -34,7 +34,7 @@ func (s *storeSim) put(w *world, scope model.Scope, kind, id string, v any) {
 	}
 }
 
-func (s *storeSim) del(w *world, scope model.Scope, kind, id string) {
+func (s *storeSim) del(w *mirror, scope model.Scope, kind, id string) {
 	key := model.ResourceKey(scope, kind, id)
 	delete(s.kv, key)
 	if err := w.apply(key, nil, 0); err != nil {
@@ -83,7 +83,7 @@ func (s *storeSim) rule(v int) model.Rule {
 }
 
 // change makes one random change to the store.
-func (s *storeSim) change(w *world) {
+func (s *storeSim) change(w *mirror) {
 	v := s.rng.IntN(len(s.vpcs))
 	vpc := s.vpcs[v]
 	switch s.rng.IntN(5) {
@@ -132,13 +132,13 @@ func (s *storeSim) change(w *world) {
 	}
 }
 
-// TestWorldCompilesAsASnapshot: the world feeds each VPC's compiler from
+// TestMirrorCompilesAsASnapshot: the mirror feeds each VPC's compiler from
 // watch events (interfaces before their VPC, prefix lists by scope, groups,
 // instances starting and stopping); after every change the compiler of each
 // VPC must decide every flow as a fresh compile of the VPC's snapshot does,
 // for exactly the interfaces of its running instances; and only the VPCs a
 // change concerns are dirty.
-func TestWorldCompilesAsASnapshot(t *testing.T) {
+func TestMirrorCompilesAsASnapshot(t *testing.T) {
 	for seed := range 20 {
 		s := &storeSim{rng: rand.New(rand.NewPCG(uint64(seed), 3)), kv: map[string][]byte{},
 			scopes: []model.Scope{{Account: "111111111111", Region: "us-east-1"}, {Account: "111111111111", Region: "eu-west-1"}}}
@@ -147,7 +147,7 @@ func TestWorldCompilesAsASnapshot(t *testing.T) {
 			{Scope: s.scopes[0], ID: "vpc-0000000000000000b"},
 			{Scope: s.scopes[1], ID: "vpc-0000000000000000c"},
 		}
-		w := newWorld()
+		w := newMirror()
 		for range 30 { // the store before the VPC records arrive
 			s.change(w)
 		}
@@ -203,8 +203,8 @@ func compareCompiled(t *testing.T, what string, got, want *policy.Compiled) {
 
 // Two accounts' lab hosts of the same name are two hosts, each in its own
 // namespace (<name>.<account>); deleting one leaves the other.
-func TestWorldLabHostsOfTwoAccounts(t *testing.T) {
-	w := newWorld()
+func TestMirrorLabHostsOfTwoAccounts(t *testing.T) {
+	w := newMirror()
 	sim := &storeSim{kv: map[string][]byte{}}
 	vpc := model.VpcID("vpc-0123456789abcdef0")
 	put := func(acct model.AccountID, ip string) model.Scope {

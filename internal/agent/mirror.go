@@ -14,12 +14,12 @@ import (
 	"palisade.dev/palisade/internal/store"
 )
 
-// world is the agent's copy of the store's resources, kept current from the
+// mirror is the agent's copy of the store's resources, kept current from the
 // watch, with each VPC's policy input in a policy.Compiler fed change by
 // change. Reconcile derives everything from it (level-triggered); dirty
 // says which VPCs changed since the last reconcile, so that a change costs
 // the compile of its own VPC's changes only.
-type world struct {
+type mirror struct {
 	vpcs      map[model.VpcID]*model.VPC
 	subnets   map[model.SubnetID]*model.Subnet
 	groups    map[model.GroupID]*model.SecurityGroup
@@ -35,7 +35,7 @@ type world struct {
 	dirty map[model.VpcID]bool
 }
 
-// vpcNet is what the world knows of one VPC: its compiler (its groups,
+// vpcNet is what the mirror knows of one VPC: its compiler (its groups,
 // interfaces and the prefix lists of its scope) and its instances and lab
 // hosts. It exists as soon as anything names the VPC (the store lists
 // interfaces before the VPC record).
@@ -46,8 +46,8 @@ type vpcNet struct {
 	hosts     map[string]bool // namespace names
 }
 
-func newWorld() *world {
-	return &world{
+func newMirror() *mirror {
+	return &mirror{
 		vpcs:      map[model.VpcID]*model.VPC{},
 		subnets:   map[model.SubnetID]*model.Subnet{},
 		groups:    map[model.GroupID]*model.SecurityGroup{},
@@ -62,7 +62,7 @@ func newWorld() *world {
 }
 
 // net returns the VPC's entry, creating it.
-func (w *world) net(id model.VpcID) *vpcNet {
+func (w *mirror) net(id model.VpcID) *vpcNet {
 	n := w.nets[id]
 	if n == nil {
 		n = &vpcNet{compiler: policy.NewCompiler(), instances: map[model.InstanceID]bool{}, hosts: map[string]bool{}}
@@ -74,7 +74,7 @@ func (w *world) net(id model.VpcID) *vpcNet {
 // apply records one key's new value (nil: deleted) written at revision
 // rev, passes it to the compiler of its VPC and marks the VPCs it concerns,
 // before and after, dirty. Keys that are not resources are ignored.
-func (w *world) apply(key string, value []byte, rev int64) error {
+func (w *mirror) apply(key string, value []byte, rev int64) error {
 	scope, kind, id, ok := model.ParseResourceKey(key)
 	if !ok {
 		return nil
@@ -154,7 +154,7 @@ func (w *world) apply(key string, value []byte, rev int64) error {
 
 // scoped gives the VPC's compiler the prefix lists of its scope, the first
 // time the VPC record is seen.
-func (w *world) scoped(v *model.VPC) {
+func (w *mirror) scoped(v *model.VPC) {
 	n := w.net(v.ID)
 	if n.scope != nil && *n.scope == v.Scope {
 		return
@@ -193,7 +193,7 @@ func put[K comparable, V any](m map[K]*V, k K, value []byte) (old, cur *V, err e
 }
 
 // touch marks the VPCs of a resource's old and new values dirty.
-func touch[V any](w *world, old, cur *V, vpc func(*V) model.VpcID) {
+func touch[V any](w *mirror, old, cur *V, vpc func(*V) model.VpcID) {
 	if old != nil {
 		w.dirty[vpc(old)] = true
 	}
@@ -203,7 +203,7 @@ func touch[V any](w *world, old, cur *V, vpc func(*V) model.VpcID) {
 }
 
 // changed returns the VPCs changed since the last call.
-func (w *world) changed() map[model.VpcID]bool {
+func (w *mirror) changed() map[model.VpcID]bool {
 	dirty := w.dirty
 	w.dirty = map[model.VpcID]bool{}
 	return dirty
@@ -236,8 +236,8 @@ type pendingInstance struct {
 	Rev   int64
 }
 
-// vpcIDs returns the VPCs of the world in ID order.
-func (w *world) vpcIDs() []model.VpcID {
+// vpcIDs returns the VPCs of the mirror in ID order.
+func (w *mirror) vpcIDs() []model.VpcID {
 	ids := make([]model.VpcID, 0, len(w.vpcs))
 	for id := range w.vpcs {
 		ids = append(ids, id)
@@ -246,10 +246,10 @@ func (w *world) vpcIDs() []model.VpcID {
 	return ids
 }
 
-// view derives VPC id's wiring and enforced ports from the world, in the
+// view derives VPC id's wiring and enforced ports from the mirror, in the
 // time of its own instances and hosts, and tells its compiler which
 // interfaces to enforce.
-func (w *world) view(id model.VpcID) *vpcView {
+func (w *mirror) view(id model.VpcID) *vpcView {
 	n := w.net(id)
 	v := &vpcView{vpc: w.vpcs[id], compiler: n.compiler}
 	for iid := range n.instances {
@@ -292,7 +292,7 @@ func (w *world) view(id model.VpcID) *vpcView {
 
 // snapshot is VPC id's policy input as one value: its groups, its
 // interfaces, the prefix lists of its scope, its enforced ports.
-func (w *world) snapshot(id model.VpcID, ports []model.ENIID) policy.Snapshot {
+func (w *mirror) snapshot(id model.VpcID, ports []model.ENIID) policy.Snapshot {
 	var s policy.Snapshot
 	for _, g := range w.groups {
 		if g.VPC == id {
@@ -354,7 +354,7 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}
-	w := newWorld()
+	w := newMirror()
 	for _, kv := range page.KVs {
 		if err := w.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
 			return nil, err
@@ -370,7 +370,7 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 
 // nic is the lab wiring of one interface: its primary addresses with the
 // prefix length of its subnet, and its secondary IPv4 addresses.
-func (w *world) nic(e *model.ENI, dev int) lab.NIC {
+func (w *mirror) nic(e *model.ENI, dev int) lab.NIC {
 	n := lab.NIC{ENI: string(e.ID), Device: dev}
 	if e.Attachment != nil {
 		n.Device = e.Attachment.DeviceIndex

@@ -51,11 +51,11 @@ func (e *end) addr(v6 bool) netip.Addr {
 
 func (e *end) endpoint(a netip.Addr) policy.Endpoint { return policy.Endpoint{ENI: e.eni, Addr: a} }
 
-// diffWorld is the differential test's lab: one VPC router holding
+// diffLab is the differential test's lab: one VPC router holding
 // Palisade's table, instances with several interfaces, lab hosts, and
 // interfaces that exist only in the policy (members of groups that never
 // send).
-type diffWorld struct {
+type diffLab struct {
 	lab    *lab.Lab
 	vpc    model.VpcID
 	router string // the router's namespace
@@ -66,7 +66,7 @@ type diffWorld struct {
 	gen    *ruleGen
 }
 
-// Addressing of the world: two subnets per family, lab hosts outside.
+// Addressing of the lab: two subnets per family, lab hosts outside.
 var (
 	subnets4 = []netip.Prefix{netip.MustParsePrefix("10.77.1.0/24"), netip.MustParsePrefix("10.77.2.0/24")}
 	subnets6 = []netip.Prefix{netip.MustParsePrefix("fd77:77:0:1::/64"), netip.MustParsePrefix("fd77:77:0:2::/64")}
@@ -74,18 +74,18 @@ var (
 	hosts6   = []netip.Addr{netip.MustParseAddr("2001:db8:77::7"), {}}
 )
 
-// worldSize says how many instances, interfaces per instance and
-// policy-only interfaces the world has.
-type worldSize struct {
+// labSize says how many instances, interfaces per instance and
+// policy-only interfaces the lab has.
+type labSize struct {
 	instances, maxNICs, ghosts int
 }
 
-var defaultWorld = worldSize{instances: 4, maxNICs: 3, ghosts: 4}
+var defaultLabSize = labSize{instances: 4, maxNICs: 3, ghosts: 4}
 
-// newDiffWorld builds the lab: the router and its table first (fail
+// newDiffLab builds the lab: the router and its table first (fail
 // closed), then instances and hosts, then a tap on every interface.
-func newDiffWorld(l *lab.Lab, rng *rand.Rand, size worldSize, log *slog.Logger) (_ *diffWorld, err error) {
-	w := &diffWorld{lab: l, vpc: model.VpcID("vpc-" + randHex(17))}
+func newDiffLab(l *lab.Lab, rng *rand.Rand, size labSize, log *slog.Logger) (_ *diffLab, err error) {
+	w := &diffLab{lab: l, vpc: model.VpcID("vpc-" + randHex(17))}
 	defer func() {
 		if err != nil {
 			w.Close()
@@ -117,7 +117,7 @@ func newDiffWorld(l *lab.Lab, rng *rand.Rand, size worldSize, log *slog.Logger) 
 	return w, nil
 }
 
-func (w *diffWorld) eni(id model.ENIID, v4, v6 netip.Addr) model.ENI {
+func (w *diffLab) eni(id model.ENIID, v4, v6 netip.Addr) model.ENI {
 	e := model.ENI{Scope: benchScope, ID: id, VPC: w.vpc, PrivateIPs: []netip.Addr{v4}}
 	if v6.IsValid() {
 		e.IPv6s = []netip.Addr{v6}
@@ -127,7 +127,7 @@ func (w *diffWorld) eni(id model.ENIID, v4, v6 netip.Addr) model.ENI {
 
 // addInstance wires an instance with nics interfaces, each in a random
 // subnet, most with an IPv6 address.
-func (w *diffWorld) addInstance(rng *rand.Rand, alloc *allocator, nics int) error {
+func (w *diffLab) addInstance(rng *rand.Rand, alloc *allocator, nics int) error {
 	inst := lab.Instance{ID: "i-" + randHex(17), VPC: string(w.vpc)}
 	for d := range nics {
 		sn := rng.IntN(len(subnets4))
@@ -155,7 +155,7 @@ func (w *diffWorld) addInstance(rng *rand.Rand, alloc *allocator, nics int) erro
 }
 
 // addHost wires a lab host ("an outside computer").
-func (w *diffWorld) addHost(v4, v6 netip.Addr) error {
+func (w *diffLab) addHost(v4, v6 netip.Addr) error {
 	h := lab.Host{Name: "pbh-" + randHex(8), VPC: string(w.vpc), IPv4: v4, IPv6: v6}
 	if err := w.lab.EnsureHost(h); err != nil {
 		return err
@@ -171,7 +171,7 @@ func (w *diffWorld) addHost(v4, v6 netip.Addr) error {
 
 // ruleGen returns the world's rule generator: six groups, two prefix
 // lists, and CIDRs cut around every address of the world.
-func (w *diffWorld) ruleGen(rng *rand.Rand) *ruleGen {
+func (w *diffLab) ruleGen(rng *rand.Rand) *ruleGen {
 	g := &ruleGen{rng: rng, lists: []model.PrefixListID{
 		model.PrefixListID("pl-" + randHex(17)), model.PrefixListID("pl-" + randHex(17))}}
 	for range 6 {
@@ -188,7 +188,7 @@ func (w *diffWorld) ruleGen(rng *rand.Rand) *ruleGen {
 }
 
 // apply compiles s and makes the router's table enforce it.
-func (w *diffWorld) apply(s policy.Snapshot) (*policy.Compiled, dataplane.Result, error) {
+func (w *diffLab) apply(s policy.Snapshot) (*policy.Compiled, dataplane.Result, error) {
 	c := policy.Compile(s)
 	d := dataplane.Desired{HostIfaces: w.hosts}
 	for _, e := range w.ends {
@@ -202,7 +202,7 @@ func (w *diffWorld) apply(s policy.Snapshot) (*policy.Compiled, dataplane.Result
 
 // flushConntrack forgets every flow the router tracks, so that no probe
 // can ride on the entry of an earlier one.
-func (w *diffWorld) flushConntrack() error { return flushConntrackIn(w.router) }
+func (w *diffLab) flushConntrack() error { return flushConntrackIn(w.router) }
 
 // flushConntrackIn forgets every flow the namespace router tracks.
 func flushConntrackIn(router string) error {
@@ -224,7 +224,7 @@ func flushConntrackIn(router string) error {
 
 // Close closes the taps and the table's socket; the namespaces are the
 // lab's to remove.
-func (w *diffWorld) Close() {
+func (w *diffLab) Close() {
 	for _, e := range w.ends {
 		e.tap.Close()
 	}

@@ -11,10 +11,10 @@ import (
 	"palisade.dev/palisade/internal/testutil"
 )
 
-// A world is a lab VPC (a router namespace holding Palisade's table) with
+// A testVPC is a lab VPC (a router namespace holding Palisade's table) with
 // instances and lab hosts made by internal/lab, all in namespaces with
 // unique names that the test removes when it ends, even on failure.
-type world struct {
+type testVPC struct {
 	t     *testing.T
 	lab   *lab.Lab
 	vpc   string
@@ -45,9 +45,9 @@ func (n *node) addr(v6 bool) netip.Addr {
 	return n.v4
 }
 
-// newWorld makes the router and opens the table before any instance
+// newTestVPC makes the router and opens the table before any instance
 // exists, as the agent does (fail closed from the first interface on).
-func newWorld(t *testing.T) *world {
+func newTestVPC(t *testing.T) *testVPC {
 	t.Helper()
 	testutil.RequireRoot(t)
 	l, err := lab.New(lab.Config{RouterPrefix: "pdp" + randHex(6) + "-"})
@@ -59,7 +59,7 @@ func newWorld(t *testing.T) *world {
 			t.Errorf("lab down: %v", err)
 		}
 	})
-	w := &world{t: t, lab: l, vpc: "vpc-" + randHex(17)}
+	w := &testVPC{t: t, lab: l, vpc: "vpc-" + randHex(17)}
 	if err := l.EnsureVPC(w.vpc); err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) router() string { return w.lab.RouterNamespace(w.vpc) }
+func (w *testVPC) router() string { return w.lab.RouterNamespace(w.vpc) }
 
 // instance makes an instance with one interface: v4 with its subnet's
 // prefix ("10.0.1.10/24"), v6 optional ("" for none).
-func (w *world) instance(v4, v6 string, groups ...model.GroupID) *node {
+func (w *testVPC) instance(v4, v6 string, groups ...model.GroupID) *node {
 	w.t.Helper()
 	w.seq++
 	eni := model.ENIID(fmt.Sprintf("eni-%017x", w.seq))
@@ -89,7 +89,7 @@ func (w *world) instance(v4, v6 string, groups ...model.GroupID) *node {
 }
 
 // host makes a lab host ("an outside computer").
-func (w *world) host(v4, v6 string) *node {
+func (w *testVPC) host(v4, v6 string) *node {
 	w.t.Helper()
 	h := lab.Host{Name: "pdh-" + randHex(8), VPC: w.vpc, IPv4: netip.MustParseAddr(v4)}
 	if v6 != "" {
@@ -104,7 +104,7 @@ func (w *world) host(v4, v6 string) *node {
 }
 
 // snapshot is the store's view: w.groups and every attached instance.
-func (w *world) snapshot() policy.Snapshot {
+func (w *testVPC) snapshot() policy.Snapshot {
 	s := policy.Snapshot{Groups: w.groups}
 	for _, n := range w.nodes {
 		if n.eni == "" || n.detached {
@@ -120,7 +120,7 @@ func (w *world) snapshot() policy.Snapshot {
 }
 
 // desired compiles the snapshot and returns what the router must enforce.
-func (w *world) desired() Desired {
+func (w *testVPC) desired() Desired {
 	w.compiled = policy.Compile(w.snapshot())
 	var d Desired
 	for _, n := range w.nodes {
@@ -135,12 +135,12 @@ func (w *world) desired() Desired {
 }
 
 // port is n's port in the last compilation.
-func (w *world) port(n *node) Port {
+func (w *testVPC) port(n *node) Port {
 	return Port{ENI: n.eni, IfName: n.ifName, Policy: w.compiled.Policy(n.eni)}
 }
 
-// apply sets the groups and applies the world.
-func (w *world) apply(groups ...model.SecurityGroup) Result {
+// apply sets the groups and applies the VPC.
+func (w *testVPC) apply(groups ...model.SecurityGroup) Result {
 	w.t.Helper()
 	if groups != nil {
 		w.groups = groups

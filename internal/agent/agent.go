@@ -7,7 +7,7 @@
 // know) is in place before any instance of that VPC is wired, and an
 // interface's policy is applied before its namespace exists. Once a pending
 // instance is wired, it reports so under its host's own prefix
-// (model.WiredRoot), the only keys it writes; the service then makes the
+// (model.HostRoot), the only keys it writes; the service then makes the
 // instance running.
 package agent
 

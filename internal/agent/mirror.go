@@ -224,7 +224,7 @@ type vpcView struct {
 	compiler  *policy.Compiler
 	ports     []model.ENIID // ENIs attached to running instances, enforced
 	// pending are the pending instances of instances: once wired, the
-	// agent reports them (model.WiredRoot) and the service makes them
+	// agent reports them (model.HostRoot) and the service makes them
 	// running.
 	pending []pendingInstance
 }

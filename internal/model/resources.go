@@ -152,10 +152,13 @@ type Instance struct {
 	Subnet       SubnetID      `json:"subnet"`
 	Zone         string        `json:"zone"`
 	ENIs         []ENIID       `json:"enis"` // device index order; ENIs[0] is the primary (eth0)
-	LaunchTime   time.Time     `json:"launchTime"`
-	StateChanged time.Time     `json:"stateChanged,omitzero"` // when State last changed (terminated instances expire an hour later)
-	ClientToken  string        `json:"clientToken,omitempty"`
-	Tags         Tags          `json:"tags,omitempty"`
+	// Host is the host the instance is placed on (Placement.HostId); ""
+	// before placement, and for instances launched where no agent wires.
+	Host         HostID    `json:"host,omitempty"`
+	LaunchTime   time.Time `json:"launchTime"`
+	StateChanged time.Time `json:"stateChanged,omitzero"` // when State last changed (terminated instances expire an hour later)
+	ClientToken  string    `json:"clientToken,omitempty"`
+	Tags         Tags      `json:"tags,omitempty"`
 }
 
 // Attachment binds a network interface to an instance at a device index.
@@ -260,6 +263,9 @@ type LabHost struct {
 	VPC  VpcID      `json:"vpc"`
 	IPv4 netip.Addr `json:"ipv4"`
 	IPv6 netip.Addr `json:"ipv6,omitzero"`
+	// Host is the host whose VPC router the lab host is attached to; ""
+	// for the agent that wires unplaced resources (one machine).
+	Host HostID `json:"host,omitempty"`
 }
 
 // Namespace is the name of the host's network namespace: its name, '.' and
@@ -286,4 +292,17 @@ func CheckLabHostName(name string) error {
 		return Errorf(CodeInvalidParameterValue, "Invalid lab host name '%s': names starting with 'i-' are reserved for instances.", name)
 	}
 	return nil
+}
+
+// Host is a machine that runs an agent, modelled on an EC2 Dedicated Host.
+// Its agent writes the record under its own prefix (HostKey) when it first
+// registers and keeps its ID from then on; the host is available while its
+// liveness key (HostAliveKey) lives.
+type Host struct {
+	ID   HostID `json:"id"`
+	Name string `json:"name"` // palisade agent --host; the Name tag
+	// Underlay is the address the other hosts reach this one's VXLAN
+	// overlay at.
+	Underlay   netip.Addr `json:"underlay,omitzero"`
+	Registered time.Time  `json:"registered"`
 }

@@ -65,14 +65,50 @@ func ParseResourceKey(key string) (scope Scope, kind, id string, ok bool) {
 	return Scope{Account: AccountID(parts[0]), Region: parts[1]}, parts[2], parts[3], true
 }
 
-// WiredRoot holds what the agents report: each host's agent writes, under
-// its own prefix and nowhere else, one key per instance it has wired (its
-// namespace, interfaces, routes and firewall in place), whose value is a
-// WiredReport. The service, which reads them, keeps a launched or started
-// instance pending until its report names the instance record it wired.
+// HostRoot holds what the hosts' agents write: each agent writes under its
+// own host's prefix and nowhere else (an etcd role can grant exactly that),
+// and reads everything else:
 //
-//	w/<host>/<account>/<region>/<instance id>
-const WiredRoot = "w/"
+//	w/<host>/host                                   the host's record (Host): its ID and underlay
+//	w/<host>/alive                                  present while the agent's lease lives
+//	w/<host>/wired/<account>/<region>/<instance id> a WiredReport: the instance is wired
+//	w/<host>/hits/<account>/<region>/<group id>     the host's hit counters of the group's rules
+//
+// <host> is the host's name (palisade agent --host). The service, which
+// reads the wiring reports, keeps a launched or started instance pending
+// until its report names the instance record it wired.
+const HostRoot = "w/"
+
+// Sections of a host's prefix.
+const (
+	hostRecordKey = "host"
+	hostAliveKey  = "alive"
+	hostWiredPart = "wired"
+	hostHitsPart  = "hits"
+)
+
+// HostPrefix is the key prefix of everything one host's agent writes.
+func HostPrefix(host string) string { return HostRoot + host + "/" }
+
+// HostKey is the key of the host's record.
+func HostKey(host string) string { return HostPrefix(host) + hostRecordKey }
+
+// HostAliveKey is the key that lives as long as the host agent's lease.
+func HostAliveKey(host string) string { return HostPrefix(host) + hostAliveKey }
+
+// ParseHostKey says whether key is a host record's or liveness key, and
+// whose.
+func ParseHostKey(key string) (host string, alive, ok bool) {
+	rest, ok := strings.CutPrefix(key, HostRoot)
+	if !ok {
+		return "", false, false
+	}
+	host, what, ok := strings.Cut(rest, "/")
+	if !ok || host == "" || (what != hostRecordKey && what != hostAliveKey) {
+		return "", false, false
+	}
+	return host, what == hostAliveKey, true
+}
 
 // WiredReport is the value of a wired key: Rev is the store revision of the
 // instance record that was wired (its ModRevision). A report of an older
@@ -82,8 +118,8 @@ type WiredReport struct {
 	Rev int64 `json:"rev"`
 }
 
-// WiredPrefix is the key prefix of one host's reports.
-func WiredPrefix(host string) string { return WiredRoot + host + "/" }
+// WiredPrefix is the key prefix of one host's wiring reports.
+func WiredPrefix(host string) string { return HostPrefix(host) + hostWiredPart + "/" }
 
 // WiredKey is the key of host's report on an instance.
 func WiredKey(host string, s Scope, id InstanceID) string {
@@ -92,13 +128,39 @@ func WiredKey(host string, s Scope, id InstanceID) string {
 
 // ParseWiredKey splits a wired key into its host, scope and instance ID.
 func ParseWiredKey(key string) (host string, scope Scope, id InstanceID, ok bool) {
-	rest, ok := strings.CutPrefix(key, WiredRoot)
+	host, parts, ok := parseHostSection(key, hostWiredPart)
 	if !ok {
 		return "", scope, "", false
 	}
-	parts := strings.Split(rest, "/")
-	if len(parts) != 4 || slices.Contains(parts, "") {
+	return host, Scope{Account: AccountID(parts[0]), Region: parts[1]}, InstanceID(parts[2]), true
+}
+
+// HitsPrefix is the key prefix of one host's hit counters.
+func HitsPrefix(host string) string { return HostPrefix(host) + hostHitsPart + "/" }
+
+// HitsKey is the key of host's hit counters of a group's rules.
+func HitsKey(host string, s Scope, id GroupID) string {
+	return HitsPrefix(host) + string(s.Account) + "/" + s.Region + "/" + string(id)
+}
+
+// ParseHitsKey splits a hits key into its host, scope and group ID.
+func ParseHitsKey(key string) (host string, scope Scope, id GroupID, ok bool) {
+	host, parts, ok := parseHostSection(key, hostHitsPart)
+	if !ok {
 		return "", scope, "", false
 	}
-	return parts[0], Scope{Account: AccountID(parts[1]), Region: parts[2]}, InstanceID(parts[3]), true
+	return host, Scope{Account: AccountID(parts[0]), Region: parts[1]}, GroupID(parts[2]), true
+}
+
+// parseHostSection splits w/<host>/<section>/<account>/<region>/<id>.
+func parseHostSection(key, section string) (host string, rest []string, ok bool) {
+	tail, ok := strings.CutPrefix(key, HostRoot)
+	if !ok {
+		return "", nil, false
+	}
+	parts := strings.Split(tail, "/")
+	if len(parts) != 5 || parts[1] != section || slices.Contains(parts, "") {
+		return "", nil, false
+	}
+	return parts[0], parts[2:], true
 }

@@ -26,7 +26,7 @@ func (s *Service) startState() model.InstanceState {
 }
 
 // FollowWiring runs until ctx ends: it reads the agents' reports
-// (model.WiredRoot), and promotes each pending instance whose report names
+// (model.HostRoot), and promotes each pending instance whose report names
 // its current record to running, so that an instance reported running has
 // its network, as on AWS once it has booted. The agents only write their
 // own reports; the state is the service's to change. A failure (a store
@@ -47,14 +47,14 @@ func (s *Service) FollowWiring(ctx context.Context) {
 }
 
 func (s *Service) followWiring(ctx context.Context) error {
-	page, err := s.st.List(ctx, model.WiredRoot, store.ListOptions{})
+	page, err := s.st.List(ctx, model.HostRoot, store.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("list wiring reports: %w", err)
 	}
 	if err := s.promote(ctx, page.KVs); err != nil {
 		return err
 	}
-	events, err := s.st.Watch(ctx, model.WiredRoot, page.Revision)
+	events, err := s.st.Watch(ctx, model.HostRoot, page.Revision)
 	if err != nil {
 		return fmt.Errorf("watch wiring reports: %w", err)
 	}

@@ -56,6 +56,24 @@
 // the namespace the process runs in. VPCs with the same CIDR live side by side
 // because each has its own router and nothing connects two routers.
 //
+// # Hosts
+//
+// One Lab wires one host. When a VPC has instances on several hosts, each
+// host has a router for it, and the routers reach each other over a VXLAN
+// overlay (EnsureOverlay): an interface OverlayIfName in the router whose
+// UDP socket lives in the host's own namespace (Config.HostNamespace, by
+// default the process's) on its underlay address, one VNI per VPC (VNI).
+// Every entry is static, from the store: per peer host a forwarding entry
+// (its router's MAC, HostMAC, to its underlay address), and per address it
+// serves a permanent neighbour entry and a host route over the overlay. The
+// router answers ARP for those addresses by proxy as for local ones, so an
+// instance cannot tell a neighbour on another host from one on its own. The
+// overlay interface has the lab's MTU; the underlay needs 50 bytes more
+// (Machines gives its stand-ins 1,600).
+//
+// Machines stand in for several computers on one machine: namespaces that
+// play hosts' own namespaces, joined by a bridge in a switch namespace.
+//
 // # Names
 //
 // Namespaces are named under /run/netns as iproute2 names them, through

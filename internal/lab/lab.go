@@ -28,6 +28,11 @@ type Config struct {
 	RouterPrefix string
 	// MTU of every veth the lab creates, in bytes.
 	MTU int
+	// HostNamespace names the network namespace that stands for the host's
+	// own (where its underlay address lives, and the overlay's UDP
+	// sockets); "" is the namespace the process runs in. It lets several
+	// hosts share one machine, each in a namespace of its own.
+	HostNamespace string
 	// Logger receives one line per namespace or interface created or
 	// removed; nil discards.
 	Logger *slog.Logger
@@ -45,6 +50,7 @@ func DefaultConfig() Config {
 type Lab struct {
 	prefix string
 	mtu    int
+	hostNS string // Config.HostNamespace
 	log    *slog.Logger
 	mu     sync.Mutex // serialises changes, so a reconcile sees its own writes
 }
@@ -67,7 +73,7 @@ func New(cfg Config) (*Lab, error) {
 	if cfg.MTU < 1280 || cfg.MTU > 65535 {
 		return nil, fmt.Errorf("mtu %d (want 1280–65535): %w", cfg.MTU, ErrInvalid)
 	}
-	l := &Lab{prefix: cfg.RouterPrefix, mtu: cfg.MTU, log: cfg.Logger.With("component", "lab")}
+	l := &Lab{prefix: cfg.RouterPrefix, mtu: cfg.MTU, hostNS: cfg.HostNamespace, log: cfg.Logger.With("component", "lab")}
 	return l, nil
 }
 

@@ -1,7 +1,9 @@
 // Package agent is the reconcile loop of one host: it watches the store,
-// compiles every VPC's policies with internal/policy, wires the lab's
-// namespaces with internal/lab and makes each VPC router's firewall match
-// with internal/dataplane. It is level-triggered and idempotent: a restart,
+// compiles the policies of every VPC the host has with internal/policy,
+// wires the lab's namespaces with internal/lab (the instances and lab
+// hosts placed on this host, and the overlay to the VPC's routers on other
+// hosts) and makes each VPC router's firewall match with
+// internal/dataplane. It is level-triggered and idempotent: a restart,
 // a missed event or a hand edit heals at the next reconcile. It fails
 // closed: a VPC's firewall (which drops every instance interface it does not
 // know) is in place before any instance of that VPC is wired, and an
@@ -17,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"reflect"
 	"slices"
 	"time"
 
@@ -39,17 +43,56 @@ type Config struct {
 	// prefix, the only keys it writes, and the service makes the instance
 	// running. "" writes no report (for a service without WithWiring).
 	Host string
+	// HostID is the host's ID (its model.Host record): the agent wires the
+	// instances and lab hosts placed on it.
+	HostID model.HostID
+	// Unplaced also wires the instances and lab hosts placed on no host,
+	// and gives every VPC a router: one machine, where serve's own agent
+	// wires everything.
+	Unplaced bool
+	// Underlay is the host's address on the network between hosts, where
+	// the other hosts' routers reach its routers' overlay.
+	Underlay netip.Addr
+	// OpenFirewall opens the firewall of a router namespace; nil opens a
+	// dataplane.Table.
+	OpenFirewall func(routerNS string, log *slog.Logger) (Firewall, error)
 }
 
-// DefaultConfig returns the agent's defaults.
+// DefaultConfig returns the agent's defaults: one machine.
 func DefaultConfig() Config {
-	return Config{DriftEvery: 2 * time.Second, Debounce: 2 * time.Millisecond}
+	return Config{DriftEvery: 2 * time.Second, Debounce: 2 * time.Millisecond, Unplaced: true}
+}
+
+// Lab is what the agent needs of the machine's wiring; *lab.Lab is the
+// real one.
+type Lab interface {
+	EnsureVPC(vpcID string) error
+	RemoveVPC(vpcID string) error
+	RouterNamespace(vpcID string) string
+	EnsureOverlay(vpcID string, o lab.Overlay) error
+	EnsureInstance(inst lab.Instance) error
+	RemoveInstance(id string) error
+	EnsureHost(h lab.Host) error
+	RemoveHost(name string) error
+	List() (lab.State, error)
+}
+
+// Firewall is one VPC router's firewall; *dataplane.Table is the real one.
+type Firewall interface {
+	Apply(d dataplane.Desired) (dataplane.Result, error)
+	Cut(was dataplane.Port, cuts []policy.UntrackedClass, now *policy.Policy) (int, error)
+	Check() (drift bool, err error)
+	Close() error
+}
+
+func openTable(routerNS string, log *slog.Logger) (Firewall, error) {
+	return dataplane.Open(lab.NamespacePath(routerNS), log)
 }
 
 // Agent keeps this machine's lab and firewalls in step with the store.
 type Agent struct {
 	st     store.Store
-	lab    *lab.Lab
+	lab    Lab
 	cfg    Config
 	log    *slog.Logger
 	mirror *mirror
@@ -74,8 +117,9 @@ type wiredReport struct {
 
 // vpcState is what the agent has put in the kernel for one VPC.
 type vpcState struct {
-	table    *dataplane.Table
+	table    Firewall
 	compiled *policy.Compiled
+	overlay  *lab.Overlay // as last ensured
 	// instances and hosts are wired as recorded here: a reconcile wires
 	// only what differs (a whole reconcile wires everything again).
 	instances map[string]lab.Instance
@@ -83,10 +127,17 @@ type vpcState struct {
 }
 
 // New returns an agent over st that wires namespaces with l.
-func New(st store.Store, l *lab.Lab, cfg Config, log *slog.Logger) *Agent {
-	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), mirror: newMirror(),
+func New(st store.Store, l Lab, cfg Config, log *slog.Logger) *Agent {
+	if cfg.OpenFirewall == nil {
+		cfg.OpenFirewall = openTable
+	}
+	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), mirror: newMirror(cfg.placement()),
 		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1),
 		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}}
+}
+
+func (c Config) placement() placement {
+	return placement{self: c.HostID, unplaced: c.Unplaced}
 }
 
 // Applied delivers the store revision of the latest reconcile.
@@ -118,62 +169,77 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// follow lists everything, reconciles, and applies watch events until the
-// watch ends.
+// follow lists the resources and the hosts, reconciles, and applies watch
+// events until a watch ends.
 func (a *Agent) follow(ctx context.Context) error {
-	page, err := a.st.List(ctx, model.ResourceRoot, store.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("list resources: %w", err)
-	}
-	a.mirror = newMirror()
-	for _, kv := range page.KVs {
-		if err := a.mirror.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
-			a.log.Error("skipping undecodable resource", "key", kv.Key, "err", err)
+	a.mirror = newMirror(a.cfg.placement())
+	var revs [2]int64
+	for i, root := range []string{model.ResourceRoot, model.HostRoot} {
+		page, err := a.st.List(ctx, root, store.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list %s: %w", root, err)
 		}
+		for _, kv := range page.KVs {
+			if err := a.mirror.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
+				a.log.Error("skipping undecodable record", "key", kv.Key, "err", err)
+			}
+		}
+		revs[i] = page.Revision
 	}
-	a.rev = page.Revision
+	a.rev = max(revs[0], revs[1])
 	a.reconcile(ctx, true)
-	events, err := a.st.Watch(ctx, model.ResourceRoot, page.Revision)
+	resources, err := a.st.Watch(ctx, model.ResourceRoot, revs[0])
 	if err != nil {
 		return fmt.Errorf("watch resources: %w", err)
+	}
+	hosts, err := a.st.Watch(ctx, model.HostRoot, revs[1])
+	if err != nil {
+		return fmt.Errorf("watch hosts: %w", err)
 	}
 	drift := time.NewTicker(a.cfg.DriftEvery)
 	defer drift.Stop()
 	for {
+		var resp store.WatchResponse
+		var ok bool
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-drift.C:
 			a.repairDrift(ctx)
-		case resp, ok := <-events:
-			if !ok {
-				return ctx.Err()
-			}
-			if resp.Err != nil {
-				return resp.Err
-			}
-			a.take(resp)
-			a.drain(events)
-			a.reconcile(ctx, false)
+			continue
+		case resp, ok = <-resources:
+		case resp, ok = <-hosts:
 		}
+		if !ok {
+			return ctx.Err()
+		}
+		if resp.Err != nil {
+			return resp.Err
+		}
+		a.take(resp)
+		a.drain(resources, hosts)
+		a.reconcile(ctx, false)
 	}
 }
 
 // drain takes every response already waiting (and those arriving within the
 // debounce), so that a burst costs one reconcile.
-func (a *Agent) drain(events <-chan store.WatchResponse) {
+func (a *Agent) drain(resources, hosts <-chan store.WatchResponse) {
 	timer := time.NewTimer(a.cfg.Debounce)
 	defer timer.Stop()
 	for {
+		var resp store.WatchResponse
+		var ok bool
 		select {
-		case resp, ok := <-events:
-			if !ok || resp.Err != nil {
-				return // the main loop sees the end on its next receive
-			}
-			a.take(resp)
+		case resp, ok = <-resources:
+		case resp, ok = <-hosts:
 		case <-timer.C:
 			return
 		}
+		if !ok || resp.Err != nil {
+			return // the main loop sees the end on its next receive
+		}
+		a.take(resp)
 	}
 }
 
@@ -184,17 +250,17 @@ func (a *Agent) take(resp store.WatchResponse) {
 			value = ev.KV.Value
 		}
 		if err := a.mirror.apply(ev.KV.Key, value, ev.KV.ModRevision); err != nil {
-			a.log.Error("skipping undecodable resource", "key", ev.KV.Key, "err", err)
+			a.log.Error("skipping undecodable record", "key", ev.KV.Key, "err", err)
 		}
 	}
-	a.rev = resp.Revision
+	a.rev = max(a.rev, resp.Revision)
 }
 
-// reconcile makes the machine match the mirror of the store: every changed VPC's router
-// and firewall, its instances and hosts; and removes what the mirror no
-// longer has. A whole reconcile (after listing the store, on drift, after
-// a failure) redoes every VPC and compares the lab with the mirror; the
-// others touch only the VPCs and instances that changed, so that a rule
+// reconcile makes the machine match the mirror of the store: every changed
+// VPC's router, firewall and overlay, its instances and hosts; and removes
+// what the host no longer has. A whole reconcile (after listing the store,
+// on drift, after a failure) redoes every VPC and compares the lab with the
+// mirror; the others touch only the VPCs that changed, so that a rule
 // change in one VPC is enforced in the time of that VPC's compile and
 // table update.
 func (a *Agent) reconcile(ctx context.Context, whole bool) {
@@ -203,20 +269,27 @@ func (a *Agent) reconcile(ctx context.Context, whole bool) {
 	whole = whole || a.retry
 	a.retry = false
 	want := map[model.VpcID]bool{}
-	var views []*vpcView // every VPC's when whole
+	var views []*vpcView // every wanted VPC's when whole
 	for _, id := range a.mirror.vpcIDs() {
-		want[id] = true
-		if !whole && !dirty[id] && a.vpcs[id] != nil {
+		if !whole && !dirty[id] {
+			want[id] = a.vpcs[id] != nil // as it was
 			continue
 		}
 		v := a.mirror.view(id)
+		if !v.local {
+			continue // no router here
+		}
+		want[id] = true
 		views = append(views, v)
 		if err := a.reconcileVPC(v, whole); err != nil {
 			a.retry = true
 			a.log.Error("reconcile vpc failed; will retry on the next change or drift check", "vpc", id, "err", err)
 		}
 	}
-	a.removeStale(whole, want, views)
+	if err := a.removeStale(whole, want, views); err != nil {
+		a.retry = true
+		a.log.Error("remove what the host no longer has; will retry", "err", err)
+	}
 	a.syncReports(ctx, whole)
 	a.log.Debug("reconciled", "revision", a.rev, "vpcs", len(views), "whole", whole, "duration", time.Since(start))
 	select {
@@ -226,8 +299,9 @@ func (a *Agent) reconcile(ctx context.Context, whole bool) {
 	a.applied <- a.rev
 }
 
-// reconcileVPC brings one VPC in order: router, firewall, then instances
-// and hosts (fail closed: the firewall exists before any interface).
+// reconcileVPC brings one VPC in order: router, firewall, overlay, then
+// instances and hosts (fail closed: the firewall exists before any
+// interface, and knows the overlay before it exists).
 func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	id := v.vpc.ID
 	st := a.vpcs[id]
@@ -237,7 +311,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 		}
 	}
 	if st == nil {
-		t, err := dataplane.Open(lab.NamespacePath(a.lab.RouterNamespace(string(id))), a.log.With("vpc", id))
+		t, err := a.cfg.OpenFirewall(a.lab.RouterNamespace(string(id)), a.log.With("vpc", id))
 		if err != nil {
 			return fmt.Errorf("open firewall: %w", err)
 		}
@@ -258,7 +332,8 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	a.cut(st, compiled)
 	st.compiled = compiled
 	t3 := time.Now()
-	err = a.wire(st, v, whole)
+	errs := []error{a.joinHosts(st, v, whole)}
+	errs = append(errs, a.wire(st, v, whole))
 	for _, p := range v.pending {
 		if _, wired := st.instances[string(p.ID)]; wired && a.reported[p.ID].rev != p.Rev {
 			a.report(p)
@@ -266,17 +341,39 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	}
 	a.log.Debug("reconciled vpc", "vpc", id, "compile", t1.Sub(t0), "apply", t2.Sub(t1), "commit", res.Commit,
 		"cut", t3.Sub(t2), "wire", time.Since(t3))
-	return err
+	return errors.Join(errs...)
+}
+
+// joinHosts makes the VPC router's overlay reach the other hosts that have
+// the VPC (none: no overlay).
+func (a *Agent) joinHosts(st *vpcState, v *vpcView, whole bool) error {
+	for _, h := range v.missing {
+		a.log.Warn("instances of the vpc are placed on a host with no record; not reachable from here", "vpc", v.vpc.ID, "host", h)
+	}
+	o := v.overlay(a.cfg.Host, a.cfg.Underlay)
+	if !whole && st.overlay != nil && reflect.DeepEqual(*st.overlay, o) {
+		return nil
+	}
+	if len(o.Peers) > 0 && !a.cfg.Underlay.IsValid() {
+		st.overlay = nil
+		return fmt.Errorf("the vpc has instances on %d other hosts, and this host has no underlay address", len(o.Peers))
+	}
+	st.overlay = nil
+	if err := a.lab.EnsureOverlay(string(v.vpc.ID), o); err != nil {
+		return fmt.Errorf("overlay: %w", err)
+	}
+	st.overlay = &o
+	return nil
 }
 
 // wire makes the VPC's instance namespaces and lab hosts match the view:
 // those that changed (all of them when whole), and removes those that are
-// gone. A failure is logged and retried on the next whole reconcile.
+// gone. It goes on past a failure and returns them all.
 func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 	if whole || st.instances == nil {
 		st.instances, st.hosts = map[string]lab.Instance{}, map[string]lab.Host{}
 	}
-	var failed error
+	var errs []error
 	seen := map[string]bool{}
 	for _, inst := range v.instances {
 		seen[inst.ID] = true
@@ -285,8 +382,7 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 		}
 		delete(st.instances, inst.ID)
 		if err := a.lab.EnsureInstance(inst); err != nil {
-			a.log.Error("wire instance", "instance", inst.ID, "err", err)
-			failed = err
+			errs = append(errs, fmt.Errorf("wire instance %s: %w", inst.ID, err))
 			continue
 		}
 		st.instances[inst.ID] = inst
@@ -295,8 +391,7 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 		if !seen[id] {
 			a.log.Info("removing instance namespace", "instance", id)
 			if err := a.lab.RemoveInstance(id); err != nil {
-				a.log.Error("remove instance", "instance", id, "err", err)
-				failed = err
+				errs = append(errs, fmt.Errorf("remove instance %s: %w", id, err))
 				continue
 			}
 			delete(st.instances, id)
@@ -311,8 +406,7 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 		}
 		delete(st.hosts, h.Name)
 		if err := a.lab.EnsureHost(h); err != nil {
-			a.log.Error("wire lab host", "host", h.Name, "err", err)
-			failed = err
+			errs = append(errs, fmt.Errorf("wire lab host %s: %w", h.Name, err))
 			continue
 		}
 		st.hosts[h.Name] = h
@@ -321,17 +415,13 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 		if !seen[name] {
 			a.log.Info("removing lab host", "host", name)
 			if err := a.lab.RemoveHost(name); err != nil {
-				a.log.Error("remove lab host", "host", name, "err", err)
-				failed = err
+				errs = append(errs, fmt.Errorf("remove lab host %s: %w", name, err))
 				continue
 			}
 			delete(st.hosts, name)
 		}
 	}
-	if failed != nil {
-		a.retry = true
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // cut ends the untracked flows that a change took the rule away from.
@@ -350,12 +440,13 @@ func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
 	}
 }
 
-// removeStale removes VPCs that the mirror no longer has. A whole
-// reconcile (views holds every VPC's) also compares the lab with the mirror
-// and removes instances and hosts that nothing wants (left by a crash, or
-// by a store that changed while the agent was down); otherwise the per-VPC
-// wiring already removed them.
-func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcView) {
+// removeStale removes the routers of VPCs the host no longer has. A whole
+// reconcile (views holds every wanted VPC's) also compares the lab with
+// the mirror and removes instances and hosts that nothing wants (left by a
+// crash, or by a store that changed while the agent was down); otherwise
+// the per-VPC wiring already removed them.
+func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcView) error {
+	var errs []error
 	vpcs := map[string]bool{}
 	for id := range a.vpcs {
 		vpcs[string(id)] = true
@@ -363,9 +454,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 	if whole {
 		have, err := a.lab.List()
 		if err != nil {
-			a.log.Error("list lab", "err", err)
-			a.retry = true
-			return
+			return fmt.Errorf("list lab: %w", err)
 		}
 		inst, hosts := map[string]bool{}, map[string]bool{}
 		for _, v := range views {
@@ -380,7 +469,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 			if !inst[i.ID] {
 				a.log.Info("removing instance namespace", "instance", i.ID)
 				if err := a.lab.RemoveInstance(i.ID); err != nil {
-					a.log.Error("remove instance", "instance", i.ID, "err", err)
+					errs = append(errs, fmt.Errorf("remove instance %s: %w", i.ID, err))
 				} else {
 					a.unreport(model.InstanceID(i.ID))
 				}
@@ -390,7 +479,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 			if !hosts[h.Name] {
 				a.log.Info("removing lab host", "host", h.Name)
 				if err := a.lab.RemoveHost(h.Name); err != nil {
-					a.log.Error("remove lab host", "host", h.Name, "err", err)
+					errs = append(errs, fmt.Errorf("remove lab host %s: %w", h.Name, err))
 				}
 			}
 		}
@@ -404,8 +493,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 		}
 		a.log.Info("removing vpc router", "vpc", id)
 		if err := a.lab.RemoveVPC(id); err != nil {
-			a.log.Error("remove vpc", "vpc", id, "err", err)
-			a.retry = true
+			errs = append(errs, fmt.Errorf("remove vpc %s: %w", id, err))
 		}
 		// The table holds the router namespace open: close it, or the
 		// deleted namespace lives on in the kernel.
@@ -416,6 +504,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 			delete(a.vpcs, model.VpcID(id))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // report queues the report that pending instance p is wired.

@@ -30,6 +30,11 @@ type mirror struct {
 	// revs holds each instance record's store revision (ModRevision): the
 	// generation a wiring report names (model.WiredReport).
 	revs map[model.InstanceID]int64
+	// machines are the hosts' records (model.Host) by host ID: where the
+	// other hosts' routers are.
+	machines map[model.HostID]*model.Host
+	// place says which instances and lab hosts are this host's to wire.
+	place placement
 
 	nets  map[model.VpcID]*vpcNet
 	dirty map[model.VpcID]bool
@@ -46,8 +51,24 @@ type vpcNet struct {
 	hosts     map[string]bool // namespace names
 }
 
-func newMirror() *mirror {
+// placement says which instances and lab hosts a host wires: those placed
+// on it (self), and, with unplaced, those placed on no host (one machine,
+// where serve's own agent wires everything and has a router for every
+// VPC).
+type placement struct {
+	self     model.HostID
+	unplaced bool
+}
+
+// local reports whether something placed on host h is this host's.
+func (p placement) local(h model.HostID) bool {
+	return h == p.self && h != "" || h == "" && p.unplaced
+}
+
+func newMirror(place placement) *mirror {
 	return &mirror{
+		place:     place,
+		machines:  map[model.HostID]*model.Host{},
 		vpcs:      map[model.VpcID]*model.VPC{},
 		subnets:   map[model.SubnetID]*model.Subnet{},
 		groups:    map[model.GroupID]*model.SecurityGroup{},
@@ -75,6 +96,12 @@ func (w *mirror) net(id model.VpcID) *vpcNet {
 // rev, passes it to the compiler of its VPC and marks the VPCs it concerns,
 // before and after, dirty. Keys that are not resources are ignored.
 func (w *mirror) apply(key string, value []byte, rev int64) error {
+	if name, alive, ok := model.ParseHostKey(key); ok {
+		if !alive {
+			return w.applyHost(name, value)
+		}
+		return nil
+	}
 	scope, kind, id, ok := model.ParseResourceKey(key)
 	if !ok {
 		return nil
@@ -152,6 +179,31 @@ func (w *mirror) apply(key string, value []byte, rev int64) error {
 	return nil
 }
 
+// applyHost records a host's record (nil value: gone). Every VPC may have
+// members there: all are dirty (host records change rarely).
+func (w *mirror) applyHost(name string, value []byte) error {
+	for id, h := range w.machines {
+		if h.Name == name {
+			delete(w.machines, id)
+		}
+	}
+	for id := range w.vpcs {
+		w.dirty[id] = true
+	}
+	if value == nil {
+		return nil
+	}
+	h := new(model.Host)
+	if err := json.Unmarshal(value, h); err != nil {
+		return fmt.Errorf("decode host %s: %w", name, err)
+	}
+	if h.Name != name || h.ID == "" {
+		return fmt.Errorf("host record under %s names %q (%s)", name, h.Name, h.ID)
+	}
+	w.machines[h.ID] = h
+	return nil
+}
+
 // scoped gives the VPC's compiler the prefix lists of its scope, the first
 // time the VPC record is seen.
 func (w *mirror) scoped(v *model.VPC) {
@@ -215,18 +267,32 @@ func running(i *model.Instance) bool {
 	return i.State == model.StatePending || i.State == model.StateRunning
 }
 
-// vpcView is what one VPC needs: its lab wiring and its compiler, which
-// enforces the view's ports.
+// vpcView is what one VPC needs on this host: its lab wiring, the other
+// hosts that have it, and its compiler, which enforces the view's ports.
 type vpcView struct {
 	vpc       *model.VPC
 	instances []lab.Instance
 	hosts     []lab.Host
-	compiler  *policy.Compiler
-	ports     []model.ENIID // ENIs attached to running instances, enforced
+	// peers are the other hosts with instances or lab hosts of the VPC,
+	// with the addresses they serve; missing the hosts whose record the
+	// mirror does not have (yet).
+	peers   []peer
+	missing []model.HostID
+	// local says the host has a router for the VPC: it has instances or
+	// lab hosts of it here, or wires unplaced ones (then every VPC).
+	local    bool
+	compiler *policy.Compiler
+	ports    []model.ENIID // ENIs attached to this host's running instances, enforced
 	// pending are the pending instances of instances: once wired, the
 	// agent reports them (model.HostRoot) and the service makes them
 	// running.
 	pending []pendingInstance
+}
+
+// peer is another host that has the VPC.
+type peer struct {
+	host  *model.Host
+	addrs []netip.Addr
 }
 
 // pendingInstance is a pending instance and the revision of its record.
@@ -246,15 +312,25 @@ func (w *mirror) vpcIDs() []model.VpcID {
 	return ids
 }
 
-// view derives VPC id's wiring and enforced ports from the mirror, in the
-// time of its own instances and hosts, and tells its compiler which
-// interfaces to enforce.
+// view derives VPC id's wiring, peers and enforced ports from the mirror,
+// in the time of its own instances and hosts, and tells its compiler which
+// interfaces to enforce: this host's. Group membership spans every host.
 func (w *mirror) view(id model.VpcID) *vpcView {
 	n := w.net(id)
-	v := &vpcView{vpc: w.vpcs[id], compiler: n.compiler}
+	v := &vpcView{vpc: w.vpcs[id], compiler: n.compiler, local: w.place.unplaced}
+	remote := map[model.HostID][]netip.Addr{}
 	for iid := range n.instances {
 		i := w.instances[iid]
 		if i == nil || !running(i) {
+			continue
+		}
+		if !w.place.local(i.Host) {
+			for _, eid := range i.ENIs {
+				if e := w.enis[eid]; e != nil && e.VPC == id {
+					remote[i.Host] = append(remote[i.Host], e.PrivateIPs...)
+					remote[i.Host] = append(remote[i.Host], e.IPv6s...)
+				}
+			}
 			continue
 		}
 		li := lab.Instance{ID: string(i.ID), VPC: string(i.VPC)}
@@ -274,10 +350,30 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 		}
 	}
 	for ns := range n.hosts {
-		if h := w.hosts[ns]; h != nil {
+		h := w.hosts[ns]
+		switch {
+		case h == nil:
+		case w.place.local(h.Host):
 			v.hosts = append(v.hosts, lab.Host{Name: ns, VPC: string(h.VPC), IPv4: h.IPv4, IPv6: h.IPv6})
+		default:
+			remote[h.Host] = append(remote[h.Host], h.IPv4)
+			if h.IPv6.IsValid() {
+				remote[h.Host] = append(remote[h.Host], h.IPv6)
+			}
 		}
 	}
+	v.local = v.local || len(v.instances) > 0 || len(v.hosts) > 0
+	for hid, addrs := range remote {
+		rec := w.machines[hid]
+		if rec == nil {
+			v.missing = append(v.missing, hid)
+			continue
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		v.peers = append(v.peers, peer{host: rec, addrs: slices.Compact(addrs)})
+	}
+	slices.SortFunc(v.peers, func(a, b peer) int { return cmpStr(a.host.Name, b.host.Name) })
+	slices.Sort(v.missing)
 	slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(a.ID, b.ID) })
 	slices.SortFunc(v.hosts, func(a, b lab.Host) int { return cmpStr(a.Name, b.Name) })
 	slices.Sort(v.ports)
@@ -288,6 +384,16 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 	}
 	n.compiler.Enforce(only)
 	return v
+}
+
+// overlay is the VPC router's overlay to the view's peers, as host self
+// (name, underlay) sees it.
+func (v *vpcView) overlay(self string, underlay netip.Addr) lab.Overlay {
+	o := lab.Overlay{VNI: lab.VNI(string(v.vpc.ID)), Local: underlay, MAC: lab.HostMAC(self)}
+	for _, p := range v.peers {
+		o.Peers = append(o.Peers, lab.Peer{Underlay: p.host.Underlay, MAC: lab.HostMAC(p.host.Name), Addrs: p.addrs})
+	}
+	return o
 }
 
 // snapshot is VPC id's policy input as one value: its groups, its
@@ -333,6 +439,12 @@ func (v *vpcView) input() *Input {
 	for _, h := range v.hosts {
 		in.HostIfaces = append(in.HostIfaces, lab.HostIfName(h.Name))
 	}
+	if len(v.peers) > 0 {
+		// To this host's firewall the overlay is the outside, as a lab
+		// host is: the sender's host enforced its egress, the
+		// receiver's host enforces its ingress.
+		in.HostIfaces = append(in.HostIfaces, lab.OverlayIfName)
+	}
 	return in
 }
 
@@ -354,7 +466,7 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}
-	w := newMirror()
+	w := newMirror(placement{unplaced: true})
 	for _, kv := range page.KVs {
 		if err := w.apply(kv.Key, kv.Value, kv.ModRevision); err != nil {
 			return nil, err

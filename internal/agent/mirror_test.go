@@ -147,7 +147,7 @@ func TestMirrorCompilesAsASnapshot(t *testing.T) {
 			{Scope: s.scopes[0], ID: "vpc-0000000000000000b"},
 			{Scope: s.scopes[1], ID: "vpc-0000000000000000c"},
 		}
-		w := newMirror()
+		w := newMirror(placement{unplaced: true})
 		for range 30 { // the store before the VPC records arrive
 			s.change(w)
 		}
@@ -204,7 +204,7 @@ func compareCompiled(t *testing.T, what string, got, want *policy.Compiled) {
 // Two accounts' lab hosts of the same name are two hosts, each in its own
 // namespace (<name>.<account>); deleting one leaves the other.
 func TestMirrorLabHostsOfTwoAccounts(t *testing.T) {
-	w := newMirror()
+	w := newMirror(placement{unplaced: true})
 	sim := &storeSim{kv: map[string][]byte{}}
 	vpc := model.VpcID("vpc-0123456789abcdef0")
 	put := func(acct model.AccountID, ip string) model.Scope {

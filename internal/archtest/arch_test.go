@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"internal/model":     {},
 	"internal/policy":    {"internal/model"},
 	"internal/audit":     {"internal/model", "internal/policy"},
-	"internal/service":   {"internal/model", "internal/policy", "internal/audit", "internal/store"},
+	"internal/service":   {"internal/model", "internal/policy", "internal/audit", "internal/store", "internal/hosts"},
 	"internal/store":     {},
 	"internal/ec2api":    {"internal/service", "internal/model", "internal/auth"},
 	"internal/console":   {"internal/service", "internal/model", "internal/auth"}, // the web console: a second edge beside ec2api
@@ -34,7 +34,8 @@ var allowed = map[string][]string{
 	"internal/dataplane": {"internal/policy", "internal/model", "internal/nsexec"},
 	"internal/lab":       {"internal/model", "internal/nsexec"},
 	"internal/nsexec":    {}, // names namespaces and runs code inside them: shared by lab and dataplane
-	"internal/agent":     {"internal/policy", "internal/dataplane", "internal/lab", "internal/store", "internal/model"},
+	"internal/agent":     {"internal/policy", "internal/dataplane", "internal/lab", "internal/store", "internal/model", "internal/hosts"},
+	"internal/hosts":     {"internal/model", "internal/store"}, // the hosts' registry: shared by agent and service
 	"internal/client":    {},
 	"internal/testutil":  {},
 	"internal/archtest":  {},

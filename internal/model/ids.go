@@ -22,6 +22,7 @@ const (
 	KindPrefixList
 	KindReservation
 	KindAttachment
+	KindHost
 )
 
 type kindInfo struct {
@@ -42,6 +43,9 @@ var kinds = [...]kindInfo{
 	KindPrefixList:  {"pl-", "prefix list", CodeInvalidPrefixListIDMalformed, CodeInvalidPrefixListIDNotFound, "The prefix list ID '%s' does not exist"},
 	KindReservation: {"r-", "reservation", CodeInvalidParameterValue, CodeInvalidParameterValue, "The reservation ID '%s' does not exist"},
 	KindAttachment:  {"eni-attach-", "attachment", CodeInvalidParameterValue, "InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist"},
+	// AWS's list of codes has both InvalidHostID and InvalidHostId
+	// spellings of each; these are the ones its Dedicated Host calls return.
+	KindHost: {"h-", "host", CodeInvalidHostIDMalformed, CodeInvalidHostIDNotFound, "The host ID '%s' does not exist"},
 }
 
 // Prefix is the text every ID of this kind starts with, e.g. "sg-".
@@ -148,6 +152,9 @@ func ParsePrefixListID(s string) (PrefixListID, error) {
 	v, err := ParseID(KindPrefixList, s)
 	return PrefixListID(v), err
 }
+
+// ParseHostID parses a host ID.
+func ParseHostID(s string) (HostID, error) { v, err := ParseID(KindHost, s); return HostID(v), err }
 
 // IsInstanceID reports whether s is shaped like an instance ID, so that lab
 // hosts can be kept from taking instance names.

@@ -63,6 +63,10 @@ func TestParseID(t *testing.T) {
 		{KindENI, "eni-zz", CodeInvalidNetworkInterfaceIDMalformed},
 		{KindPrefixList, "pl-63a5400a", ""},
 		{KindPrefixList, "pl-", CodeInvalidPrefixListIDMalformed},
+		{KindHost, "h-0123456789abcdef0", ""},
+		{KindHost, "h-0123", CodeInvalidHostIDNotFound},
+		{KindHost, "host-1", CodeInvalidHostIDMalformed},
+		{KindHost, "i-0123456789abcdef0", CodeInvalidHostIDMalformed},
 	}
 	for _, c := range cases {
 		got, err := ParseID(c.kind, c.in)

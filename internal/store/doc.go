@@ -32,5 +32,10 @@
 //     to *CompactedError.
 //   - Compact maps to etcd's Compact. Reads are always at the latest
 //     revision: no backend offers reads at a past revision.
+//   - Grant is an etcd lease that the client keeps alive (KeepAlive), and
+//     Lease.Put an etcd Put with the lease: a holder that dies loses its
+//     keys once the TTL passes. mem and bolt, one process each, keep a
+//     lease until Revoke or Close; bolt deletes at Open the keys of the
+//     leases an earlier process left.
 //   - An etcd that does not answer in time is ErrUnavailable.
 package store

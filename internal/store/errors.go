@@ -21,6 +21,9 @@ var (
 	// unreachable or without a leader). The operation may or may not have
 	// been applied; retry it.
 	ErrUnavailable = errors.New("store: unavailable, retry later")
+	// ErrLeaseEnded: a Lease.Put after the lease was revoked, lapsed or
+	// lost with its store.
+	ErrLeaseEnded = errors.New("store: lease ended")
 )
 
 // CompactedError says that a watch asked for revisions the change log no

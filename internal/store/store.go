@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store is an ordered key-value store with revisions, transactions and watch.
 // All methods are safe for concurrent use. Values returned to the caller are
@@ -51,11 +54,52 @@ type Store interface {
 	// on their own, keeping a configured number of recent revisions.
 	Compact(ctx context.Context, rev int64) error
 
+	// Grant starts a lease of ttl (whole seconds, at least MinLeaseTTL):
+	// keys put through it (Lease.Put) live as long as it does. The store
+	// keeps the lease alive until Revoke, or until the store is closed or
+	// its process dies; then the lease ends and its keys are deleted, each
+	// a normal delete for watchers. When the lease ends without Revoke
+	// depends on the backend: etcd deletes the keys once ttl has passed
+	// without a keep-alive (a dead or cut-off process); bolt, whose file one
+	// process holds at a time, deletes the keys of earlier processes' leases
+	// when it opens; mem loses everything at Close anyway.
+	Grant(ctx context.Context, ttl time.Duration) (Lease, error)
+
 	// Close releases the store. Transactions that have not started fail
 	// with ErrClosed; open watches receive a final response with ErrClosed
 	// (a watch's goroutine ends once that is read or its ctx is done).
 	Close() error
 }
+
+// Lease is a lease of Store.Grant: a set of keys that go when it ends.
+//
+// A Tx's Put or Delete of a leased key detaches the key from its lease, as
+// on etcd: the key then stays until deleted. A lease's end is a delete that
+// transactions do not guard against: a transaction that read a leased key
+// may still commit after the lease ended (on etcd, lease deletes leave no
+// tombstone). Use leased keys for liveness, not for data that others
+// derive writes from in a read-modify-write.
+type Lease interface {
+	// ID is the lease's number (etcd's lease ID; on mem and bolt a number
+	// of this process).
+	ID() int64
+	// Put sets key to a copy of value under the lease and returns the
+	// revision of the write. After the lease ended it fails with an error
+	// wrapping ErrLeaseEnded. The limits of one transaction apply.
+	Put(ctx context.Context, key string, value []byte) (rev int64, err error)
+	// Revoke ends the lease and deletes its keys in one revision. Revoking
+	// an ended lease is a no-op.
+	Revoke(ctx context.Context) error
+	// Done is closed once the lease has ended: revoked, its store closed,
+	// or (etcd) not kept alive within its TTL, when etcd unreachable or the
+	// cluster lost it. Its keys are then deleted or about to be; a holder
+	// that must stay alive grants a new lease and puts its keys again.
+	Done() <-chan struct{}
+}
+
+// MinLeaseTTL is the shortest lease Grant gives: etcd counts TTLs in
+// seconds.
+const MinLeaseTTL = time.Second
 
 // Tx is the view of a transaction in progress: its reads see the store as of
 // the transaction's start plus its own writes. A Tx is not safe for

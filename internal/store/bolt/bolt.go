@@ -73,6 +73,7 @@ type Store struct {
 	log       *slog.Logger
 	hub       *core.Hub
 	rev       atomic.Int64 // last committed revision
+	leases    core.Leases
 
 	reqs     chan *request // transactions waiting for the committer
 	closing  chan struct{} // closed by Close: no new transactions
@@ -138,6 +139,7 @@ func (s *Store) Close() error {
 	s.once.Do(func() {
 		close(s.closing)
 		<-s.loopDone
+		s.leases.Close()
 		s.hub.Close()
 		s.mu.Lock()
 		defer s.mu.Unlock()

@@ -68,13 +68,15 @@ func (s *Store) runOne(b buckets, req *request, rev int64) (result, int64, error
 	if err := req.ctx.Err(); err != nil {
 		return result{err: err}, rev, nil
 	}
-	tx := core.NewOverlay(b, rev)
-	if r := req.lend(tx); r.err != nil {
-		return result{err: r.err}, rev, nil
+	if req.lease != 0 && !s.leases.Live(req.lease) {
+		return result{err: core.LeaseEnded(req.lease)}, rev, nil
 	}
-	events, err := tx.Changes()
+	events, fnErr, err := s.changes(b, req, rev)
 	if err != nil {
 		return result{}, rev, err
+	}
+	if fnErr != nil {
+		return result{err: fnErr}, rev, nil
 	}
 	if len(events) == 0 {
 		return result{rev: rev}, rev, nil
@@ -82,7 +84,29 @@ func (s *Store) runOne(b buckets, req *request, rev int64) (result, int64, error
 	if err := apply(b, rev+1, events); err != nil {
 		return result{}, rev, err
 	}
+	if err := b.attach(req.lease, events); err != nil {
+		return result{}, rev, err
+	}
 	return result{rev: rev + 1}, rev + 1, nil
+}
+
+// changes are the events of req at revision rev+1: those of its fn, or of
+// revoking a lease. fnErr is fn's own error; err the storage's.
+func (s *Store) changes(b buckets, req *request, rev int64) (events []store.Event, fnErr, err error) {
+	if req.revoke != 0 {
+		keys, err := b.leasedKeys(func(id int64) bool { return id == req.revoke })
+		if err != nil {
+			return nil, nil, err
+		}
+		events, err := core.DeleteEvents(b, keys, rev+1)
+		return events, nil, err
+	}
+	tx := core.NewOverlay(b, rev)
+	if r := req.lend(tx); r.err != nil {
+		return nil, r.err, nil
+	}
+	events, err = tx.Changes()
+	return events, nil, err
 }
 
 // apply writes one revision: its keys and its log entry.

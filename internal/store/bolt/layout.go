@@ -8,6 +8,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/internal/core"
 )
 
 // Bucket names and meta keys of the file format.
@@ -15,6 +16,10 @@ var (
 	bucketKV   = []byte("kv")
 	bucketLog  = []byte("log")
 	bucketMeta = []byte("meta")
+	// bucketLease maps each leased key to its lease's ID: the keys of
+	// the leases of the process that had the file open, which the next
+	// Open deletes.
+	bucketLease = []byte("lease")
 
 	metaFormat  = []byte("format")
 	metaRev     = []byte("revision")
@@ -27,21 +32,21 @@ const formatVersion = 1
 // errCorrupt marks data this package cannot have written.
 var errCorrupt = errors.New("corrupt store data")
 
-// buckets are the three buckets of one bbolt transaction.
+// buckets are the buckets of one bbolt transaction.
 type buckets struct {
-	kv, log, meta *bbolt.Bucket
+	kv, log, meta, lease *bbolt.Bucket
 }
 
 // bucketsOf returns the buckets of tx; initialize has created them.
 func bucketsOf(tx *bbolt.Tx) buckets {
-	return buckets{kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), meta: tx.Bucket(bucketMeta)}
+	return buckets{kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), meta: tx.Bucket(bucketMeta), lease: tx.Bucket(bucketLease)}
 }
 
 // initialize creates the buckets of a new file, checks the format of an
 // existing one, and returns its revision.
 func initialize(db *bbolt.DB) (rev int64, err error) {
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketKV, bucketLog, bucketMeta} {
+		for _, name := range [][]byte{bucketKV, bucketLog, bucketMeta, bucketLease} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -50,10 +55,85 @@ func initialize(db *bbolt.DB) (rev int64, err error) {
 		if err := checkFormat(b.meta); err != nil {
 			return err
 		}
-		rev, err = b.revision()
+		if rev, err = b.revision(); err != nil {
+			return err
+		}
+		rev, err = dropLeases(b, rev)
 		return err
 	})
 	return rev, err
+}
+
+// dropLeases deletes the keys of the leases the file holds, all of an
+// earlier process (one process holds the file at a time), in one revision
+// after rev; it returns the revision then.
+func dropLeases(b buckets, rev int64) (int64, error) {
+	keys, err := b.leasedKeys(func(int64) bool { return true })
+	if err != nil || len(keys) == 0 {
+		return rev, err
+	}
+	events, err := core.DeleteEvents(b, keys, rev+1)
+	if err != nil {
+		return rev, err
+	}
+	if len(events) > 0 {
+		if err := apply(b, rev+1, events); err != nil {
+			return rev, err
+		}
+		rev++
+		if err := b.setMetaInt(metaRev, rev); err != nil {
+			return rev, err
+		}
+	}
+	return rev, b.detach(keys)
+}
+
+// leasedKeys returns the leased keys whose lease matches.
+func (b buckets) leasedKeys(match func(lease int64) bool) ([]string, error) {
+	var keys []string
+	err := b.lease.ForEach(func(k, v []byte) error {
+		id, err := decodeUint(v)
+		if err != nil {
+			return fmt.Errorf("lease of key %q: %w", k, err)
+		}
+		if match(int64(id)) {
+			keys = append(keys, string(k))
+		}
+		return nil
+	})
+	return keys, err
+}
+
+// attach records the lease of the keys events put (lease 0: the keys
+// events write leave their leases).
+func (b buckets) attach(lease int64, events []store.Event) error {
+	if lease == 0 {
+		if k, _ := b.lease.Cursor().First(); k == nil {
+			return nil // no leased key: the common case costs nothing
+		}
+	}
+	for _, e := range events {
+		var err error
+		if lease != 0 && e.Type == store.EventPut {
+			err = b.lease.Put([]byte(e.KV.Key), encodeUint(uint64(lease)))
+		} else {
+			err = b.lease.Delete([]byte(e.KV.Key))
+		}
+		if err != nil {
+			return fmt.Errorf("lease of key %q: %w", e.KV.Key, err)
+		}
+	}
+	return nil
+}
+
+// detach forgets the leases of keys.
+func (b buckets) detach(keys []string) error {
+	for _, k := range keys {
+		if err := b.lease.Delete([]byte(k)); err != nil {
+			return fmt.Errorf("lease of key %q: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // checkFormat stamps a new file with formatVersion and refuses another one.

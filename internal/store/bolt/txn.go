@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/internal/core"
@@ -27,6 +28,9 @@ type request struct {
 	turn chan *core.Overlay // committer → caller: run fn now
 	ran  chan ranResult     // caller → committer: fn is done
 	done chan result        // committer → caller: the outcome; buffered
+	// lease: the keys fn puts join this lease (0: none). revoke: no fn,
+	// the committer deletes the keys of this lease.
+	lease, revoke int64
 }
 
 // ranResult is how fn ended.
@@ -50,10 +54,16 @@ func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	if fn == nil {
 		return 0, fmt.Errorf("nil transaction function: %w", store.ErrInvalidArgument)
 	}
+	return s.submit(&request{ctx: ctx, fn: fn})
+}
+
+// submit hands req to the committer and waits for its outcome.
+func (s *Store) submit(req *request) (int64, error) {
+	ctx := req.ctx
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	req := &request{ctx: ctx, fn: fn, turn: make(chan *core.Overlay), ran: make(chan ranResult), done: make(chan result, 1)}
+	req.turn, req.ran, req.done = make(chan *core.Overlay), make(chan ranResult), make(chan result, 1)
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
@@ -119,4 +129,27 @@ func (s *Store) gather(first *request) []*request {
 		}
 	}
 	return batch
+}
+
+// Grant implements store.Store. The leases live until revoked or the store
+// closes; the next Open deletes the keys of those that were not revoked.
+func (s *Store) Grant(ctx context.Context, ttl time.Duration) (store.Lease, error) {
+	select {
+	case <-s.closing:
+		return nil, store.ErrClosed
+	default:
+	}
+	return s.leases.Grant(ctx, ttl, s)
+}
+
+// LeasePut implements core.LeaseOps.
+func (s *Store) LeasePut(ctx context.Context, id int64, key string, value []byte) (int64, error) {
+	return s.submit(&request{ctx: ctx, lease: id, fn: func(tx store.Tx) error { return tx.Put(key, value) }})
+}
+
+// LeaseDelete implements core.LeaseOps: one revision deletes the lease's
+// keys, however many.
+func (s *Store) LeaseDelete(ctx context.Context, id int64) error {
+	_, err := s.submit(&request{ctx: ctx, revoke: id})
+	return err
 }

@@ -30,6 +30,8 @@ type Store struct {
 	retention int64
 	hub       *core.Hub
 	wmu       sync.Mutex // serializes writers: Txn and Compact
+	leases    core.Leases
+	leased    map[string]int64 // key -> its lease; guarded by wmu
 
 	mu      sync.RWMutex // guards the fields below
 	kvs     map[string]store.KeyValue
@@ -54,7 +56,7 @@ func New(opts Options) *Store {
 	if opts.LogRetention <= 0 {
 		opts.LogRetention = DefaultLogRetention
 	}
-	return &Store{retention: opts.LogRetention, hub: core.NewHub(), kvs: map[string]store.KeyValue{}}
+	return &Store{retention: opts.LogRetention, hub: core.NewHub(), kvs: map[string]store.KeyValue{}, leased: map[string]int64{}}
 }
 
 // Get implements store.Store.
@@ -98,6 +100,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.leases.Close()
 	s.hub.Close()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/internal/core"
@@ -18,6 +19,13 @@ func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	return s.txn(ctx, 0, fn)
+}
+
+// txn runs fn and commits its writes, attaching the keys it puts to lease
+// (0: none, and the keys it writes leave their leases). The caller holds
+// wmu.
+func (s *Store) txn(ctx context.Context, lease int64, fn func(store.Tx) error) (int64, error) {
 	if err := s.checkOpen(ctx); err != nil {
 		return 0, err
 	}
@@ -34,6 +42,7 @@ func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	if len(events) == 0 {
 		return rev, nil
 	}
+	s.attach(lease, events)
 	s.apply(rev+1, events)
 	s.hub.Notify()
 	return rev + 1, nil
@@ -70,4 +79,59 @@ func (s *Store) remove(key string) {
 	if i, ok := slices.BinarySearch(s.keys, key); ok {
 		s.keys = slices.Delete(s.keys, i, i+1)
 	}
+}
+
+// attach records which keys of events belong to lease. The caller holds
+// wmu.
+func (s *Store) attach(lease int64, events []store.Event) {
+	for _, e := range events {
+		if lease != 0 && e.Type == store.EventPut {
+			s.leased[e.KV.Key] = lease
+		} else {
+			delete(s.leased, e.KV.Key)
+		}
+	}
+}
+
+// Grant implements store.Store.
+func (s *Store) Grant(ctx context.Context, ttl time.Duration) (store.Lease, error) {
+	if err := s.checkOpen(ctx); err != nil {
+		return nil, err
+	}
+	return s.leases.Grant(ctx, ttl, s)
+}
+
+// LeasePut implements core.LeaseOps.
+func (s *Store) LeasePut(ctx context.Context, id int64, key string, value []byte) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.leases.Live(id) {
+		return 0, core.LeaseEnded(id)
+	}
+	return s.txn(ctx, id, func(tx store.Tx) error { return tx.Put(key, value) })
+}
+
+// LeaseDelete implements core.LeaseOps: one revision deletes the lease's
+// keys, however many.
+func (s *Store) LeaseDelete(ctx context.Context, id int64) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.checkOpen(ctx); err != nil {
+		return err
+	}
+	var keys []string
+	for k, l := range s.leased {
+		if l == id {
+			keys = append(keys, k)
+		}
+	}
+	rev := s.rev.Load()
+	events, err := core.DeleteEvents(base{s: s}, keys, rev+1)
+	if err != nil || len(events) == 0 {
+		return err
+	}
+	s.attach(0, events)
+	s.apply(rev+1, events)
+	s.hub.Notify()
+	return nil
 }

@@ -63,6 +63,10 @@ func Run(t *testing.T, f Factory) {
 		{"ReopenKeepsData", testReopenKeepsData},
 		{"ReopenResumesWatch", testReopenResumesWatch},
 		{"ReopenKeepsCompaction", testReopenKeepsCompaction},
+		{"LeaseRevoke", testLeaseRevoke},
+		{"LeaseDetachedByTxn", testLeaseDetachedByTxn},
+		{"LeaseArguments", testLeaseArguments},
+		{"LeaseEndsWithHolder", testLeaseEndsWithHolder},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

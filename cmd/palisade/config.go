@@ -32,6 +32,9 @@ type serveConfig struct {
 	MaxConnections int
 	// Store selects bolt (the default) or an etcd cluster.
 	Store storeConfig
+	// Host names this machine as a host (describe-hosts) when serve runs
+	// the lab's agent itself.
+	Host string
 }
 
 // Data planes of --dataplane.
@@ -50,6 +53,7 @@ func defaultServeConfig() serveConfig {
 		Service:        service.DefaultConfig(),
 		MaxConnections: 1024,
 		Store:          defaultStoreConfig(),
+		Host:           defaultHostName(),
 	}
 }
 
@@ -71,6 +75,7 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 	fs.Var((*regionsValue)(&c.Service.Regions), "regions",
 		"comma-separated regions to serve; requests signed for any other are refused (default: the commercial AWS regions)")
 	c.Store.flags(fs)
+	fs.StringVar(&c.Host, "host", c.Host, "with --dataplane lab: this machine's name as a host (describe-hosts); default: its hostname")
 }
 
 // check validates c, naming the flags.

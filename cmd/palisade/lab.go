@@ -161,21 +161,30 @@ builds the lab again from it. Refuses while a palisade serve runs the lab.`,
 }
 
 // lockLab takes the lab lock without waiting: it fails, saying why, when a
-// palisade serve runs the lab. The lock goes with the process.
-func lockLab() (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(labLockFile), 0o755); err != nil {
+// palisade serve (or agent) runs the lab. The lock goes with the process.
+func lockLab() (unlock func(), err error) { return lockHost(lab.DefaultConfig().RouterPrefix) }
+
+// lockHost takes the lock of the lab whose routers start with prefix:
+// serve's and a machine's own agent share labLockFile, hosts that live in
+// namespaces of one machine each have their own.
+func lockHost(prefix string) (unlock func(), err error) {
+	path := labLockFile
+	if prefix != lab.DefaultConfig().RouterPrefix {
+		path = filepath.Join(filepath.Dir(labLockFile), "lab-"+prefix+"lock")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(labLockFile, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errors.New("a palisade serve with the lab is running on this machine: stop it first")
+			return nil, errors.New("a palisade serve or agent runs this lab on this machine: stop it first")
 		}
-		return nil, fmt.Errorf("lock %s: %w", labLockFile, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
 }

@@ -3,43 +3,54 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
 
 	"palisade.dev/palisade/internal/agent"
+	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
 )
 
-// checkLabHost says clearly why this machine cannot run the lab.
-func checkLabHost() error {
+// checkLabHost says clearly why this machine cannot run the lab for
+// command (e.g. "palisade serve").
+func checkLabHost(command string) error {
 	if runtime.GOOS != "linux" {
 		return errors.New("--dataplane lab needs Linux (network namespaces and nftables)")
 	}
 	if os.Geteuid() != 0 {
-		return errors.New("--dataplane lab needs root to create network namespaces and firewall tables: run sudo palisade serve --dataplane lab")
+		return fmt.Errorf("--dataplane lab needs root to create network namespaces and firewall tables: run sudo %s", command)
 	}
 	return nil
 }
-
-// agentHost names this machine in the agent's wiring reports.
-const agentHost = "local"
 
 // startAgent runs the lab's agent, and the service's promotion of the
 // instances it reports wired (svc was made WithWiring), until ctx ends or
 // stop is called. When it stops, every namespace and firewall stays as it
 // is: the last rules stay in force while the control plane is down, and the
 // next start adopts them.
-func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *slog.Logger) (stop func(), err error) {
+//
+// The machine registers as host hostName (describe-hosts) before serve
+// listens, so that instances are placed on it from the first request; the
+// agent also wires what was launched before hosts existed (unplaced).
+func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostName string, log *slog.Logger) (stop func(), err error) {
 	l, err := lab.New(lab.Config{Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	hcfg := agentConfig{Host: hostName, LeaseTTL: hosts.DefaultTTL}
+	host, lease, err := hosts.Register(ctx, st, hostName, netip.Addr{}, hcfg.LeaseTTL)
+	if err != nil {
+		return nil, fmt.Errorf("--host: %w", err)
+	}
+	log.Info("host registered", "host", hostName, "id", host.ID)
 	cfg := agent.DefaultConfig()
-	cfg.Host = agentHost
+	cfg.Host, cfg.HostID = hostName, host.ID
 	a := agent.New(st, l, cfg, log)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -49,6 +60,13 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *
 		}
 	})
 	wg.Go(func() { svc.FollowWiring(ctx) })
+	wg.Go(func() {
+		if lease := keepRegistered(ctx, st, hcfg, netip.Addr{}, lease, log); lease != nil {
+			if err := lease.Revoke(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("revoke the host's lease", "err", err)
+			}
+		}
+	})
 	log.Info("lab data plane running: VPCs are router namespaces, instances are namespaces named by their IDs")
 	return func() { cancel(); wg.Wait() }, nil
 }

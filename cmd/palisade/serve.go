@@ -80,7 +80,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 	if cfg.Dataplane == dataplaneLab {
-		if err := checkLabHost(); err != nil {
+		if err := checkLabHost("palisade serve --dataplane lab"); err != nil {
 			return err
 		}
 		unlock, err := lockLab()
@@ -141,7 +141,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 
 	if cfg.Dataplane == dataplaneLab {
-		stopAgent, err := startAgent(ctx, st, svc, log)
+		stopAgent, err := startAgent(ctx, st, svc, cfg.Host, log)
 		if err != nil {
 			return err
 		}

@@ -137,7 +137,7 @@ func TestLabDataplaneRefusesClearly(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	want := "needs root"
 	if os.Geteuid() == 0 {
-		want = "a palisade serve with the lab is running on this machine"
+		want = "a palisade serve or agent runs this lab on this machine"
 		// Hold the lab lock; if another process (a lab test) holds it, the
 		// answer is the same.
 		if unlock, err := lockLab(); err == nil {

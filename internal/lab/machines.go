@@ -151,7 +151,13 @@ func (ms Machines) ensureMachine(sw *space, br netlink.Link, name string, i int,
 	if err := prepareLink(m.h, inner, marker{role: roleMachine}.String(), underlayMTU); err != nil {
 		return err
 	}
-	return syncAddrs(m.h, inner, []wantAddr{{prefix: addr}})
+	if err := syncAddrs(m.h, inner, []wantAddr{{prefix: addr}}); err != nil {
+		return err
+	}
+	// The machine's default route is its LAN, as a host's holds its
+	// underlay address (DefaultUnderlay finds it so).
+	def := netlink.Route{Dst: ipNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)), Scope: netlink.SCOPE_LINK}
+	return syncRoutes(m.h, inner, []netlink.Route{def})
 }
 
 // Remove deletes the machines named and the switch. Whatever the lab

@@ -281,3 +281,38 @@ func syncOverlayEntries(h *netlink.Handle, link netlink.Link, o Overlay) error {
 	}
 	return syncRoutes(h, link, routes)
 }
+
+// DefaultUnderlay is the address the host is reached at by default: the
+// first global address of the interface that holds the IPv4 default route
+// in the host's namespace (hostNS, "" for the process's own).
+func DefaultUnderlay(hostNS string) (netip.Addr, error) {
+	l := &Lab{hostNS: hostNS}
+	h, err := l.hostHandle()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer h.Close()
+	routes, err := dump(func() ([]netlink.Route, error) { return h.RouteList(nil, netlink.FAMILY_V4) })
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("list routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst != nil && r.Dst.IP.To4() != nil && !r.Dst.IP.IsUnspecified() {
+			continue
+		}
+		link, err := h.LinkByIndex(r.LinkIndex)
+		if err != nil {
+			continue
+		}
+		addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("addresses of %s: %w", link.Attrs().Name, err)
+		}
+		for _, a := range addrs {
+			if ip := addrOf(a.IP); ip.IsGlobalUnicast() {
+				return ip, nil
+			}
+		}
+	}
+	return netip.Addr{}, errors.New("no interface holds a default route with an IPv4 address: give --underlay")
+}

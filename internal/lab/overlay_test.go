@@ -28,6 +28,11 @@ func newTwoHosts(t *testing.T) *twoHosts {
 	if h.machines, err = ms.Ensure(names); err != nil {
 		t.Fatal(err)
 	}
+	for _, m := range h.machines {
+		if got, err := DefaultUnderlay(m.Name); err != nil || got != m.Underlay {
+			t.Fatalf("DefaultUnderlay(%s) = %v, %v; want %v", m.Name, got, err, m.Underlay)
+		}
+	}
 	for i := range h.labs {
 		h.labs[i] = newLab(t)
 		h.labs[i].hostNS = names[i]

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ namespace, every running instance a network namespace named by its ID, and
 lab hosts are "outside computers" that reach a VPC's instances with their
 own address as the source.`,
 	}
-	cmd.AddCommand(newLabHostCmd(), newLabDownCmd())
+	cmd.AddCommand(newLabHostCmd(), newLabDownCmd(), newLabMachinesCmd())
 	return cmd
 }
 
@@ -126,23 +127,36 @@ func newLabHostLsCmd(flags *clientFlags) *cobra.Command {
 }
 
 func newLabDownCmd() *cobra.Command {
-	return &cobra.Command{
+	var host string
+	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove every namespace, interface and firewall table the lab made on this machine",
 		Long: `Remove every namespace, interface and firewall table that the lab made on this
 machine. The store is left alone: the next palisade serve --dataplane lab
-builds the lab again from it. Refuses while a palisade serve runs the lab.`,
+builds the lab again from it. Refuses while a palisade serve runs the lab.
+
+With --host, take down instead what the agent of that host made when it ran
+inside a namespace (palisade agent --host NAME --host-netns NS); refuses
+while that agent runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if os.Geteuid() != 0 {
 				return errors.New("lab down needs root (it removes network namespaces): run it with sudo")
 			}
-			unlock, err := lockLab()
+			cfg := lab.DefaultConfig()
+			if host != "" {
+				var err error
+				ac := agentConfig{Host: host, HostNetns: "-"}
+				if cfg.RouterPrefix, err = ac.routerPrefix(); err != nil {
+					return err
+				}
+			}
+			unlock, err := lockHost(cfg.RouterPrefix)
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			l, err := lab.New(lab.DefaultConfig())
+			l, err := lab.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -158,6 +172,8 @@ builds the lab again from it. Refuses while a palisade serve runs the lab.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&host, "host", "", "take down the routers and instances of this host's agent (run with --host-netns)")
+	return cmd
 }
 
 // lockLab takes the lab lock without waiting: it fails, saying why, when a
@@ -187,4 +203,55 @@ func lockHost(prefix string) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// machinesSwitch is the default switch namespace of `lab machines`.
+const machinesSwitch = "palisade-switch"
+
+func newLabMachinesCmd() *cobra.Command {
+	ms := lab.Machines{Switch: machinesSwitch, Subnet: netip.MustParsePrefix("192.168.77.0/24")}
+	cmd := &cobra.Command{
+		Use:   "machines",
+		Short: "Stand in for several computers on this one: namespaces joined by a bridge",
+		Long: `Make (up) or remove (down) network namespaces that stand for computers on one
+network: each is a host's own namespace for palisade agent --host-netns, with
+eth0 on a bridge in the switch namespace and the subnet's next address (the
+first machine .1, the second .2, …) and its default route there.`,
+	}
+	cmd.PersistentFlags().StringVar(&ms.Switch, "switch", ms.Switch, "the switch namespace's name")
+	subnet := (*prefixValue)(&ms.Subnet)
+	cmd.PersistentFlags().Var(subnet, "subnet", "the network the machines' underlay addresses are on")
+	up := &cobra.Command{
+		Use:   "up NAME...",
+		Short: "Make the machines (namespaces NAME...) and their switch",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("lab machines needs root (it makes network namespaces): run it with sudo")
+			}
+			made, err := ms.Ensure(names)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%-20s %s\n", "MACHINE", "UNDERLAY")
+			for _, m := range made {
+				fmt.Fprintf(w, "%-20s %s\n", m.Name, m.Underlay)
+			}
+			return nil
+		},
+	}
+	down := &cobra.Command{
+		Use:   "down NAME...",
+		Short: "Remove the machines and their switch",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("lab machines needs root (it removes network namespaces): run it with sudo")
+			}
+			return ms.Remove(names)
+		},
+	}
+	cmd.AddCommand(up, down)
+	return cmd
 }

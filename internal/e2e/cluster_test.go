@@ -1,0 +1,346 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/testutil"
+)
+
+// cluster is a cluster of three hosts on this machine: a three-member
+// etcd, two serve replicas on it, and an agent per host, each host a
+// namespace of lab.Machines that the VXLAN overlay really crosses.
+type cluster struct {
+	t        *testing.T
+	etcd     *testutil.EtcdCluster
+	api      [2]*server
+	ec2      *ec2.Client // the admin's, through api[0]
+	machines lab.Machines
+	hosts    []*hostAgent
+}
+
+// hostAgent is one host: its machine namespace and its agent process.
+type hostAgent struct {
+	c       *cluster
+	name    string
+	machine lab.Machine
+	id      string // h-…
+	cmd     *exec.Cmd
+	log     *tail
+	exited  chan struct{}
+}
+
+// startCluster starts everything; when the test ends the agents are
+// stopped and every namespace of every host is removed, failed or not.
+func startCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	testutil.RequireRoot(t)
+	c := &cluster{t: t, etcd: testutil.StartEtcd(t, 3)}
+	for i := range c.api {
+		c.api[i] = startReplica(t, c.etcd)
+	}
+	c.ec2 = c.api[0].ec2(c.api[0].adminKey())
+	tag := strings.TrimPrefix(uniqueName(""), "-")[:5]
+	c.machines = lab.Machines{Switch: "csw" + tag, Subnet: netip.MustParsePrefix("192.168.77.0/24")}
+	var names []string
+	for i := range n {
+		names = append(names, fmt.Sprintf("c%s-%d", tag, i+1))
+	}
+	t.Cleanup(func() {
+		for _, h := range c.hosts {
+			h.kill()
+			l, err := lab.New(lab.Config{RouterPrefix: "palisade-" + h.name + "-"})
+			if err == nil {
+				err = l.Down()
+			}
+			if err != nil {
+				t.Errorf("take host %s down: %v", h.name, err)
+			}
+		}
+		if err := c.machines.Remove(names); err != nil {
+			t.Errorf("remove machines: %v", err)
+		}
+	})
+	ms, err := c.machines.Ensure(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		h := &hostAgent{c: c, name: names[i], machine: m}
+		c.hosts = append(c.hosts, h)
+		h.start()
+	}
+	c.waitHosts(n)
+	return c
+}
+
+var registeredRE = regexp.MustCompile(`msg="host registered" host=\S+ id=(h-[0-9a-f]+)`)
+
+// start runs the host's agent and waits until it has registered.
+func (h *hostAgent) start() {
+	t := h.c.t
+	t.Helper()
+	h.cmd = exec.Command(palisadeBin, "agent", "--host", h.name, "--host-netns", h.machine.Name,
+		"--etcd-endpoints", strings.Join(h.c.etcd.Endpoints, ","), "--lease-ttl", "3s")
+	h.cmd.Env = baseEnv(t)
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr, err := h.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.log, h.exited = &tail{}, make(chan struct{})
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	idc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			h.log.add(sc.Text())
+			if m := registeredRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case idc <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(h.cmd, h.exited)
+	select {
+	case h.id = <-idc:
+	case <-h.exited:
+		t.Fatalf("agent %s exited before registering\n%s", h.name, h.log)
+	case <-time.After(startTimeout):
+		t.Fatalf("agent %s did not register within %v\n%s", h.name, startTimeout, h.log)
+	}
+}
+
+// kill ends the agent with kill -9, as a crash would.
+func (h *hostAgent) kill() {
+	select {
+	case <-h.exited:
+		return
+	default:
+	}
+	h.cmd.Process.Kill()
+	<-h.exited
+}
+
+// waitHosts waits until describe-hosts lists n available hosts.
+func (c *cluster) waitHosts(n int) {
+	c.t.Helper()
+	retryFor(c.t, 30*time.Second, "hosts available", func() error {
+		out, err := c.ec2.DescribeHosts(context.Background(), &ec2.DescribeHostsInput{})
+		if err != nil {
+			return err
+		}
+		avail := 0
+		for _, h := range out.Hosts {
+			if h.State == types.AllocationStateAvailable {
+				avail++
+			}
+		}
+		if avail < n {
+			return fmt.Errorf("%d of %d hosts available", avail, n)
+		}
+		return nil
+	})
+}
+
+// hostState is what describe-hosts says of host h.
+func (c *cluster) hostState(h *hostAgent) types.AllocationState {
+	c.t.Helper()
+	out, err := c.ec2.DescribeHosts(context.Background(), &ec2.DescribeHostsInput{HostIds: []string{h.id}})
+	if err != nil || len(out.Hosts) != 1 {
+		c.t.Fatalf("describe-hosts %s: %v", h.id, err)
+	}
+	return out.Hosts[0].State
+}
+
+// group creates a security group in the default VPC with no ingress.
+func (c *cluster) group(name string) string {
+	c.t.Helper()
+	out, err := c.ec2.CreateSecurityGroup(context.Background(), &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String(uniqueName(name)), Description: aws.String(name)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return aws.ToString(out.GroupId)
+}
+
+// allowFromGroup lets group src reach group dst on tcp port.
+func (c *cluster) allowFromGroup(dst, src string, port int32) {
+	c.t.Helper()
+	_, err := c.ec2.AuthorizeSecurityGroupIngress(context.Background(), &ec2.AuthorizeSecurityGroupIngressInput{
+		GroupId: aws.String(dst), IpPermissions: groupPermission(src, port)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// revokeFromGroup takes that away again.
+func (c *cluster) revokeFromGroup(dst, src string, port int32) {
+	c.t.Helper()
+	_, err := c.ec2.RevokeSecurityGroupIngress(context.Background(), &ec2.RevokeSecurityGroupIngressInput{
+		GroupId: aws.String(dst), IpPermissions: groupPermission(src, port)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func groupPermission(src string, port int32) []types.IpPermission {
+	return []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
+		UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: aws.String(src)}}}}
+}
+
+// instance launches one instance with the groups on host h and waits until
+// it runs; it returns its ID (its namespace) and private address.
+func (c *cluster) instance(h *hostAgent, groups ...string) (string, netip.Addr) {
+	c.t.Helper()
+	ctx := context.Background()
+	out, err := c.ec2.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-lab"), MinCount: aws.Int32(1),
+		MaxCount: aws.Int32(1), SecurityGroupIds: groups, Placement: &types.Placement{HostId: aws.String(h.id)}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	id := aws.ToString(out.Instances[0].InstanceId)
+	addr := netip.MustParseAddr(aws.ToString(out.Instances[0].PrivateIpAddress))
+	retryFor(c.t, applyWait, id+" running", func() error {
+		d, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			return err
+		}
+		inst := d.Reservations[0].Instances[0]
+		if got := aws.ToString(inst.Placement.HostId); got != h.id {
+			c.t.Fatalf("%s placed on %q, want %s", id, got, h.id)
+		}
+		if inst.State.Name != types.InstanceStateNameRunning {
+			return fmt.Errorf("%s is %s", id, inst.State.Name)
+		}
+		return nil
+	})
+	return id, addr
+}
+
+// TestClusterThreeHosts: three hosts on one machine enforce one VPC's
+// groups across the overlay: egress where the sender lives, ingress where
+// the receiver lives, group references resolved to members on any host.
+// Then the faults: an agent killed keeps its host enforcing the last rules
+// and, restarted, adopts them with no wrong verdict meanwhile and catches
+// up; one etcd member lost changes nothing; all of etcd lost keeps every
+// host enforcing, and when etcd returns a change made then is enforced
+// without a restart.
+func TestClusterThreeHosts(t *testing.T) {
+	c := startCluster(t, 3)
+	h1, h2, h3 := c.hosts[0], c.hosts[1], c.hosts[2]
+	web, client, other := c.group("web"), c.group("client"), c.group("other")
+	c.allowFromGroup(web, client, 8080)
+	a, _ := c.instance(h1, client)
+	b, bAddr := c.instance(h2, web)
+	x, _ := c.instance(h3, other)
+	serveTCP(t, b, 8080)
+	toB := port(bAddr, 8080)
+
+	// Across hosts: allowed by reference to a group whose member lives on
+	// another host; blocked (a timeout) for a non-member; a port nobody
+	// allows times out too.
+	eventuallyTCP(t, a, toB, connected)
+	expectTCP(t, x, toB, timedOut)
+	expectTCP(t, a, port(bAddr, 8081), timedOut)
+
+	// A membership change on host 3 reaches host 2's sets.
+	c.allowFromGroup(web, other, 8080)
+	eventuallyTCP(t, x, toB, connected)
+	c.revokeFromGroup(web, other, 8080)
+	eventuallyTCP(t, x, toB, timedOut)
+
+	t.Run("agent killed", func(t *testing.T) {
+		h2.kill()
+		// The host keeps enforcing exactly the last rules.
+		expectTCP(t, a, toB, connected)
+		expectTCP(t, x, toB, timedOut)
+		retryFor(t, 20*time.Second, "host 2 under assessment", func() error {
+			if s := c.hostState(h2); s != types.AllocationStateUnderAssessment {
+				return fmt.Errorf("host 2 is %s", s)
+			}
+			return nil
+		})
+		// A change while the agent is down, enforced once it is back;
+		// meanwhile a continuous probe of an unchanged allowed flow sees
+		// no wrong verdict across the restart.
+		c.allowFromGroup(web, other, 8080)
+		stop := make(chan struct{})
+		var wrong []string
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if got := knock(a, toB, connected); got != connected {
+					wrong = append(wrong, got)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+		h2.start()
+		eventuallyTCP(t, x, toB, connected)
+		close(stop)
+		wg.Wait()
+		if len(wrong) > 0 {
+			t.Fatalf("the allowed flow failed %d times while the agent restarted: %v", len(wrong), wrong)
+		}
+		c.waitHosts(3)
+	})
+
+	t.Run("etcd member killed", func(t *testing.T) {
+		c.etcd.Kill(t, 0)
+		defer c.etcd.Restart(t, 0)
+		retryFor(t, 30*time.Second, "revoke with one member down", func() error {
+			_, err := c.ec2.RevokeSecurityGroupIngress(context.Background(), &ec2.RevokeSecurityGroupIngressInput{
+				GroupId: aws.String(web), IpPermissions: groupPermission(other, 8080)})
+			return err
+		})
+		eventuallyTCP(t, x, toB, timedOut)
+	})
+
+	t.Run("etcd down", func(t *testing.T) {
+		for i := range 3 {
+			c.etcd.Kill(t, i)
+		}
+		// Every host keeps enforcing; the API says 503.
+		expectTCP(t, a, toB, connected)
+		expectTCP(t, x, toB, timedOut)
+		_, err := c.ec2.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{})
+		wantServiceUnavailable(t, err)
+		for i := range 3 {
+			c.etcd.Restart(t, i)
+		}
+		retryFor(t, 60*time.Second, "authorize once etcd is back", func() error {
+			_, err := c.ec2.AuthorizeSecurityGroupIngress(context.Background(), &ec2.AuthorizeSecurityGroupIngressInput{
+				GroupId: aws.String(web), IpPermissions: groupPermission(other, 8080)})
+			return err
+		})
+		eventuallyTCP(t, x, toB, connected)
+		expectTCP(t, a, toB, connected)
+	})
+}

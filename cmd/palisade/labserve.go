@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
 
 	"palisade.dev/palisade/internal/agent"
+	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
@@ -40,6 +42,12 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *
 	}
 	cfg := agent.DefaultConfig()
 	cfg.Host = agentHost
+	// The host is registered before the API serves: RunInstances places
+	// instances on a registered host.
+	_, lease, err := hosts.Register(ctx, st, agentHost, netip.Addr{}, hosts.DefaultTTL)
+	if err != nil {
+		return nil, err
+	}
 	a := agent.New(st, l, cfg, log)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -50,5 +58,16 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *
 	})
 	wg.Go(func() { svc.FollowWiring(ctx) })
 	log.Info("lab data plane running: VPCs are router namespaces, instances are namespaces named by their IDs")
-	return func() { cancel(); wg.Wait() }, nil
+	return func() { cancel(); wg.Wait(); _ = lease.Revoke(context.WithoutCancel(ctx)) }, nil
+}
+
+// followWiring runs the service's promotion of the instances the hosts'
+// agents report wired (svc was made WithWiring), for a replica on etcd
+// whose agents run elsewhere, until ctx ends or stop is called. Every
+// replica follows: a promotion is one idempotent transaction.
+func followWiring(ctx context.Context, svc *service.Service) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.FollowWiring(ctx) })
+	return func() { cancel(); wg.Wait() }
 }

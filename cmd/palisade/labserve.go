@@ -70,3 +70,14 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostN
 	log.Info("lab data plane running: VPCs are router namespaces, instances are namespaces named by their IDs")
 	return func() { cancel(); wg.Wait() }, nil
 }
+
+// followWiring runs the service's promotion of the instances the hosts'
+// agents report wired (svc was made WithWiring), for a replica on etcd
+// whose agents run elsewhere, until ctx ends or stop is called. Every
+// replica follows: a promotion is one idempotent transaction.
+func followWiring(ctx context.Context, svc *service.Service) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.FollowWiring(ctx) })
+	return func() { cancel(); wg.Wait() }
+}

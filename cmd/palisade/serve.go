@@ -117,8 +117,11 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 	defer closeLogged(log, "store", st.Close)
 	opts := []service.Option{service.WithLogger(log)}
-	if cfg.Dataplane == dataplaneLab {
-		opts = append(opts, service.WithWiring()) // instances are pending until wired
+	// Instances are pending until wired: by the agent in this process
+	// (lab), or by the agents of the hosts on etcd (palisade agent).
+	wired := cfg.Dataplane == dataplaneLab || cfg.Store.Kind == storeEtcd
+	if wired {
+		opts = append(opts, service.WithWiring())
 	}
 	svc, err := service.New(st, cfg.Service, opts...)
 	if err != nil {
@@ -146,6 +149,9 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 			return err
 		}
 		defer stopAgent()
+	} else if wired {
+		stopFollow := followWiring(ctx, svc)
+		defer stopFollow()
 	}
 	api := ec2api.NewServer(svc, accounts, log)
 	for name, h := range ec2api.PalisadeAccountActions(accounts) {

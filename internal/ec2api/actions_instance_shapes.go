@@ -34,6 +34,7 @@ type placementXML struct {
 	AvailabilityZoneID string `xml:"availabilityZoneId,omitempty"`
 	GroupName          string `xml:"groupName"`
 	Tenancy            string `xml:"tenancy"`
+	HostID             string `xml:"hostId,omitempty"`
 }
 
 type monitoringXML struct {
@@ -131,7 +132,7 @@ func instanceOf(v *service.InstanceView, zoneIDs map[string]string) instanceXML 
 		InstanceID: string(v.ID), ImageID: v.ImageID, State: stateOf(v.State),
 		PrivateDNSName: v.PrivateDNSName, AmiLaunchIndex: v.LaunchIndex, ProductCodes: Set[struct{}]{},
 		InstanceType: v.InstanceType, LaunchTime: wireTime(v.LaunchTime),
-		Placement:  placementXML{AvailabilityZone: v.Zone, AvailabilityZoneID: zoneIDs[v.Zone], Tenancy: "default"},
+		Placement:  placementXML{AvailabilityZone: v.Zone, AvailabilityZoneID: zoneIDs[v.Zone], Tenancy: v.Tenancy, HostID: string(v.Host)},
 		Monitoring: monitoringXML{"disabled"},
 		SubnetID:   string(v.Subnet), VpcID: string(v.VPC), SourceDestCheck: v.SourceDestCheck,
 		GroupSet:     groupSetOf(v.GroupSet),

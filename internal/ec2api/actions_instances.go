@@ -28,7 +28,7 @@ func instanceActions() Table {
 func parseRunInstances(p *Params) (service.RunInstancesInput, error) {
 	in := service.RunInstancesInput{
 		ImageID: p.String("ImageId"), InstanceType: p.String("InstanceType"), SubnetID: p.String("SubnetId"),
-		Zone: p.String("Placement.AvailabilityZone"), ZoneID: p.String("Placement.AvailabilityZoneId"), PrivateIP: p.String("PrivateIpAddress"), ClientToken: p.String("ClientToken"),
+		Zone: p.String("Placement.AvailabilityZone"), ZoneID: p.String("Placement.AvailabilityZoneId"), HostID: p.String("Placement.HostId"), PrivateIP: p.String("PrivateIpAddress"), ClientToken: p.String("ClientToken"),
 	}
 	var err error
 	if in.MinCount, err = p.OptInt32("MinCount"); err != nil {

@@ -96,6 +96,7 @@ var actionTables = []func() Table{
 	accountActions,    // actions_account.go: Palisade's accounts
 	eniActions,        // actions_enis.go
 	groupActions,      // actions_groups.go
+	hostActions,       // actions_hosts.go: the hosts that run agents
 	insightActions,    // actions_insight.go: explain, audit
 	instanceActions,   // actions_instances.go
 	labActions,        // actions_lab.go: lab hosts

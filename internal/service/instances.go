@@ -41,6 +41,9 @@ type instanceRecord struct {
 	model.Instance
 	LaunchIndex int    `json:"launchIndex,omitempty"` // position in its reservation (amiLaunchIndex)
 	RequestHash string `json:"requestHash,omitempty"` // RunInstances fingerprint, for ClientToken
+	// HostTenancy: Placement.HostId chose the host (tenancy "host"); the
+	// instance stays on it.
+	HostTenancy bool `json:"hostTenancy,omitempty"`
 	launchAttributes
 }
 
@@ -94,6 +97,7 @@ type InstanceView struct {
 	// its state (see stateReasons).
 	StateTransitionReason string
 	StateReason           *StateReason
+	Tenancy               string // "host" when launched with Placement.HostId, else "default"
 }
 
 // Reservation is the instances one RunInstances launched.
@@ -105,7 +109,10 @@ type Reservation struct {
 
 // instanceView builds the view of r; enis maps interface IDs to records.
 func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[model.GroupID]string) InstanceView {
-	v := InstanceView{Instance: r.Instance, LaunchIndex: r.LaunchIndex, SourceDestCheck: true}
+	v := InstanceView{Instance: r.Instance, LaunchIndex: r.LaunchIndex, SourceDestCheck: true, Tenancy: "default"}
+	if r.HostTenancy {
+		v.Tenancy = "host"
+	}
 	var groups []model.GroupID
 	for _, id := range r.ENIs {
 		e := enis[id]
@@ -302,6 +309,11 @@ func instanceFields(v *InstanceView) fieldsFunc {
 			return []string{v.ImageID}, true
 		case "instance-type":
 			return []string{v.InstanceType}, true
+		case "host-id":
+			if v.Host == "" {
+				return nil, true
+			}
+			return []string{string(v.Host)}, true
 		case "owner-id":
 			return []string{string(v.Account)}, true
 		case "client-token":
@@ -536,6 +548,9 @@ func (t *tx) terminate(r *instanceRecord) error {
 			return err
 		}
 	}
+	if err := t.addHostLoad(r.Host, -1); err != nil {
+		return err
+	}
 	r.ENIs, r.State, r.StateChanged = nil, model.StateTerminated, t.s.now().UTC()
 	if err := t.addActiveInstances(-1); err != nil {
 		return err
@@ -609,6 +624,11 @@ func (s *Service) transition(ctx context.Context, c Caller, op string, ids []str
 				return mayNot(r.ID, "stopped", "disableApiStop")
 			case r.State == from:
 				out = append(out, InstanceStateChange{r.ID, from, shown})
+				if to != model.StateStopped {
+					if err := t.replace(r); err != nil {
+						return err
+					}
+				}
 				r.State, r.StateChanged = to, s.now().UTC()
 				if err := t.putInstance(r); err != nil {
 					return err

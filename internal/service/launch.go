@@ -53,6 +53,7 @@ type RunInstancesInput struct {
 	SubnetID          string   // "": the default subnet of Zone (or of <region>a) in the default VPC
 	Zone              string   // Placement.AvailabilityZone
 	ZoneID            string   // Placement.AvailabilityZoneId, instead of Zone
+	HostID            string   // Placement.HostId: the host to run on (hosts.go)
 	GroupIDs          []string // SecurityGroupId.N
 	GroupNames        []string // SecurityGroup.N: names in the default VPC
 	PrivateIP         string
@@ -133,6 +134,11 @@ func checkRun(c Caller, in *RunInstancesInput) (int, int, error) {
 	}
 	if err := checkClientToken(in.ClientToken); err != nil {
 		return 0, 0, err
+	}
+	if in.HostID != "" {
+		if _, err := model.ParseHostID(in.HostID); err != nil {
+			return 0, 0, err
+		}
 	}
 	if err := in.Options.check(); err != nil {
 		return 0, 0, err
@@ -301,7 +307,8 @@ type launch struct {
 	hash     string
 	pools    *addrPools
 	primary  *model.Subnet
-	plans    []ifacePlan // per device, in device order
+	plans    []ifacePlan  // per device, in device order
+	host     model.HostID // where the instances run ("": nowhere, no data plane)
 }
 
 // ifacePlan is one interface of every instance of the launch.
@@ -317,6 +324,9 @@ func (l *launch) run() (*Reservation, error) {
 		return nil, err
 	}
 	if err := l.plan(); err != nil {
+		return nil, err
+	}
+	if l.host, err = l.t.placement(model.HostID(l.in.HostID)); err != nil {
 		return nil, err
 	}
 	n, err := l.count(maxInstancesPerRegion - active)
@@ -442,14 +452,17 @@ func (l *launch) create(n int) (*Reservation, error) {
 	if l.in.ClientToken != "" {
 		writes++
 	}
+	if l.host != "" {
+		writes++ // the host's instance count
+	}
 	var ids []model.InstanceID
 	for k := range n {
 		r := &instanceRecord{Instance: model.Instance{
 			Scope: t.c.scope(), ID: model.InstanceID(t.s.newID(model.KindInstance)), Reservation: res.ID,
 			ImageID: l.in.ImageID, InstanceType: l.in.InstanceType, State: t.s.startState(),
-			VPC: l.primary.VPC, Subnet: l.primary.ID, Zone: l.primary.Zone,
+			VPC: l.primary.VPC, Subnet: l.primary.ID, Zone: l.primary.Zone, Host: l.host,
 			LaunchTime: now, StateChanged: now, ClientToken: l.in.ClientToken, Tags: l.tags[ResourceTypeInstance],
-		}, LaunchIndex: k, RequestHash: l.hash, launchAttributes: l.in.Options.attributes()}
+		}, LaunchIndex: k, RequestHash: l.hash, HostTenancy: l.in.HostID != "", launchAttributes: l.in.Options.attributes()}
 		saved := l.pools.save()
 		enis := map[model.ENIID]*eniRecord{}
 		var made []*eniRecord
@@ -486,6 +499,9 @@ func (l *launch) create(n int) (*Reservation, error) {
 	}
 	if l.in.ClientToken != "" {
 		t.setRunToken(l.in.ClientToken, ids) // none of its earlier instances is visible (reservationByToken)
+	}
+	if err := t.addHostLoad(l.host, len(ids)); err != nil {
+		return nil, err
 	}
 	return res, t.addActiveInstances(len(ids))
 }

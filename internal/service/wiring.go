@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/store"
 )
@@ -112,7 +113,7 @@ func (s *Service) promote(ctx context.Context, kvs []store.KeyValue) error {
 // promoteOne promotes the instance of one report when the report names its
 // current record and it is pending.
 func (s *Service) promoteOne(stx store.Tx, kv store.KeyValue) (model.InstanceID, bool, error) {
-	_, scope, id, ok := model.ParseWiredKey(kv.Key)
+	host, scope, id, ok := model.ParseWiredKey(kv.Key)
 	var rep model.WiredReport
 	if !ok || json.Unmarshal(kv.Value, &rep) != nil {
 		s.log.Warn("ignoring a malformed wiring report", "key", kv.Key)
@@ -134,6 +135,12 @@ func (s *Service) promoteOne(stx store.Tx, kv store.KeyValue) (model.InstanceID,
 	}
 	if r.State != model.StatePending {
 		return "", false, nil
+	}
+	if r.Host != "" { // only the agent of the instance's host wires it
+		h, ok, err := hosts.ByName(stx, host)
+		if err != nil || !ok || h.ID != r.Host {
+			return "", false, err
+		}
 	}
 	t := &tx{Tx: stx, s: s, c: Caller{Account: scope.Account, Region: scope.Region}}
 	r.State, r.StateChanged = model.StateRunning, s.now().UTC()

@@ -3,9 +3,11 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"testing"
 	"time"
 
+	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
@@ -16,7 +18,8 @@ import (
 // wiring reports, and its store.
 type wiringFixture struct {
 	*fixture
-	st store.Store
+	st     store.Store
+	leases map[string]store.Lease // of the hosts registered, by name
 }
 
 func newWiringFixture(t *testing.T) *wiringFixture {
@@ -31,7 +34,29 @@ func newWiringFixture(t *testing.T) *wiringFixture {
 	done := make(chan struct{})
 	go func() { defer close(done); s.FollowWiring(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &wiringFixture{fixture: &fixture{Service: s, t: t}, st: st}
+	f := &wiringFixture{fixture: &fixture{Service: s, t: t}, st: st, leases: map[string]store.Lease{}}
+	f.register("h1")
+	return f
+}
+
+// register registers the host called name, available until the test ends
+// or the lease is revoked.
+func (f *wiringFixture) register(name string) (model.Host, store.Lease) {
+	f.t.Helper()
+	h, l, err := hosts.Register(ctx, f.st, name, netip.MustParseAddr("192.0.2.1"), hosts.DefaultTTL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.leases[name] = l
+	return h, l
+}
+
+// down ends the lease of host name: its agent is gone.
+func (f *wiringFixture) down(name string) {
+	f.t.Helper()
+	if err := f.leases[name].Revoke(ctx); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // report writes host's report that it wired the instance record of

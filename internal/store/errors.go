@@ -21,6 +21,10 @@ var (
 	// unreachable or without a leader). The operation may or may not have
 	// been applied; retry it.
 	ErrUnavailable = errors.New("store: unavailable, retry later")
+	// ErrPermissionDenied: the backend refused the operation to the user
+	// the store connected as (etcd auth: the user's roles do not grant
+	// it). Retrying does not help.
+	ErrPermissionDenied = errors.New("store: permission denied")
 	// ErrLeaseEnded: a Lease.Put after the lease was revoked, lapsed or
 	// lost with its store.
 	ErrLeaseEnded = errors.New("store: lease ended")

@@ -232,6 +232,8 @@ func (s *Store) mapErr(ctx context.Context, err error) error {
 	case errors.Is(err, rpctypes.ErrTooManyOps), errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("etcd refused the transaction (%v; members need --max-txn-ops 512 and --max-request-bytes 4194304): %w",
 			err, store.ErrTxnTooLarge)
+	case errors.Is(err, rpctypes.ErrPermissionDenied):
+		return fmt.Errorf("etcd refused the request, which the roles of the user the store connected as do not allow (%v): %w", err, store.ErrPermissionDenied)
 	case unavailable(err):
 		return fmt.Errorf("etcd at %s: %w (%v)", s.endpoints, store.ErrUnavailable, err)
 	}

@@ -1,0 +1,162 @@
+package service_test
+
+import (
+	"testing"
+
+	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/service"
+)
+
+var carol = service.Caller{Account: "333333333333", Region: "us-east-1"}
+
+// hostOf returns where the instance runs, as DescribeInstances says.
+func (f *wiringFixture) hostOf(c service.Caller, id model.InstanceID) model.HostID {
+	f.t.Helper()
+	return f.describeInstance(c, id).Host
+}
+
+// RunInstances places instances on the available host with the fewest
+// (the first by name on a tie), or on Placement.HostId; with no available
+// host it is InsufficientInstanceCapacity.
+func TestPlacement(t *testing.T) {
+	f := newWiringFixture(t) // h1
+	h1 := f.describeHost(bob, "h1")
+	h2, _ := f.register("h2")
+	first := f.run(bob, service.RunInstancesInput{}).Instances[0]
+	if first.Host != h1.ID || f.hostOf(bob, first.ID) != h1.ID || first.Tenancy != "default" {
+		t.Fatalf("first instance on %q (tenancy %s), want h1 %s", first.Host, first.Tenancy, h1.ID)
+	}
+	second := f.run(carol, service.RunInstancesInput{}).Instances[0] // counts are across accounts
+	if second.Host != h2.ID {
+		t.Fatalf("second instance on %q, want h2 %s", second.Host, h2.ID)
+	}
+	asked := f.run(bob, service.RunInstancesInput{HostID: string(h2.ID), MinCount: p32(2), MaxCount: p32(2)})
+	for _, v := range asked.Instances {
+		if v.Host != h2.ID || f.describeInstance(bob, v.ID).Tenancy != "host" {
+			t.Fatalf("instance asked on h2 is on %q, tenancy %s", v.Host, v.Tenancy)
+		}
+	}
+	if v := f.run(bob, service.RunInstancesInput{}).Instances[0]; v.Host != h1.ID { // h1 1, h2 3
+		t.Fatalf("fourth launch on %q, want h1", v.Host)
+	}
+	if _, err := f.TerminateInstances(ctx, bob, []string{string(asked.Instances[0].ID), string(asked.Instances[1].ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.run(bob, service.RunInstancesInput{}).Instances[0]; v.Host != h2.ID { // h1 2, h2 1
+		t.Fatalf("launch after terminations on %q, want h2", v.Host)
+	}
+
+	_, err := f.RunInstances(ctx, bob, service.RunInstancesInput{ImageID: "lab", MinCount: p32(1), MaxCount: p32(1), HostID: "h-0123456789abcdef0"})
+	wantErr(t, err, model.CodeInvalidHostIDNotFound, "h-0123456789abcdef0")
+	_, err = f.RunInstances(ctx, bob, service.RunInstancesInput{ImageID: "lab", MinCount: p32(1), MaxCount: p32(1), HostID: "host-1"})
+	wantErr(t, err, model.CodeInvalidHostIDMalformed, "host-1")
+
+	f.down("h1")
+	if v := f.run(bob, service.RunInstancesInput{}).Instances[0]; v.Host != h2.ID {
+		t.Fatalf("launch with h1 down on %q, want h2", v.Host)
+	}
+	f.down("h2")
+	_, err = f.RunInstances(ctx, bob, service.RunInstancesInput{ImageID: "lab", MinCount: p32(1), MaxCount: p32(1)})
+	wantErr(t, err, model.CodeInsufficientInstanceCapacity, "no available host")
+	// A host asked for by ID may be down: its instances wait for it.
+	v := f.run(bob, service.RunInstancesInput{HostID: string(h1.ID)}).Instances[0]
+	if v.Host != h1.ID {
+		t.Fatalf("instance asked on h1 (down) is on %q", v.Host)
+	}
+	f.stays(bob, v.ID, model.StatePending)
+}
+
+// Only the agent of an instance's host makes it running.
+func TestWiredByItsHostOnly(t *testing.T) {
+	f := newWiringFixture(t) // h1
+	f.register("h2")
+	id := f.run(bob, service.RunInstancesInput{}).Instances[0].ID // on h1
+	rev := f.record(bob, id)
+	f.report("h2", bob, id, rev)
+	f.stays(bob, id, model.StatePending)
+	f.report("h1", bob, id, rev)
+	f.waitState(bob, id, model.StateRunning)
+}
+
+// StartInstances keeps a stopped instance on its host if that is
+// available, and places it again otherwise.
+func TestStartPlacesAgain(t *testing.T) {
+	f := newWiringFixture(t) // h1
+	h1 := f.describeHost(bob, "h1")
+	id := f.run(bob, service.RunInstancesInput{}).Instances[0].ID
+	f.report("h1", bob, id, f.record(bob, id))
+	f.waitState(bob, id, model.StateRunning)
+	stopStart := func() {
+		t.Helper()
+		if _, err := f.StopInstances(ctx, bob, []string{string(id)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.StartInstances(ctx, bob, []string{string(id)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h2, _ := f.register("h2")
+	stopStart()
+	if got := f.hostOf(bob, id); got != h1.ID {
+		t.Fatalf("restarted on %q, want its host h1 %s", got, h1.ID)
+	}
+	f.report("h1", bob, id, f.record(bob, id))
+	f.waitState(bob, id, model.StateRunning)
+	f.down("h1")
+	stopStart()
+	if got := f.hostOf(bob, id); got != h2.ID {
+		t.Fatalf("restarted with h1 down on %q, want h2 %s", got, h2.ID)
+	}
+	f.report("h2", bob, id, f.record(bob, id))
+	f.waitState(bob, id, model.StateRunning)
+}
+
+// describeHost returns the host named name as c sees it.
+func (f *wiringFixture) describeHost(c service.Caller, name string) service.HostView {
+	f.t.Helper()
+	hs, _, err := f.DescribeHosts(ctx, c, service.DescribeHostsInput{Filters: []service.Filter{{Name: "tag:Name", Values: []string{name}}}})
+	if err != nil || len(hs) != 1 {
+		f.t.Fatalf("describe host %s: %+v, %v", name, hs, err)
+	}
+	return hs[0]
+}
+
+// Every account sees every host, with its own instances on it only; the
+// state follows the agent's lease.
+func TestDescribeHosts(t *testing.T) {
+	f := newWiringFixture(t) // h1
+	h2, _ := f.register("h2")
+	mine := f.run(bob, service.RunInstancesInput{InstanceType: "t3.small"}).Instances[0] // h1
+	f.run(carol, service.RunInstancesInput{})                                            // h2
+	f.down("h2")
+	all, _, err := f.DescribeHosts(ctx, bob, service.DescribeHostsInput{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("hosts %+v, %v", all, err)
+	}
+	for _, h := range all {
+		switch h.Name {
+		case "h1":
+			if h.State() != "available" || len(h.Instances) != 1 || h.Instances[0] != (service.HostInstance{ID: mine.ID, Type: "t3.small"}) || h.Zone != "us-east-1a" {
+				t.Errorf("h1 as bob sees it: %+v (%s)", h, h.State())
+			}
+		case "h2":
+			if h.State() != "under-assessment" || len(h.Instances) != 0 {
+				t.Errorf("h2 as bob sees it: %+v (%s)", h, h.State())
+			}
+		}
+	}
+	got, _, err := f.DescribeHosts(ctx, carol, service.DescribeHostsInput{IDs: []string{string(h2.ID)}})
+	if err != nil || len(got) != 1 || len(got[0].Instances) != 1 {
+		t.Fatalf("h2 as carol sees it: %+v, %v", got, err)
+	}
+	got, _, err = f.DescribeHosts(ctx, bob, service.DescribeHostsInput{Filters: []service.Filter{{Name: "state", Values: []string{"under-assessment"}}}})
+	if err != nil || len(got) != 1 || got[0].ID != h2.ID {
+		t.Fatalf("hosts under assessment: %+v, %v", got, err)
+	}
+	_, _, err = f.DescribeHosts(ctx, bob, service.DescribeHostsInput{IDs: []string{"h-0123456789abcdef0"}})
+	wantErr(t, err, model.CodeInvalidHostIDNotFound, "h-0123456789abcdef0")
+	_, _, err = f.DescribeHosts(ctx, bob, service.DescribeHostsInput{IDs: []string{"i-0123456789abcdef0"}})
+	wantErr(t, err, model.CodeInvalidHostIDMalformed, "i-0123456789abcdef0")
+	_, _, err = f.DescribeHosts(ctx, bob, service.DescribeHostsInput{Filters: []service.Filter{{Name: "nope", Values: []string{"x"}}}})
+	wantErr(t, err, model.CodeInvalidParameterValue, "nope")
+}

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"time"
 
+	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
@@ -25,6 +27,8 @@ type reportRig struct {
 	svc *service.Service
 	lab *lab.Lab
 	c   service.Caller
+	// host is the agent's registered host, where instances are placed.
+	host model.Host
 }
 
 func newReportRig(t *testing.T) *reportRig {
@@ -51,14 +55,18 @@ func newReportRig(t *testing.T) *reportRig {
 	done := make(chan struct{})
 	go func() { defer close(done); svc.FollowWiring(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &reportRig{t: t, st: st, svc: svc, lab: l, c: service.Caller{Account: "123456789012", Region: "us-east-1"}}
+	host, _, err := hosts.Register(ctx, st, "h1", netip.Addr{}, hosts.DefaultTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &reportRig{t: t, st: st, svc: svc, lab: l, c: service.Caller{Account: "123456789012", Region: "us-east-1"}, host: host}
 }
 
 // runAgent runs an agent until the returned stop is called (or the test
 // ends).
 func (r *reportRig) runAgent() (stop func()) {
 	cfg := DefaultConfig()
-	cfg.Host = "h1"
+	cfg.Host, cfg.HostID = "h1", r.host.ID
 	a := New(r.st, r.lab, cfg, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -5,6 +5,8 @@ import (
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/mem"
 )
 
 var carol = service.Caller{Account: "333333333333", Region: "us-east-1"}
@@ -191,4 +193,34 @@ func TestLabHostPlacement(t *testing.T) {
 	}
 	_, err := f.CreateLabHost(ctx, bob, service.CreateLabHostInput{Name: "x", VpcID: string(inst.VPC), IPv4: "203.0.113.9", Host: "nowhere"})
 	wantErr(t, err, model.CodeInvalidParameterValue, "No host named 'nowhere'")
+}
+
+// Starting as many instances as one request may change, each moving to
+// another host, is refused clearly when the hosts' counts no longer fit
+// in the transaction.
+func TestStartTooManyMoving(t *testing.T) {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	s, err := service.New(st, service.DefaultConfig()) // no data plane: instances run at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &wiringFixture{fixture: &fixture{Service: s, t: t}, st: st, leases: map[string]store.Lease{}}
+	f.register("h1")
+	var ids []string
+	for _, n := range []int32{50, 50, 28} {
+		for _, v := range f.run(bob, service.RunInstancesInput{MinCount: p32(n), MaxCount: p32(n)}).Instances {
+			ids = append(ids, string(v.ID))
+		}
+	}
+	if _, err := f.StopInstances(ctx, bob, ids); err != nil {
+		t.Fatal(err)
+	}
+	f.down("h1")
+	f.register("h2")
+	_, err = f.StartInstances(ctx, bob, ids)
+	wantErr(t, err, model.CodeInvalidParameterValue, "start fewer at a time")
+	if _, err := f.StartInstances(ctx, bob, ids[:100]); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -47,17 +47,20 @@ type labHost struct {
 	VpcID       string `json:"VpcId" xml:"vpcId"`
 	IPv4Address string `json:"Ipv4Address" xml:"ipv4Address"`
 	IPv6Address string `json:"Ipv6Address,omitempty" xml:"ipv6Address"`
+	HostID      string `json:"HostId,omitempty" xml:"hostId"`
 }
 
 func newLabHostAddCmd(flags *clientFlags) *cobra.Command {
-	var vpc, ip4, ip6 string
+	var vpc, ip4, ip6, host string
 	cmd := &cobra.Command{
-		Use:   "add NAME --vpc VPC-ID --ip ADDR [--ip6 ADDR]",
+		Use:   "add NAME --vpc VPC-ID --ip ADDR [--ip6 ADDR] [--host HOSTNAME]",
 		Short: "Add an outside computer: a namespace NAME.ACCOUNT-ID with one address outside the VPC",
 		Long: `Add an outside computer NAME (unique in your account) to the lab: a network
 namespace with one address outside the VPC, from which you try your rules.
 Its namespace is NAME.ACCOUNT-ID (printed as Namespace), so that the hosts of
-two accounts never share a namespace.`,
+two accounts never share a namespace. On a cluster it is attached to the
+VPC's router on the host HOSTNAME (palisade agent --host); by default on a
+host that runs an instance of the VPC, else the least loaded.`,
 		Example: `  palisade lab host add office --vpc vpc-0123456789abcdef0 --ip 203.0.113.5
   sudo ip netns exec office.123456789012 ssh 172.31.5.9`,
 		Args: cobra.ExactArgs(1),
@@ -68,6 +71,7 @@ two accounts never share a namespace.`,
 			}
 			params := url.Values{"Name": {args[0]}, "VpcId": {vpc}, "Ipv4Address": {ip4}}
 			setIf(params, "Ipv6Address", ip6)
+			setIf(params, "Host", host)
 			var resp struct {
 				Host labHost `xml:"labHost"`
 			}
@@ -80,6 +84,7 @@ two accounts never share a namespace.`,
 	cmd.Flags().StringVar(&vpc, "vpc", "", "the VPC whose instances the host reaches")
 	cmd.Flags().StringVar(&ip4, "ip", "", "the host's IPv4 address (outside the VPC's CIDR)")
 	cmd.Flags().StringVar(&ip6, "ip6", "", "the host's IPv6 address (optional)")
+	cmd.Flags().StringVar(&host, "host", "", "the cluster host (palisade agent --host) whose router of the VPC it is attached to; default: a host that runs an instance of the VPC")
 	cmd.MarkFlagRequired("vpc")
 	cmd.MarkFlagRequired("ip")
 	return cmd

@@ -30,10 +30,11 @@ type labHostXML struct {
 	IPv4Address string `xml:"ipv4Address"`
 	IPv6Address string `xml:"ipv6Address,omitempty"`
 	OwnerID     string `xml:"ownerId"`
+	HostID      string `xml:"hostId,omitempty"` // the host whose router it is attached to
 }
 
 func labHostOf(h *model.LabHost) labHostXML {
-	out := labHostXML{Name: h.Name, Namespace: h.Namespace(), VpcID: string(h.VPC), IPv4Address: h.IPv4.String(), OwnerID: string(h.Account)}
+	out := labHostXML{Name: h.Name, Namespace: h.Namespace(), VpcID: string(h.VPC), IPv4Address: h.IPv4.String(), OwnerID: string(h.Account), HostID: string(h.Host)}
 	if h.IPv6.IsValid() {
 		out.IPv6Address = h.IPv6.String()
 	}
@@ -53,7 +54,7 @@ func parseCreateLabHost(p *Params) (service.CreateLabHostInput, error) {
 	if err != nil {
 		return service.CreateLabHostInput{}, err
 	}
-	return service.CreateLabHostInput{Name: name, VpcID: vpc, IPv4: ip, IPv6: p.String("Ipv6Address")}, nil
+	return service.CreateLabHostInput{Name: name, VpcID: vpc, IPv4: ip, IPv6: p.String("Ipv6Address"), Host: p.String("Host")}, nil
 }
 
 func runCreateLabHost(c *Call, in service.CreateLabHostInput) (any, error) {

@@ -3,14 +3,20 @@ package hosts_test
 import (
 	"context"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/bolt"
+	"palisade.dev/palisade/internal/store/etcd"
 	"palisade.dev/palisade/internal/store/mem"
+	"palisade.dev/palisade/internal/testutil"
 )
 
 func register(t *testing.T, st store.Store, name, underlay string) (model.Host, store.Lease) {
@@ -94,5 +100,62 @@ func TestRegisterBoltReopen(t *testing.T) {
 	got := list(t, st)
 	if len(got) != 1 || got[0].ID != a.ID || got[0].Available {
 		t.Fatalf("hosts after reopen: %+v", got)
+	}
+}
+
+// Keep registers a host again when etcd ends its lease (here revoked with
+// etcdctl, as etcd does to an agent cut off for the TTL), and its stop
+// leaves the host under assessment at once.
+func TestKeepOnEtcd(t *testing.T) {
+	c := testutil.StartEtcd(t, 1)
+	ctx := context.Background()
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: c.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var mu sync.Mutex
+	var reported []error
+	h, stop, err := hosts.Keep(ctx, st, "alpha", netip.MustParseAddr("10.0.0.1"), hosts.DefaultTTL, func(err error) {
+		mu.Lock()
+		reported = append(reported, err)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := func() bool {
+		got, ok, err := hosts.ByName(hosts.Snapshot(ctx, st), "alpha")
+		if err != nil || !ok || got.ID != h.ID {
+			t.Fatalf("alpha: %+v %v %v", got, ok, err)
+		}
+		return got.Available
+	}
+	if !alive() {
+		t.Fatal("alpha not available after Keep")
+	}
+	out, err := exec.Command("etcdctl", "--endpoints", strings.Join(c.Endpoints, ","), "lease", "list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcdctl lease list: %v: %s", err, out)
+	}
+	id := strings.TrimSpace(strings.Split(strings.TrimSpace(string(out)), "\n")[1])
+	if out, err := exec.Command("etcdctl", "--endpoints", strings.Join(c.Endpoints, ","), "lease", "revoke", id).CombinedOutput(); err != nil {
+		t.Fatalf("etcdctl lease revoke %s: %v: %s", id, err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !alive() {
+		if time.Now().After(deadline) {
+			t.Fatal("alpha not available again 10s after its lease was revoked")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if alive() {
+		t.Fatal("alpha still available after stop")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reported) != 0 {
+		t.Fatalf("errors reported: %v", reported)
 	}
 }

@@ -28,6 +28,10 @@ import (
 //     first by name on a tie. With a data plane (WithWiring) and no
 //     available host, the launch fails with InsufficientInstanceCapacity;
 //     without one and no host, instances have no host.
+//   - A lab host (CreateLabHost) is attached to the VPC's router on the
+//     host named by its Host, or else on the available host that runs the
+//     most of the VPC's instances of the caller, or else on the one
+//     placement would pick for an instance.
 //   - StartInstances keeps a stopped instance's host if it is available
 //     (or was asked for by HostId), else places it again.
 //   - The instances of each host are counted in one global index key
@@ -226,4 +230,45 @@ func hostFields(v *HostView) fieldsFunc {
 		}
 		return tagFields(v.Tags(), name)
 	}
+}
+
+// labHostPlacement picks the host of a lab host of VPC vpc: the one named
+// (which must be registered), else the available host with the most of the
+// VPC's instances (the first by name on a tie), else placement's.
+func (t *tx) labHostPlacement(name string, vpc model.VpcID) (model.HostID, error) {
+	if name != "" {
+		h, ok, err := hosts.ByName(t.Tx, name)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", model.Errorf(model.CodeInvalidParameterValue, "No host named '%s' is registered: its agent (palisade agent --host %s) has never run.", name, name)
+		}
+		return h.ID, nil
+	}
+	all, err := hosts.List(t.Tx)
+	if err != nil {
+		return "", err
+	}
+	mine, err := t.liveInstances()
+	if err != nil {
+		return "", err
+	}
+	count := map[model.HostID]int{}
+	for _, r := range mine {
+		if r.VPC == vpc && r.State != model.StateTerminated {
+			count[r.Host]++
+		}
+	}
+	var best model.HostID
+	bestN := 0
+	for _, h := range all { // sorted by name: the first wins a tie
+		if h.Available && count[h.ID] > bestN {
+			best, bestN = h.ID, count[h.ID]
+		}
+	}
+	if best != "" {
+		return best, nil
+	}
+	return t.placement("")
 }

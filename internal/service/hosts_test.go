@@ -5,6 +5,8 @@ import (
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
+	"palisade.dev/palisade/internal/store"
+	"palisade.dev/palisade/internal/store/mem"
 )
 
 var carol = service.Caller{Account: "333333333333", Region: "us-east-1"}
@@ -159,4 +161,66 @@ func TestDescribeHosts(t *testing.T) {
 	wantErr(t, err, model.CodeInvalidHostIDMalformed, "i-0123456789abcdef0")
 	_, _, err = f.DescribeHosts(ctx, bob, service.DescribeHostsInput{Filters: []service.Filter{{Name: "nope", Values: []string{"x"}}}})
 	wantErr(t, err, model.CodeInvalidParameterValue, "nope")
+}
+
+// A lab host goes to the host named, else to the host that runs the most
+// of the VPC's instances, else where an instance would go.
+func TestLabHostPlacement(t *testing.T) {
+	f := newWiringFixture(t) // h1
+	h2, _ := f.register("h2")
+	h1 := f.describeHost(bob, "h1")
+	inst := f.run(bob, service.RunInstancesInput{HostID: string(h2.ID)}).Instances[0]
+	add := func(name, host string) model.HostID {
+		t.Helper()
+		h, err := f.CreateLabHost(ctx, bob, service.CreateLabHostInput{Name: name, VpcID: string(inst.VPC), IPv4: "203.0.113.9", Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.DeleteLabHost(ctx, bob, name); err != nil { // the next one may take the address
+			t.Fatal(err)
+		}
+		return h.Host
+	}
+	if got := add("by-vpc", ""); got != h2.ID {
+		t.Fatalf("lab host of the VPC on %q, want h2 %s, which runs its instance", got, h2.ID)
+	}
+	if got := add("named", "h1"); got != h1.ID {
+		t.Fatalf("lab host on --host h1 is on %q, want %s", got, h1.ID)
+	}
+	f.down("h2")
+	if got := add("h2-down", ""); got != h1.ID {
+		t.Fatalf("lab host with h2 down on %q, want h1 %s", got, h1.ID)
+	}
+	_, err := f.CreateLabHost(ctx, bob, service.CreateLabHostInput{Name: "x", VpcID: string(inst.VPC), IPv4: "203.0.113.9", Host: "nowhere"})
+	wantErr(t, err, model.CodeInvalidParameterValue, "No host named 'nowhere'")
+}
+
+// Starting as many instances as one request may change, each moving to
+// another host, is refused clearly when the hosts' counts no longer fit
+// in the transaction.
+func TestStartTooManyMoving(t *testing.T) {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	s, err := service.New(st, service.DefaultConfig()) // no data plane: instances run at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &wiringFixture{fixture: &fixture{Service: s, t: t}, st: st, leases: map[string]store.Lease{}}
+	f.register("h1")
+	var ids []string
+	for _, n := range []int32{50, 50, 28} {
+		for _, v := range f.run(bob, service.RunInstancesInput{MinCount: p32(n), MaxCount: p32(n)}).Instances {
+			ids = append(ids, string(v.ID))
+		}
+	}
+	if _, err := f.StopInstances(ctx, bob, ids); err != nil {
+		t.Fatal(err)
+	}
+	f.down("h1")
+	f.register("h2")
+	_, err = f.StartInstances(ctx, bob, ids)
+	wantErr(t, err, model.CodeInvalidParameterValue, "start fewer at a time")
+	if _, err := f.StartInstances(ctx, bob, ids[:100]); err != nil {
+		t.Fatal(err)
+	}
 }

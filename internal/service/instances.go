@@ -637,6 +637,11 @@ func (s *Service) transition(ctx context.Context, c Caller, op string, ids []str
 				return model.Errorf(model.CodeIncorrectState, badState, r.ID)
 			}
 		}
+		// Starting instances on other hosts also changes the hosts'
+		// instance counts.
+		if n := len(out) + t.pendingIndexWrites(); n > store.MaxTxnWrites {
+			return model.Errorf(model.CodeInvalidParameterValue, "These instances and their hosts are more than one request can change (%d keys, at most %d): start fewer at a time.", n, store.MaxTxnWrites)
+		}
 		return nil
 	})
 	return out, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 
+	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/store"
 )
@@ -31,6 +32,10 @@ type CreateLabHostInput struct {
 	VpcID string
 	IPv4  string
 	IPv6  string // optional
+	// Host names the host whose router of the VPC the lab host is
+	// attached to (palisade agent --host); "": a host that runs an
+	// instance of the VPC, else the least loaded (hosts.go).
+	Host string
 }
 
 // CreateLabHost stores an outside computer: a namespace with one address
@@ -54,9 +59,17 @@ func (s *Service) CreateLabHost(ctx context.Context, c Caller, in CreateLabHostI
 			return nil, err
 		}
 	}
+	if in.Host != "" {
+		if err := hosts.CheckName(in.Host); err != nil {
+			return nil, err
+		}
+	}
 	err = s.txn(ctx, c, "CreateLabHost", func(t *tx) error {
 		v, err := t.vpc(vid)
 		if err != nil {
+			return err
+		}
+		if h.Host, err = t.labHostPlacement(in.Host, vid); err != nil {
 			return err
 		}
 		if v.CIDR.Contains(h.IPv4) || (h.IPv6.IsValid() && v.IPv6CIDR.IsValid() && v.IPv6CIDR.Contains(h.IPv6)) {

@@ -18,8 +18,6 @@ import (
 	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/lab"
-	"palisade.dev/palisade/internal/model"
-	"palisade.dev/palisade/internal/store"
 )
 
 // agentConfig is what `palisade agent` runs with.
@@ -123,9 +121,7 @@ rules; a restarted agent adopts them.`,
 	return cmd
 }
 
-// runAgent runs the host until ctx ends. The host's lease is revoked on the
-// way out (describe-hosts then says under-assessment at once); the rules
-// stay in the kernel.
+// runAgent runs the host until ctx ends.
 func runAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error {
 	if err := cfg.check(); err != nil {
 		return err
@@ -152,60 +148,21 @@ func runAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	host, lease, err := hosts.Register(ctx, st, cfg.Host, underlay, cfg.LeaseTTL)
+	report := func(err error) { log.Error("keep the host registered; trying again", "host", cfg.Host, "err", err) }
+	host, unregister, err := hosts.Keep(ctx, st, cfg.Host, underlay, cfg.LeaseTTL, report)
 	if err != nil {
 		return err
 	}
+	// On the way out the lease is revoked (describe-hosts says
+	// under-assessment at once); the rules stay in the kernel.
+	defer unregister()
 	log.Info("host registered", "host", cfg.Host, "id", host.ID, "underlay", underlay, "netns", cfg.HostNetns)
 	acfg := agent.DefaultConfig()
 	acfg.Host, acfg.HostID, acfg.Underlay, acfg.Unplaced = cfg.Host, host.ID, underlay, false
-	a := agent.New(st, l, acfg, log)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := a.Run(ctx); err != nil {
-			log.Error("agent stopped", "err", err)
-		}
-	}()
-	lease = keepRegistered(ctx, st, cfg, underlay, lease, log)
-	<-done
-	if lease != nil {
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := lease.Revoke(rctx); err != nil {
-			log.Warn("revoke the host's lease; it lapses by itself", "err", err, "ttl", cfg.LeaseTTL)
-		}
+	if err := agent.New(st, l, acfg, log).Run(ctx); err != nil {
+		log.Error("agent stopped", "err", err)
 	}
 	return nil
-}
-
-// keepRegistered registers the host again whenever its lease ends while
-// the agent runs (the store was unreachable for longer than the lease),
-// until ctx ends; it returns the lease it holds then.
-func keepRegistered(ctx context.Context, st store.Store, cfg agentConfig, underlay netip.Addr, lease store.Lease, log *slog.Logger) store.Lease {
-	for {
-		select {
-		case <-ctx.Done():
-			return lease
-		case <-lease.Done():
-		}
-		log.Warn("the host's lease ended; registering again", "host", cfg.Host)
-		for {
-			var err error
-			var h model.Host
-			h, lease, err = hosts.Register(ctx, st, cfg.Host, underlay, cfg.LeaseTTL)
-			if err == nil {
-				log.Info("host registered again", "host", cfg.Host, "id", h.ID)
-				break
-			}
-			log.Error("register the host; trying again in a second", "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second):
-			}
-		}
-	}
 }
 
 // defaultHostName is the machine's hostname up to its first dot, or

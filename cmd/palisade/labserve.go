@@ -43,8 +43,8 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostN
 	if err != nil {
 		return nil, err
 	}
-	hcfg := agentConfig{Host: hostName, LeaseTTL: hosts.DefaultTTL}
-	host, lease, err := hosts.Register(ctx, st, hostName, netip.Addr{}, hcfg.LeaseTTL)
+	report := func(err error) { log.Error("keep the host registered; trying again", "host", hostName, "err", err) }
+	host, unregister, err := hosts.Keep(ctx, st, hostName, netip.Addr{}, hosts.DefaultTTL, report)
 	if err != nil {
 		return nil, fmt.Errorf("--host: %w", err)
 	}
@@ -60,15 +60,8 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostN
 		}
 	})
 	wg.Go(func() { svc.FollowWiring(ctx) })
-	wg.Go(func() {
-		if lease := keepRegistered(ctx, st, hcfg, netip.Addr{}, lease, log); lease != nil {
-			if err := lease.Revoke(context.WithoutCancel(ctx)); err != nil {
-				log.Warn("revoke the host's lease", "err", err)
-			}
-		}
-	})
 	log.Info("lab data plane running: VPCs are router namespaces, instances are namespaces named by their IDs")
-	return func() { cancel(); wg.Wait() }, nil
+	return func() { cancel(); wg.Wait(); unregister() }, nil
 }
 
 // followWiring runs the service's promotion of the instances the hosts'

@@ -3,10 +3,16 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,8 +29,10 @@ import (
 )
 
 // cluster is a cluster of three hosts on this machine: a three-member
-// etcd, two serve replicas on it, and an agent per host, each host a
-// namespace of lab.Machines that the VXLAN overlay really crosses.
+// etcd with authentication on, two serve replicas on it (as etcd's root),
+// and an agent per host with the role docs/cluster.md gives it (read
+// everything, write its host's keys), each host a namespace of
+// lab.Machines that the VXLAN overlay really crosses.
 type cluster struct {
 	t        *testing.T
 	etcd     *testutil.EtcdCluster
@@ -50,17 +58,25 @@ type hostAgent struct {
 func startCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	testutil.RequireRoot(t)
-	c := &cluster{t: t, etcd: testutil.StartEtcd(t, 3)}
-	for i := range c.api {
-		c.api[i] = startReplica(t, c.etcd)
-	}
-	c.ec2 = c.api[0].ec2(c.api[0].adminKey())
+	c := &cluster{t: t, etcd: testutil.StartEtcd(t, 3, "--auth-token", jwtTokens(t))}
 	tag := strings.TrimPrefix(uniqueName(""), "-")[:5]
 	c.machines = lab.Machines{Switch: "csw" + tag, Subnet: netip.MustParsePrefix("192.168.77.0/24")}
 	var names []string
 	for i := range n {
 		names = append(names, fmt.Sprintf("c%s-%d", tag, i+1))
 	}
+	c.etcd.Etcdctl(t, "user", "add", "root:root-pw", "--interactive=false")
+	for _, h := range names {
+		for _, args := range agentRole(h) {
+			c.etcd.Etcdctl(t, args...)
+		}
+	}
+	c.etcd.Etcdctl(t, "auth", "enable")
+	for i := range c.api {
+		c.api[i] = startServer(t, t.TempDir(), "--store", "etcd", "--etcd-endpoints", strings.Join(c.etcd.Endpoints, ","),
+			"--etcd-user", "root:root-pw")
+	}
+	c.ec2 = c.api[0].ec2(c.api[0].adminKey())
 	t.Cleanup(func() {
 		for _, h := range c.hosts {
 			h.kill()
@@ -89,6 +105,46 @@ func startCluster(t *testing.T, n int) *cluster {
 	return c
 }
 
+// jwtTokens makes a key pair and returns etcd's --auth-token for JWT
+// tokens signed with it: unlike etcd's default simple tokens, a member
+// that restarts still accepts the tokens the others issued (docs/cluster.md).
+func jwtTokens(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	privFile, pubFile := filepath.Join(dir, "jwt.key"), filepath.Join(dir, "jwt.pub")
+	for file, block := range map[string]*pem.Block{
+		privFile: {Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)},
+		pubFile:  {Type: "PUBLIC KEY", Bytes: pub},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return "jwt,pub-key=" + pubFile + ",priv-key=" + privFile + ",sign-method=RS256,ttl=1h"
+}
+
+// agentRole is the etcdctl commands of docs/cluster.md that make host's
+// agent user (agent-<host>, password agent-pw) with its role.
+func agentRole(host string) [][]string {
+	role := "palisade-agent-" + host
+	return [][]string{
+		{"role", "add", role},
+		{"role", "grant-permission", role, "read", "--prefix=true", "/palisade/"},
+		{"role", "grant-permission", role, "readwrite", "--prefix=true", "/palisade/d/w/" + host + "/"},
+		{"role", "grant-permission", role, "readwrite", "--prefix=true", "/palisade/t/w/" + host + "/"},
+		{"user", "add", "agent-" + host + ":agent-pw", "--interactive=false"},
+		{"user", "grant-role", "agent-" + host, role},
+	}
+}
+
 var registeredRE = regexp.MustCompile(`msg="host registered" host=\S+ id=(h-[0-9a-f]+)`)
 
 // start runs the host's agent and waits until it has registered.
@@ -96,7 +152,7 @@ func (h *hostAgent) start() {
 	t := h.c.t
 	t.Helper()
 	h.cmd = exec.Command(palisadeBin, "agent", "--host", h.name, "--host-netns", h.machine.Name,
-		"--etcd-endpoints", strings.Join(h.c.etcd.Endpoints, ","), "--lease-ttl", "3s")
+		"--etcd-endpoints", strings.Join(h.c.etcd.Endpoints, ","), "--etcd-user", "agent-"+h.name+":agent-pw", "--lease-ttl", "3s")
 	h.cmd.Env = baseEnv(t)
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := h.cmd.StderrPipe()

@@ -25,8 +25,8 @@ type EtcdCluster struct {
 }
 
 // StartEtcd starts an etcd cluster of n members on free loopback ports; it
-// skips (fails under CI) without the etcd binary.
-func StartEtcd(t testing.TB, n int) *EtcdCluster {
+// skips (fails under CI) without the etcd binary. flags go to every member.
+func StartEtcd(t testing.TB, n int, flags ...string) *EtcdCluster {
 	t.Helper()
 	RequireCommand(t, "etcd")
 	RequireCommand(t, "etcdctl")
@@ -40,7 +40,9 @@ func StartEtcd(t testing.TB, n int) *EtcdCluster {
 		}
 		c := &EtcdCluster{Dir: dir, script: script}
 		base := freePorts(2 * n)
-		out, err := exec.Command(script, "start", filepath.Join(dir, "c"), strconv.Itoa(n), strconv.Itoa(base)).Output()
+		cmd := exec.Command(script, "start", filepath.Join(dir, "c"), strconv.Itoa(n), strconv.Itoa(base))
+		cmd.Env = append(os.Environ(), "ETCD_FLAGS="+strings.Join(flags, " "))
+		out, err := cmd.Output()
 		if err == nil {
 			c.Dir = filepath.Join(dir, "c")
 			c.Endpoints = strings.Split(strings.TrimSpace(string(out)), ",")
@@ -130,6 +132,15 @@ func (c *EtcdCluster) Restart(t testing.TB, i int) {
 	t.Helper()
 	if out, err := exec.Command(c.script, "member", c.Dir, strconv.Itoa(i)).CombinedOutput(); err != nil {
 		t.Fatalf("restart etcd member %d: %v: %s", i, err, out)
+	}
+}
+
+// Etcdctl runs etcdctl (v3 API) against the cluster, failing the test if it
+// fails.
+func (c *EtcdCluster) Etcdctl(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := c.etcdctl(c.Endpoints, args...); err != nil {
+		t.Fatalf("etcdctl %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 }
 

@@ -3,8 +3,6 @@ package etcd_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -25,26 +23,16 @@ var agentRole = [][]string{
 	{"user", "grant-role", "agent-alpha", "palisade-agent-alpha"},
 }
 
-// etcdctl runs etcdctl against c.
-func etcdctl(t *testing.T, c *testutil.EtcdCluster, args ...string) {
-	t.Helper()
-	cmd := exec.Command("etcdctl", append([]string{"--endpoints", strings.Join(c.Endpoints, ","), "--command-timeout", "5s"}, args...)...)
-	cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("etcdctl %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
 // With etcd auth on, an agent whose user has the documented role reads
 // everything, writes and deletes its host's keys (its lease key included),
 // and is refused, with store.ErrPermissionDenied, anywhere else.
 func TestAgentRole(t *testing.T) {
 	c := testutil.StartEtcd(t, 1)
-	etcdctl(t, c, "user", "add", "root:root-pw", "--interactive=false")
+	c.Etcdctl(t, "user", "add", "root:root-pw", "--interactive=false")
 	for _, args := range agentRole {
-		etcdctl(t, c, args...)
+		c.Etcdctl(t, args...)
 	}
-	etcdctl(t, c, "auth", "enable")
+	c.Etcdctl(t, "auth", "enable")
 	ctx := context.Background()
 	open := func(user, pw string) *etcd.Store {
 		t.Helper()

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"strings"
 	"testing"
 
 	"palisade.dev/palisade/internal/model"
@@ -41,6 +42,13 @@ func TestPlacement(t *testing.T) {
 	if v := f.run(bob, service.RunInstancesInput{}).Instances[0]; v.Host != h1.ID { // h1 1, h2 3
 		t.Fatalf("fourth launch on %q, want h1", v.Host)
 	}
+	for filter, want := range map[string]int{"host-id=" + string(h2.ID): 2, "tenancy=host": 2, "placement-tenancy=default": 2} {
+		name, value, _ := strings.Cut(filter, "=")
+		rs, _, err := f.DescribeInstances(ctx, bob, service.DescribeInstancesInput{Filters: []service.Filter{{Name: name, Values: []string{value}}}})
+		if n := countInstances(rs); err != nil || n != want {
+			t.Errorf("bob's instances with %s: %d, %v; want %d", filter, n, err, want)
+		}
+	}
 	if _, err := f.TerminateInstances(ctx, bob, []string{string(asked.Instances[0].ID), string(asked.Instances[1].ID)}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +74,14 @@ func TestPlacement(t *testing.T) {
 		t.Fatalf("instance asked on h1 (down) is on %q", v.Host)
 	}
 	f.stays(bob, v.ID, model.StatePending)
+}
+
+func countInstances(rs []service.Reservation) int {
+	n := 0
+	for _, r := range rs {
+		n += len(r.Instances)
+	}
+	return n
 }
 
 // Only the agent of an instance's host makes it running.

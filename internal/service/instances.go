@@ -314,6 +314,8 @@ func instanceFields(v *InstanceView) fieldsFunc {
 				return nil, true
 			}
 			return []string{string(v.Host)}, true
+		case "tenancy", "placement-tenancy":
+			return []string{v.Tenancy}, true
 		case "owner-id":
 			return []string{string(v.Account)}, true
 		case "client-token":
@@ -374,13 +376,13 @@ func instanceFields(v *InstanceView) fieldsFunc {
 
 // labMachineFields are the filters of the facts every lab instance shares
 // (ec2api renders the same: an x86_64 HVM machine on Xen with an EBS root
-// at /dev/xvda, default tenancy, no monitoring, Linux/UNIX), and of what it
+// at /dev/xvda, no monitoring, Linux/UNIX), and of what it
 // never has (key pairs, public addresses, IAM profiles, spot or placement
 // groups): those match no value.
 var labMachineFields = map[string][]string{
 	"architecture": {"x86_64"}, "hypervisor": {"xen"}, "virtualization-type": {"hvm"},
-	"root-device-type": {"ebs"}, "root-device-name": {"/dev/xvda"}, "tenancy": {"default"},
-	"placement-tenancy": {"default"}, "monitoring-state": {"disabled"}, "platform-details": {"Linux/UNIX"},
+	"root-device-type": {"ebs"}, "root-device-name": {"/dev/xvda"},
+	"monitoring-state": {"disabled"}, "platform-details": {"Linux/UNIX"},
 	"usage-operation": {"RunInstances"}, "ena-support": {"true"}, "ebs-optimized": {"false"},
 	"key-name": nil, "ip-address": nil, "dns-name": nil, "iam-instance-profile.arn": nil, "instance-lifecycle": nil,
 	"spot-instance-request-id": nil, "placement-group-name": nil, "product-code": nil, "platform": nil,

@@ -42,8 +42,9 @@ var allowed = map[string][]string{
 	"internal/bench":     {"*"}, // a harness, like cmd: it wires everything together to measure it
 
 	// Helpers of tests (see testOnly): builders of rules, groups and
-	// interfaces.
+	// interfaces; probes and fixtures inside network namespaces.
 	"internal/policytest": {"internal/model"},
+	"internal/labtest":    {"internal/nsexec", "internal/testutil"},
 }
 
 // pure packages decide from values alone: no I/O, no clock, no randomness,
@@ -52,7 +53,7 @@ var allowed = map[string][]string{
 var pure = []string{"internal/model", "internal/policy", "internal/audit", "internal/policytest"}
 
 // testOnly packages are imported only by _test.go files, and by each other.
-var testOnly = []string{"internal/testutil", "internal/policytest"}
+var testOnly = []string{"internal/testutil", "internal/policytest", "internal/labtest"}
 
 var ioPackages = []string{
 	"net", "net/http", "net/rpc", "net/smtp", "os", "os/exec", "os/signal", "os/user",
@@ -173,6 +174,9 @@ func TestCheckImportCatchesViolations(t *testing.T) {
 		{"internal/policytest", "os"},
 		{"internal/policytest", module + "/internal/policy"},
 		{"cmd/palisade", module + "/internal/policytest"},
+		{"internal/dataplane", module + "/internal/labtest"},
+		{"internal/bench", module + "/internal/labtest"},
+		{"internal/labtest", module + "/internal/lab"},
 	}
 	for _, c := range bad {
 		owner, ok := entry(c.rel)
@@ -191,6 +195,8 @@ func TestCheckImportCatchesViolations(t *testing.T) {
 		{"internal/store/bolt", "go.etcd.io/bbolt"},
 		{"cmd/palisade", module + "/internal/agent"},
 		{"internal/policytest", module + "/internal/model"},
+		{"internal/labtest", module + "/internal/testutil"},
+		{"internal/labtest", "golang.org/x/net/icmp"},
 	}
 	for _, c := range good {
 		owner, _ := entry(c.rel)

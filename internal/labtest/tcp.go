@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // What a TCP client sees (Outcome, Knock).
@@ -141,6 +143,7 @@ func DialFrom(ns string, src netip.Addr, dst netip.AddrPort, wait time.Duration)
 	hello, err := lc.r.ReadString('\n')
 	if err == nil {
 		err = lc.parseGreeting(strings.TrimSpace(hello))
+		lc.ackNow()
 	}
 	if err != nil {
 		c.Close()
@@ -169,7 +172,22 @@ func (c *Conn) RoundTrip(wait time.Duration) error {
 	if err == nil && line != "ping\n" {
 		err = fmt.Errorf("echo %q", line)
 	}
+	c.ackNow()
 	return err
+}
+
+// ackNow sends the acknowledgement of what the client read at once
+// (TCP_QUICKACK), instead of the delayed ACK Linux sends a client that
+// has just written: a probe leaves no segment of the server's
+// unacknowledged behind it. Otherwise the server retransmits it later,
+// and when a test has cut the flow's conntrack entry meanwhile, that
+// retransmission opens the flow again from the server's side.
+func (c *Conn) ackNow() {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1) })
+		}
+	}
 }
 
 // Outcome classifies what a client's error means to a user: Connected

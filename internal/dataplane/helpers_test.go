@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
 	"palisade.dev/palisade/internal/policytest"
@@ -20,6 +21,8 @@ var (
 	allOut = policytest.AllOut // AWS's default egress in a VPC with IPv6
 	iface  = policytest.ENI
 	gs     = policytest.Groups
+
+	randHex = labtest.RandHex
 )
 
 // ifNames maps ENIs to router interface names in tests that need no real

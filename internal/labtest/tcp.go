@@ -152,6 +152,10 @@ func DialFrom(ns string, src netip.Addr, dst netip.AddrPort, wait time.Duration)
 	return lc, nil
 }
 
+// Read reads what the server sent after its greeting (through the buffer
+// Dial read the greeting with).
+func (c *Conn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
 func (c *Conn) parseGreeting(hello string) error {
 	server, src, ok := strings.Cut(hello, " ")
 	a, err := netip.ParseAddr(src)

@@ -54,11 +54,7 @@ func Ping(ns string, dst netip.Addr, wait time.Duration) error {
 // answered.
 func ExpectPing(t testing.TB, ns string, dst netip.Addr, wantReply bool) {
 	t.Helper()
-	wait := BlockedWait
-	if wantReply {
-		wait = OKWait
-	}
-	err := Ping(ns, dst, wait)
+	err := Ping(ns, dst, ReplyWait(wantReply))
 	if got := err == nil; got != wantReply {
 		t.Errorf("ping %s → %s: reply %v (%v), want %v", ns, dst, got, err, wantReply)
 	}

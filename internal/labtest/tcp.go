@@ -218,6 +218,15 @@ func WaitFor(want string) time.Duration {
 	return OKWait
 }
 
+// ReplyWait is how long a probe waits for an answer it expects (OKWait) or
+// expects not to come (BlockedWait).
+func ReplyWait(want bool) time.Duration {
+	if want {
+		return OKWait
+	}
+	return BlockedWait
+}
+
 // Knock is one connection from ns to a ServeTCP server at dst: connect,
 // greeting, one line echoed. It returns the Outcome, waiting as long as
 // WaitFor(want).

@@ -60,11 +60,7 @@ func UDPExchange(ns string, dst netip.AddrPort, wait time.Duration) error {
 // ExpectUDP checks, once, whether a datagram from ns to dst is echoed.
 func ExpectUDP(t testing.TB, ns string, dst netip.AddrPort, wantEcho bool) {
 	t.Helper()
-	wait := BlockedWait
-	if wantEcho {
-		wait = OKWait
-	}
-	err := UDPExchange(ns, dst, wait)
+	err := UDPExchange(ns, dst, ReplyWait(wantEcho))
 	if got := err == nil; got != wantEcho {
 		t.Errorf("udp %s → %s: echo %v (%v), want %v", ns, dst, got, err, wantEcho)
 	}

@@ -116,11 +116,7 @@ func TestEnforcement(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := to == a // only a's rules allow ICMP 3/4
-			wait := failWait
-			if want {
-				wait = okWait
-			}
-			if got := received(errs, h.v4, wait); got != want {
+			if got := received(errs, h.v4, labtest.ReplyWait(want)); got != want {
 				t.Errorf("unsolicited fragmentation-needed from h reached %s: %v, want %v", to.ns, got, want)
 			}
 		}
@@ -133,11 +129,7 @@ func TestEnforcement(t *testing.T) {
 				t.Fatalf("send from %s: %v", src, err)
 			}
 			want := src == b.v4 || src == b.v6
-			wait := failWait
-			if want {
-				wait = okWait
-			}
-			if got := seen.Await(src, mark, wait); got != want {
+			if got := seen.Await(src, mark, labtest.ReplyWait(want)); got != want {
 				t.Errorf("datagram from b with source %s reached a: %v, want %v", src, got, want)
 			}
 		}

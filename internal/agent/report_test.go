@@ -2,14 +2,13 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
@@ -36,9 +35,7 @@ func newReportRig(t *testing.T) *reportRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	l, err := lab.New(lab.Config{RouterPrefix: "par" + hex.EncodeToString(b) + "-"})
+	l, err := lab.New(lab.Config{RouterPrefix: "par" + labtest.RandHex(6) + "-"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/netip"
@@ -12,6 +10,7 @@ import (
 
 	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
@@ -40,9 +39,7 @@ func newReportRig(t *testing.T) *reportRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	l, err := lab.New(lab.Config{RouterPrefix: "par" + hex.EncodeToString(b) + "-"})
+	l, err := lab.New(lab.Config{RouterPrefix: "par" + labtest.RandHex(6) + "-"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,55 +9,21 @@ import (
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
+	"palisade.dev/palisade/internal/policytest"
 )
 
-// Tiny builders: a case reads like the rules it audits.
-
-const acct = model.AccountID("123456789012")
-
-var seq int
-
-func rule(d model.Direction, proto, peer string, ports ...int32) model.Rule {
-	spec := model.PermissionSpec{Protocol: proto}
-	if len(ports) == 2 {
-		spec.FromPort, spec.ToPort = &ports[0], &ports[1]
-	}
-	switch {
-	case strings.HasPrefix(peer, "sg-"):
-		spec.Groups = []model.GroupSourceSpec{{GroupID: peer}}
-	case strings.HasPrefix(peer, "pl-"):
-		spec.PrefixLists = []model.SourceSpec{{Value: peer}}
-	case strings.Contains(peer, ":"):
-		spec.IPv6 = []model.SourceSpec{{Value: peer}}
-	default:
-		spec.IPv4 = []model.SourceSpec{{Value: peer}}
-	}
-	rs, err := spec.Rules(d, acct, false)
-	if err != nil {
-		panic(err)
-	}
-	seq++
-	rs[0].ID = model.RuleID(fmt.Sprintf("sgr-%017x", seq))
-	return rs[0]
-}
-
-func in(proto, peer string, ports ...int32) model.Rule {
-	return rule(model.Ingress, proto, peer, ports...)
-}
-func out(proto, peer string, ports ...int32) model.Rule {
-	return rule(model.Egress, proto, peer, ports...)
-}
-
-func gid(n int) model.GroupID { return model.GroupID(fmt.Sprintf("sg-%017x", n)) }
-
-func group(id model.GroupID, name string, rules ...model.Rule) model.SecurityGroup {
-	return model.SecurityGroup{ID: id, VPC: "vpc-00000001", Name: name, Rules: rules}
-}
-
-func iface(n int, ip string, groups ...model.GroupID) model.ENI {
-	return model.ENI{ID: model.ENIID(fmt.Sprintf("eni-%017x", n)), VPC: "vpc-00000001",
-		PrivateIPs: []netip.Addr{netip.MustParseAddr(ip)}, Groups: groups}
-}
+// Tiny builders: a case reads like the rules it audits (policytest's,
+// under short names).
+var (
+	addr  = policytest.Addr
+	gid   = policytest.GroupID
+	eniID = policytest.ENIID
+	in    = policytest.In
+	out   = policytest.Out
+	group = policytest.NamedGroup
+	iface = policytest.ENI
+	gs    = policytest.Groups
+)
 
 // found renders findings as "control group rule" lines for comparison.
 func found(fs []Finding) []string {
@@ -94,7 +60,7 @@ func TestOpenToTheWorld(t *testing.T) {
 	everything := in("-1", "::/0")
 	office := in("tcp", "203.0.113.0/24", 22, 22)
 	g := group(gid(2), "web", ssh, rdp6, web, alt, dns, ping, everything, office, out("-1", "0.0.0.0/0"))
-	s := policy.Snapshot{Groups: []model.SecurityGroup{g}, ENIs: []model.ENI{iface(1, "10.0.0.5", gid(2))}}
+	s := policy.Snapshot{Groups: []model.SecurityGroup{g}, ENIs: []model.ENI{iface(eniID(1), gs(gid(2)), addr("10.0.0.5"))}}
 	got := found(Run(Input{Snapshot: s}))
 	wantAll := []string{
 		want("EC2.19", Critical, gid(2), ssh.ID),
@@ -142,7 +108,7 @@ func TestUnusedShadowedRedundantAndLarge(t *testing.T) {
 	dns := group(gid(6), "dns", dnsTwice)
 	s := policy.Snapshot{
 		Groups: []model.SecurityGroup{app, lone, big, dns},
-		ENIs:   []model.ENI{iface(1, "10.0.0.5", gid(3), gid(6)), iface(2, "10.0.0.6", gid(3), gid(6), gid(5))},
+		ENIs:   []model.ENI{iface(eniID(1), gs(gid(3), gid(6)), addr("10.0.0.5")), iface(eniID(2), gs(gid(3), gid(6), gid(5)), addr("10.0.0.6"))},
 	}
 	got := found(Run(Input{Snapshot: s}))
 	wantAll := []string{
@@ -155,7 +121,7 @@ func TestUnusedShadowedRedundantAndLarge(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantAll, "\n"))
 	}
 	// On an interface without the dns group, app's udp rule is needed.
-	s.ENIs = append(s.ENIs, iface(3, "10.0.0.7", gid(3)))
+	s.ENIs = append(s.ENIs, iface(eniID(3), gs(gid(3)), addr("10.0.0.7")))
 	for _, f := range Run(Input{Snapshot: s}) {
 		if f.Control == "PAL.2" {
 			t.Fatalf("PAL.2 although one interface needs the rule: %+v", f)
@@ -170,7 +136,7 @@ func TestTwinRules(t *testing.T) {
 	a, b := out("-1", "0.0.0.0/0"), out("-1", "0.0.0.0/0")
 	s := policy.Snapshot{
 		Groups: []model.SecurityGroup{group(gid(7), "a", a), group(gid(8), "b", b)},
-		ENIs:   []model.ENI{iface(1, "10.0.0.5", gid(7), gid(8))},
+		ENIs:   []model.ENI{iface(eniID(1), gs(gid(7), gid(8)), addr("10.0.0.5"))},
 	}
 	if got := found(Run(Input{Snapshot: s})); len(got) != 0 {
 		t.Fatalf("default egress twins: %v", got)

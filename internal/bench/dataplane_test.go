@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -17,12 +18,12 @@ func TestDataplaneSmoke(t *testing.T) {
 	testutil.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	suffix := randHex(6) + "-"
+	suffix := labtest.RandHex(6) + "-"
 	res, err := RunDataplane(ctx, DataplaneConfig{
 		Interfaces: 3, RulesPerInterface: 5, HeavyRules: 30, Members: 20,
 		Repeats: 1, Duration: 300 * time.Millisecond, Workers: 2, Samples: 3, CPU: -1,
 		RouterPrefix: "ptb" + suffix, BaselinePrefix: "ptz" + suffix, ManyGroups: 2, ManyGroupRules: 10,
-		Helper: testHelper, Progress: testWriter{t},
+		Helper: testHelper, Progress: testutil.LogWriter(t),
 	})
 	if err != nil {
 		t.Fatal(err)

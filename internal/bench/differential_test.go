@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -24,7 +25,7 @@ func TestDifferential(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := RunDifferential(ctx, DifferentialConfig{
-		Flows: flows, RoundFlows: 1000, RouterPrefix: "ptd" + randHex(6) + "-", Progress: testWriter{t},
+		Flows: flows, RoundFlows: 1000, RouterPrefix: "ptd" + labtest.RandHex(6) + "-", Progress: testutil.LogWriter(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestDifferential(t *testing.T) {
 // (so that zero mismatches means something).
 func TestDifferentialCatchesAWrongTable(t *testing.T) {
 	testutil.RequireRoot(t)
-	l, err := lab.New(lab.Config{RouterPrefix: "ptd" + randHex(6) + "-"})
+	l, err := lab.New(lab.Config{RouterPrefix: "ptd" + labtest.RandHex(6) + "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +88,4 @@ func TestDifferentialCatchesAWrongTable(t *testing.T) {
 	if m := res.Mismatches[0]; m.Flow == "" || m.Policy == "" || !strings.Contains(m.Rules, "groups") {
 		t.Errorf("mismatch without details: %+v", m)
 	}
-}
-
-// testWriter sends progress lines to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(b), "\n"))
-	return len(b), nil
 }

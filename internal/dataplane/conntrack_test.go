@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
 )
@@ -47,7 +47,7 @@ func TestCutUntracked(t *testing.T) {
 			t.Fatalf("policy says %v tracked %v, the test assumes %v", c.f, got, c.want)
 		}
 	}
-	conns := map[string]net.Conn{}
+	conns := map[string]*labtest.Conn{}
 	for name, p := range map[string]struct {
 		from *node
 		dst  netip.AddrPort
@@ -57,12 +57,12 @@ func TestCutUntracked(t *testing.T) {
 		"untracked from a":      {a, netip.AddrPortFrom(s.v4, 7000)},
 		"tracked from h (7001)": {h, netip.AddrPortFrom(s.v4, 7001)},
 	} {
-		c, err := dial(p.from, p.dst, okWait)
+		c, err := labtest.Dial(p.from.ns, p.dst, okWait)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		defer c.Close()
-		if err := roundTrip(c, okWait); err != nil {
+		if err := c.RoundTrip(okWait); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		conns[name] = c
@@ -85,7 +85,7 @@ func TestCutUntracked(t *testing.T) {
 		"untracked from a": true, "tracked from h (7001)": true,
 	} {
 		wait := time.Second
-		if err := roundTrip(conns[name], wait); (err == nil) != want {
+		if err := conns[name].RoundTrip(wait); (err == nil) != want {
 			t.Errorf("%s after the revoke: round trip %v, want ok=%v", name, err, want)
 		}
 	}
@@ -128,12 +128,12 @@ func TestConntrackTimeouts(t *testing.T) {
 		from *node
 		dst  netip.Addr
 	}{{h, s.v4}, {h, s.v6}, {h, a.v4}, {a, s.v4}, {s, a.v4}, {s, h.v4}} {
-		c, err := dial(p.from, netip.AddrPortFrom(p.dst, 7000), okWait)
+		c, err := labtest.Dial(p.from.ns, netip.AddrPortFrom(p.dst, 7000), okWait)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close() // open while the entries are read: a closed flow is in TIME_WAIT
-		if err := roundTrip(c, okWait); err != nil {
+		if err := c.RoundTrip(okWait); err != nil {
 			t.Fatal(err)
 		}
 	}

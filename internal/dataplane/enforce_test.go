@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/nftables"
 
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
 )
@@ -96,7 +97,7 @@ func TestEnforcement(t *testing.T) {
 	t.Run("related icmp errors pass", func(t *testing.T) {
 		// udp 55 is allowed and closed: a's port unreachable is related to
 		// h's flow and passes, though a's egress allows no icmp.
-		if err := udpExchange(h, netip.AddrPortFrom(a.v4, 55), okWait); !errors.Is(err, syscall.ECONNREFUSED) {
+		if err := labtest.UDPExchange(h.ns, netip.AddrPortFrom(a.v4, 55), okWait); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("udp to a closed, allowed port: %v, want connection refused", err)
 		}
 	})
@@ -115,11 +116,7 @@ func TestEnforcement(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := to == a // only a's rules allow ICMP 3/4
-			wait := failWait
-			if want {
-				wait = okWait
-			}
-			if got := received(errs, h.v4, wait); got != want {
+			if got := received(errs, h.v4, labtest.ReplyWait(want)); got != want {
 				t.Errorf("unsolicited fragmentation-needed from h reached %s: %v, want %v", to.ns, got, want)
 			}
 		}
@@ -127,15 +124,12 @@ func TestEnforcement(t *testing.T) {
 	t.Run("anti-spoofing", func(t *testing.T) {
 		for _, src := range []netip.Addr{b.v4, b.v6, addr("10.0.99.99"), c.v4, c.v6, addr("2001:db8:1::99")} {
 			dst := netip.AddrPortFrom(a.addr(src.Is6()), 53)
+			mark := seen.Mark()
 			if err := sendUDPFrom(b, src, dst); err != nil {
 				t.Fatalf("send from %s: %v", src, err)
 			}
 			want := src == b.v4 || src == b.v6
-			wait := failWait
-			if want {
-				wait = okWait
-			}
-			if got := received(seen, src, wait); got != want {
+			if got := seen.Await(src, mark, labtest.ReplyWait(want)); got != want {
 				t.Errorf("datagram from b with source %s reached a: %v, want %v", src, got, want)
 			}
 		}
@@ -150,12 +144,12 @@ func TestEnforcement(t *testing.T) {
 	})
 	t.Run("membership change", func(t *testing.T) {
 		dst := netip.AddrPortFrom(a.v4, 22)
-		conn, err := dial(b, dst, okWait)
+		conn, err := labtest.Dial(b.ns, dst, okWait)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		if err := roundTrip(conn, okWait); err != nil {
+		if err := conn.RoundTrip(okWait); err != nil {
 			t.Fatal(err)
 		}
 		b.groups = []model.GroupID{narrow} // b leaves client
@@ -166,7 +160,7 @@ func TestEnforcement(t *testing.T) {
 		}
 		expectTCP(t, b, a, false, 22, timedOut)
 		expectTCP(t, b, a, true, 22, timedOut)
-		if err := roundTrip(conn, okWait); err != nil {
+		if err := conn.RoundTrip(okWait); err != nil {
 			t.Errorf("established connection broke when b left the group: %v", err)
 		}
 		b.groups = []model.GroupID{client}

@@ -1,8 +1,6 @@
 package dataplane
 
 import (
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -16,44 +14,19 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/testutil"
 )
 
-func randHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	crand.Read(b)
-	return hex.EncodeToString(b)[:n]
-}
-
 // newNetns makes an empty network namespace with a unique name, deleted
 // when the test ends.
-func newNetns(t testing.TB) string {
-	t.Helper()
-	testutil.RequireRoot(t)
-	name := "pdt-" + randHex(10)
-	if err := nsexec.CreateNamed(name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := nsexec.RemoveNamed(name); err != nil {
-			t.Error(err)
-		}
-	})
-	return name
-}
+func newNetns(t testing.TB) string { return labtest.Netns(t, "pdt-") }
 
 func nsPath(name string) string { return nsexec.Path(name) }
 
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	return slog.New(slog.NewTextHandler(testutil.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // openTable opens the table in ns, closed when the test ends.

@@ -3,184 +3,60 @@ package dataplane
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/netip"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 )
 
-// Probes run in the namespaces through lab.Do: sockets opened there stay
-// there. A probe that should succeed waits up to okWait (the first IPv6
-// packet may wait for neighbour discovery); one that should be dropped
-// waits failWait, so that every "timeout" costs well under a second.
+// Probes run in the namespaces (labtest: sockets opened there stay
+// there); a probe that should pass waits up to okWait, one that should be
+// dropped failWait.
 const (
-	okWait   = 3 * time.Second
-	failWait = 400 * time.Millisecond
+	okWait   = labtest.OKWait
+	failWait = labtest.BlockedWait
 )
 
 // Outcomes of a TCP probe, as a client sees them.
 const (
-	connected = "connected" // handshake, then one echoed line
-	refused   = "refused"   // the instance's own RST
-	timedOut  = "timeout"   // dropped
+	connected = labtest.Connected // handshake, greeting, one echoed line
+	refused   = labtest.Refused   // the instance's own RST
+	timedOut  = labtest.TimedOut  // dropped
 )
 
-// tcpEcho listens on port of every address of n (IPv4 and IPv6) and echoes
-// what it reads, until the test ends.
+// tcpEcho listens on port of every address of n (IPv4 and IPv6), greets
+// and echoes, until the test ends (labtest.ServeTCP).
 func tcpEcho(t *testing.T, n *node, port uint16) {
 	t.Helper()
-	var ln net.Listener
-	err := lab.Do(n.ns, func() (err error) {
-		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("listen in %s: %v", n.ns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-}
-
-// dial connects from n to dst within wait.
-func dial(n *node, dst netip.AddrPort, wait time.Duration) (net.Conn, error) {
-	var c net.Conn
-	err := lab.Do(n.ns, func() (err error) {
-		c, err = (&net.Dialer{Timeout: wait}).Dial("tcp", dst.String())
-		return err
-	})
-	return c, err
-}
-
-// roundTrip writes a line on c and reads it back within wait.
-func roundTrip(c net.Conn, wait time.Duration) error {
-	c.SetDeadline(time.Now().Add(wait))
-	if _, err := c.Write([]byte("ping\n")); err != nil {
-		return err
-	}
-	buf := make([]byte, 5)
-	_, err := io.ReadFull(c, buf)
-	return err
-}
-
-// tcpOutcome is what a client on from sees connecting to dst.
-func tcpOutcome(from *node, dst netip.AddrPort, wait time.Duration) string {
-	c, err := dial(from, dst, wait)
-	if err == nil {
-		defer c.Close()
-		err = roundTrip(c, wait)
-	}
-	switch {
-	case err == nil:
-		return connected
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return refused
-	case errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
-		return timedOut
-	}
-	return err.Error()
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func waitFor(want string) time.Duration {
-	if want == timedOut {
-		return failWait
-	}
-	return okWait
+	labtest.ServeTCP(t, n.ns, netip.AddrPortFrom(netip.Addr{}, port))
 }
 
 // expectTCP checks what from sees connecting to port of to's address.
 func expectTCP(t *testing.T, from, to *node, v6 bool, port uint16, want string) {
 	t.Helper()
-	dst := netip.AddrPortFrom(to.addr(v6), port)
-	start := time.Now()
-	if got := tcpOutcome(from, dst, waitFor(want)); got != want {
-		t.Errorf("tcp %s → %s %s: %s, want %s", from.ns, to.ns, dst, got, want)
-		return
-	}
-	t.Logf("tcp %s → %s: %s in %v", from.ns, dst, want, time.Since(start).Round(100*time.Microsecond))
+	labtest.ExpectTCP(t, from.ns, netip.AddrPortFrom(to.addr(v6), port), want)
 }
 
-// udpEcho answers every datagram to port of n with itself, and reports the
-// source of each on the returned channel.
-func udpEcho(t *testing.T, n *node, port uint16) <-chan netip.Addr {
+// udpEcho answers every datagram to port of n with itself, and records the
+// source of each (labtest.ServeUDP).
+func udpEcho(t *testing.T, n *node, port uint16) *labtest.Server {
 	t.Helper()
-	var pc net.PacketConn
-	err := lab.Do(n.ns, func() (err error) {
-		pc, err = net.ListenPacket("udp", fmt.Sprintf(":%d", port))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("udp listen in %s: %v", n.ns, err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	seen := make(chan netip.Addr, 100)
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			k, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			select {
-			case seen <- from.(*net.UDPAddr).AddrPort().Addr().Unmap():
-			default:
-			}
-			pc.WriteTo(buf[:k], from)
-		}
-	}()
-	return seen
+	return labtest.ServeUDP(t, n.ns, netip.AddrPortFrom(netip.Addr{}, port))
 }
 
-// expectUDP sends a datagram from n to dst and checks whether the echo
-// comes back.
+// expectUDP sends a datagram from n to port of to's address and checks
+// whether the echo comes back.
 func expectUDP(t *testing.T, from, to *node, v6 bool, port uint16, wantEcho bool) {
 	t.Helper()
-	dst := netip.AddrPortFrom(to.addr(v6), port)
-	wait := failWait
-	if wantEcho {
-		wait = okWait
-	}
-	err := udpExchange(from, dst, wait)
-	if got := err == nil; got != wantEcho {
-		t.Errorf("udp %s → %s: echo %v (%v), want %v", from.ns, dst, got, err, wantEcho)
-	}
-}
-
-// udpExchange sends a datagram from n to dst and reads the echo.
-func udpExchange(n *node, dst netip.AddrPort, wait time.Duration) error {
-	var c net.Conn
-	err := lab.Do(n.ns, func() (err error) {
-		c, err = net.Dial("udp", dst.String())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return roundTrip(c, wait)
+	labtest.ExpectUDP(t, from.ns, netip.AddrPortFrom(to.addr(v6), port), wantEcho)
 }
 
 // sendUDPFrom sends one datagram from n with source address src (which n
@@ -228,52 +104,11 @@ func received(seen <-chan netip.Addr, src netip.Addr, wait time.Duration) bool {
 	}
 }
 
-// ping sends one ICMP or ICMPv6 echo request from n to dst and waits for
-// the reply.
-func ping(n *node, dst netip.Addr, wait time.Duration) error {
-	network, listen, req, rep := "ip4:icmp", "0.0.0.0", icmp.Type(ipv4.ICMPTypeEcho), icmp.Type(ipv4.ICMPTypeEchoReply)
-	proto := 1
-	if dst.Is6() {
-		network, listen, req, rep = "ip6:ipv6-icmp", "::", ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply
-		proto = 58
-	}
-	var pc *icmp.PacketConn
-	if err := lab.Do(n.ns, func() (err error) { pc, err = icmp.ListenPacket(network, listen); return err }); err != nil {
-		return err
-	}
-	defer pc.Close()
-	id := int(time.Now().UnixNano() & 0xffff)
-	msg, _ := (&icmp.Message{Type: req, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("palisade")}}).Marshal(nil)
-	if _, err := pc.WriteTo(msg, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
-		return err
-	}
-	pc.SetReadDeadline(time.Now().Add(wait))
-	buf := make([]byte, 1500)
-	for {
-		k, _, err := pc.ReadFrom(buf)
-		if err != nil {
-			return err
-		}
-		m, err := icmp.ParseMessage(proto, buf[:k])
-		if err != nil || m.Type != rep {
-			continue
-		}
-		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id {
-			return nil
-		}
-	}
-}
-
+// expectPing checks whether an echo request from from to to's address
+// is answered.
 func expectPing(t *testing.T, from, to *node, v6, wantReply bool) {
 	t.Helper()
-	wait := failWait
-	if wantReply {
-		wait = okWait
-	}
-	err := ping(from, to.addr(v6), wait)
-	if got := err == nil; got != wantReply {
-		t.Errorf("ping %s → %s: reply %v (%v), want %v", from.ns, to.addr(v6), got, err, wantReply)
-	}
+	labtest.ExpectPing(t, from.ns, to.addr(v6), wantReply)
 }
 
 // icmpErrors reports the source of every ICMP "destination unreachable"

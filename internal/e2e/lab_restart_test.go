@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 )
 
 // probeLoop runs a probe over and over until end, and counts its outcomes
@@ -76,7 +77,7 @@ func TestLabRestartDeniesNothing(t *testing.T) {
 	ssh, dns := port(i.IP, 22), port(i.IP, 5353)
 	eventuallyTCP(t, a, ssh, connected)
 	expectTCP(t, b, ssh, timedOut)
-	session, _, err := dial(a, ssh, okWait)
+	session, err := labtest.Dial(a, ssh, okWait)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestLabRestartDeniesNothing(t *testing.T) {
 	const probeWait = 100 * time.Millisecond
 	connects := func(from string) func() bool {
 		return func() bool {
-			c, _, err := dial(from, ssh, probeWait)
+			c, err := labtest.Dial(from, ssh, probeWait)
 			if err == nil {
 				c.Close()
 			}
@@ -116,10 +117,10 @@ func TestLabRestartDeniesNothing(t *testing.T) {
 	tcpOut, udpOut, okOut := denied.end(), deniedUDP.end(), allowed.end()
 	t.Logf("stranger's connection attempts %v, datagrams sent %d; office's connection attempts %v", tcpOut, udpOut["no"], okOut)
 
-	if tcpOut["yes"] > 0 || sawTCP.has(stranger) {
+	if tcpOut["yes"] > 0 || sawTCP.Saw(stranger) {
 		t.Errorf("the stranger connected to the denied port %d times", tcpOut["yes"])
 	}
-	if sawUDP.has(stranger) {
+	if sawUDP.Saw(stranger) {
 		t.Errorf("a denied datagram from the stranger reached the instance")
 	}
 	if tcpOut["no"] < 10 || udpOut["no"] < 100 {
@@ -132,7 +133,7 @@ func TestLabRestartDeniesNothing(t *testing.T) {
 	if !udpEcho(a, dns, okWait) {
 		t.Errorf("the office's datagram after the restart got no echo")
 	}
-	if err := session.roundTrip(okWait); err != nil {
+	if err := session.RoundTrip(okWait); err != nil {
 		t.Errorf("the office's session across the restart: %v", err)
 	}
 	l2.stop()

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -31,13 +32,13 @@ func TestLabRunningMeansReachable(t *testing.T) {
 
 	connectAtOnce := func(id, ip string) {
 		t.Helper()
-		c, _, err := dial(id, port(office, 9), okWait)
+		c, err := labtest.Dial(id, port(office, 9), okWait)
 		if err != nil {
 			t.Fatalf("%s → office at the moment it runs: %v", id, err)
 		}
 		c.Close()
 		serveTCP(t, id, 22)
-		c, _, err = dial(a, port(netip.MustParseAddr(ip), 22), okWait)
+		c, err = labtest.Dial(a, port(netip.MustParseAddr(ip), 22), okWait)
 		if err != nil {
 			t.Fatalf("office → %s at the moment it runs: %v", id, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -47,25 +46,6 @@ func assignSecondary(t *testing.T, c *ec2.Client, eni string) netip.Addr {
 		t.Fatalf("assign a secondary address to %s: %+v %v", eni, out, err)
 	}
 	return netip.MustParseAddr(aws.ToString(out.AssignedPrivateIpAddresses[0].PrivateIpAddress))
-}
-
-// knockFrom is knock with the client bound to src.
-func knockFrom(ns string, src netip.Addr, dst netip.AddrPort, want string) string {
-	wait := okWait
-	if want == timedOut {
-		wait = blockedWait
-	}
-	err := lab.Do(ns, func() error {
-		c, err := (&net.Dialer{Timeout: wait, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}).Dial("tcp", dst.String())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(wait))
-		_, err = c.Read(make([]byte, 64)) // the server's greeting
-		return err
-	})
-	return outcome(err)
 }
 
 // waitAddr waits until the lab has put address a into namespace ns.

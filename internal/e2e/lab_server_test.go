@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -201,8 +200,4 @@ func (s *server) logged(parts ...string) int {
 
 // uniqueName returns prefix-<8 random hex digits>: lab host names are
 // namespace names, unique on the whole machine.
-func uniqueName(prefix string) string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
-}
+func uniqueName(prefix string) string { return prefix + "-" + labtest.RandHex(8) }

@@ -12,12 +12,10 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// tcpFrom is one TCP port open to one CIDR, as the SDK sends it.
+// tcpFrom is one TCP port open to one CIDR, as the SDK sends it (the
+// permission tcp of lab_api_test.go builds).
 func tcpFrom(port int32, cidr string) []types.IpPermission {
-	return []types.IpPermission{{
-		IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
-		IpRanges: []types.IpRange{{CidrIp: aws.String(cidr)}},
-	}}
+	return []types.IpPermission{tcp(port, cidr)}
 }
 
 func wantCode(t testing.TB, err error, code string) {

@@ -1,15 +1,10 @@
 package lab
 
 import (
-	"bufio"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,30 +13,23 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"palisade.dev/palisade/internal/labtest"
+	"palisade.dev/palisade/internal/policytest"
 	"palisade.dev/palisade/internal/testutil"
 )
 
-// probeTimeout bounds every connection attempt that should succeed;
-// docs/dataplane.md#pitfalls (13): first IPv6 connects take ~1 s when neighbour discovery
-// was cold. failTimeout bounds those that should fail (ARP for an address
-// nobody routes goes unanswered, so some fail by timing out).
-const (
-	probeTimeout = 3 * time.Second
-	failTimeout  = time.Second
+// Tiny builders and probes: policytest's and labtest's, under short names.
+var (
+	randHex     = labtest.RandHex
+	pfx         = policytest.Prefix
+	ip          = policytest.Addr
+	requireGone = labtest.RequireGone
 )
-
-func randHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	rand.Read(b)
-	return hex.EncodeToString(b)[:n]
-}
 
 func vpcID() string  { return "vpc-" + randHex(17) }
 func instID() string { return "i-" + randHex(17) }
 func eniID() string  { return "eni-" + randHex(17) }
-
-func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 
 // newLab returns a root-only Lab with a unique router prefix, and takes it
 // down (checking that nothing of it is left) when the test ends, even when
@@ -71,16 +59,6 @@ func requireEmpty(t *testing.T, l *Lab) {
 	}
 	if len(st.VPCs)+len(st.Instances)+len(st.Hosts) != 0 {
 		t.Errorf("lab not empty: %+v", st)
-	}
-}
-
-// requireGone fails when a namespace of that name is still under /run/netns.
-func requireGone(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := os.Lstat(filepath.Join(netnsDir, n)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("namespace %s still in %s (err %v)", n, netnsDir, err)
-		}
 	}
 }
 
@@ -118,56 +96,11 @@ func mustEnsureHost(t *testing.T, l *Lab, h Host) {
 	}
 }
 
-// listenAddr is addr:0, or ":0" (every address) for the zero Addr.
-func listenAddr(addr netip.Addr) string {
-	if !addr.IsValid() {
-		return ":0"
-	}
-	return netip.AddrPortFrom(addr, 0).String()
-}
-
-// serve listens for TCP on addr (zero: all) inside namespace ns and answers
-// every connection with one line: "<ns> <remote address>".
+// serve listens for TCP on addr (zero: all) inside namespace ns (see
+// labtest.ServeTCP: it greets with "<ns> <client address>").
 func serve(t *testing.T, ns string, addr netip.Addr) netip.AddrPort {
 	t.Helper()
-	var ln net.Listener
-	err := Do(ns, func() error {
-		var err error
-		ln, err = net.Listen("tcp", listenAddr(addr))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("listen in %s: %v", ns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "%s %s\n", ns, c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap())
-			c.Close()
-		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String())
-}
-
-// call connects from namespace ns to dst and returns the server's line.
-func call(ns string, dst netip.AddrPort, timeout time.Duration) (string, error) {
-	var c net.Conn
-	err := Do(ns, func() error {
-		var err error
-		c, err = (&net.Dialer{Timeout: timeout}).Dial("tcp", dst.String())
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimSpace(line), err
+	return labtest.ServeTCP(t, ns, netip.AddrPortFrom(addr, 0)).Addr
 }
 
 // mustReach connects from ns to dst and checks who answered (server ns)
@@ -175,50 +108,32 @@ func call(ns string, dst netip.AddrPort, timeout time.Duration) (string, error) 
 func mustReach(t *testing.T, from string, dst netip.AddrPort, server string, src netip.Addr) {
 	t.Helper()
 	start := time.Now()
-	got, err := call(from, dst, probeTimeout)
+	c, err := labtest.Dial(from, dst, labtest.OKWait)
 	if err != nil {
 		t.Fatalf("%s → %s: %v", from, dst, err)
 	}
-	if want := server + " " + src.String(); got != want {
-		t.Fatalf("%s → %s: answer %q, want %q", from, dst, got, want)
+	defer c.Close()
+	if c.Server != server || c.Src != src {
+		t.Fatalf("%s → %s: answer from %s seeing %s, want %s seeing %s", from, dst, c.Server, c.Src, server, src)
 	}
-	t.Logf("%s → %s: %q in %v", from, dst, got, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s → %s: %s saw %s in %v", from, dst, c.Server, c.Src, time.Since(start).Round(time.Millisecond))
 }
 
 // mustNotReach checks that a connection from ns to dst fails.
 func mustNotReach(t *testing.T, from string, dst netip.AddrPort) {
 	t.Helper()
-	if got, err := call(from, dst, failTimeout); err == nil {
-		t.Fatalf("%s → %s: connected (answer %q), want failure", from, dst, got)
+	if c, err := labtest.Dial(from, dst, labtest.BlockedWait); err == nil {
+		c.Close()
+		t.Fatalf("%s → %s: connected (answer from %s), want failure", from, dst, c.Server)
 	} else {
 		t.Logf("%s → %s: %v (as wanted)", from, dst, err)
 	}
 }
 
-// echoUDP answers every datagram to addr:port inside ns with itself.
+// echoUDP answers every datagram to addr (zero: all) inside ns with itself.
 func echoUDP(t *testing.T, ns string, addr netip.Addr) netip.AddrPort {
 	t.Helper()
-	var pc net.PacketConn
-	err := Do(ns, func() error {
-		var err error
-		pc, err = net.ListenPacket("udp", listenAddr(addr))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("udp listen in %s: %v", ns, err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(buf[:n], from)
-		}
-	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
+	return labtest.ServeUDP(t, ns, netip.AddrPortFrom(addr, 0)).Addr
 }
 
 // pingUDP sends n datagrams from ns to dst, one at a time, and waits for
@@ -226,7 +141,7 @@ func echoUDP(t *testing.T, ns string, addr netip.Addr) netip.AddrPort {
 func pingUDP(t *testing.T, ns string, dst netip.AddrPort, n int) {
 	t.Helper()
 	var c net.Conn
-	err := Do(ns, func() error {
+	err := labtest.In(ns, func() error {
 		var err error
 		c, err = net.Dial("udp", dst.String())
 		return err
@@ -237,7 +152,7 @@ func pingUDP(t *testing.T, ns string, dst netip.AddrPort, n int) {
 	defer c.Close()
 	buf := make([]byte, 64)
 	for i := range n {
-		c.SetDeadline(time.Now().Add(probeTimeout))
+		c.SetDeadline(time.Now().Add(labtest.OKWait))
 		if _, err := fmt.Fprintf(c, "ping %d", i); err != nil {
 			t.Fatalf("udp send %d from %s: %v", i, ns, err)
 		}

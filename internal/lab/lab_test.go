@@ -1,18 +1,17 @@
 package lab
 
 import (
-	"bufio"
 	"errors"
-	"net"
 	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/testutil"
 )
@@ -438,20 +437,11 @@ func TestSecondaryAddresses(t *testing.T) {
 	mustReach(t, b.ID, srv, a.ID, ip("172.31.16.40"))
 	// What a sends from a secondary address reaches b with that source.
 	srvB := serve(t, b.ID, ip("172.31.16.40"))
-	var got string
-	err := Do(a.ID, func() error {
-		c, err := (&net.Dialer{Timeout: probeTimeout, LocalAddr: &net.TCPAddr{IP: ip("172.31.5.10").AsSlice()}}).Dial("tcp", srvB.String())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(probeTimeout))
-		got, err = bufio.NewReader(c).ReadString('\n')
-		return err
-	})
-	if want := b.ID + " 172.31.5.10"; err != nil || strings.TrimSpace(got) != want {
-		t.Fatalf("from a's secondary address: %q %v, want %q", got, err, want)
+	c, err := labtest.DialFrom(a.ID, ip("172.31.5.10"), srvB, labtest.OKWait)
+	if err != nil || c.Server != b.ID || c.Src != ip("172.31.5.10") {
+		t.Fatalf("from a's secondary address: %+v %v, want %s seeing 172.31.5.10", c, err, b.ID)
 	}
+	c.Close()
 
 	st, err := l.List()
 	if err != nil {

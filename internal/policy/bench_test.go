@@ -26,8 +26,8 @@ func bigSnapshotInput(nRules, nENIs, nMembers int) (Snapshot, []Flow) {
 	members, shared, heavy := gid(1), gid(2), gid(3)
 	var s Snapshot
 	s.Groups = append(s.Groups,
-		group(members, allOut()),
-		group(shared, in("tcp", sgStr(members), 443, 443), in("-1", sgStr(shared)), allOut()),
+		group(members, allOut4()),
+		group(shared, in("tcp", sgStr(members), 443, 443), in("-1", sgStr(shared)), allOut4()),
 	)
 	var heavyRules []model.Rule
 	for j := range 1000 {
@@ -58,10 +58,10 @@ func bigSnapshotInput(nRules, nENIs, nMembers int) (Snapshot, []Flow) {
 		if i == 0 {
 			groups = append(groups, heavy)
 		}
-		s.ENIs = append(s.ENIs, iface(eniID(i), groups, fmt.Sprintf("10.250.%d.%d", i/250, i%250)))
+		s.ENIs = append(s.ENIs, iface(eniID(i), groups, addr(fmt.Sprintf("10.250.%d.%d", i/250, i%250))))
 	}
 	for m := range nMembers {
-		s.ENIs = append(s.ENIs, iface(eniID(100000+m), gs(members), fmt.Sprintf("10.200.%d.%d", m/250, m%250)))
+		s.ENIs = append(s.ENIs, iface(eniID(100000+m), gs(members), addr(fmt.Sprintf("10.200.%d.%d", m/250, m%250))))
 	}
 	var flows []Flow
 	for range 4096 {
@@ -174,7 +174,7 @@ func BenchmarkCompilerRuleChange(b *testing.B) {
 func BenchmarkCompilerMemberChange(b *testing.B) {
 	s, _ := bigSnapshotInput(10000, 200, 10000)
 	c := compilerOf(s, 200)
-	joiner := iface(eniID(200000), gs(gid(1)), "10.201.0.1")
+	joiner := iface(eniID(200000), gs(gid(1)), addr("10.201.0.1"))
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

@@ -165,8 +165,8 @@ func TestCompilerReusesWhatDidNotChange(t *testing.T) {
 	for _, g := range []*model.SecurityGroup{&gWeb, &gDB, &gAdmins} {
 		c.PutGroup(g)
 	}
-	e1, e2 := iface(eniID(1), gs(web), "10.0.0.1"), iface(eniID(2), gs(db), "10.0.0.2")
-	a1 := iface(eniID(3), gs(admins), "10.0.9.1")
+	e1, e2 := iface(eniID(1), gs(web), addr("10.0.0.1")), iface(eniID(2), gs(db), addr("10.0.0.2"))
+	a1 := iface(eniID(3), gs(admins), addr("10.0.9.1"))
 	for _, e := range []*model.ENI{&e1, &e2, &a1} {
 		c.PutENI(e)
 	}
@@ -191,7 +191,7 @@ func TestCompilerReusesWhatDidNotChange(t *testing.T) {
 	}
 
 	// A second admin: web references admins, db does not.
-	a2 := iface(eniID(4), gs(admins), "10.0.9.2")
+	a2 := iface(eniID(4), gs(admins), addr("10.0.9.2"))
 	c.PutENI(&a2)
 	third := c.Compile()
 	p1, was1 := third.Policy(eniID(1)), second.Policy(eniID(1))

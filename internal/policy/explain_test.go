@@ -17,10 +17,10 @@ func TestExplainBothSides(t *testing.T) {
 	web := gid(1)
 	closedOut := gid(2)
 	s := Snapshot{
-		Groups: []model.SecurityGroup{group(web, ssh, wide, allOut()), group(closedOut)},
+		Groups: []model.SecurityGroup{group(web, ssh, wide, allOut4()), group(closedOut)},
 		ENIs: []model.ENI{
-			iface(eniID(1), gs(web), "10.0.1.5"),
-			iface(eniID(2), gs(closedOut), "10.0.1.6"),
+			iface(eniID(1), gs(web), addr("10.0.1.5")),
+			iface(eniID(2), gs(closedOut), addr("10.0.1.6")),
 		},
 	}
 	c := Compile(s)

@@ -21,14 +21,14 @@ func TestDecideTable(t *testing.T) {
 	v6web := in("tcp", "2001:db8::/32", 443, 443)
 	snap := Snapshot{
 		Groups: []model.SecurityGroup{
-			group(web, httpRule, wide, narrow, icmpEcho, ptb6, esp, v6web, allOut()),
-			group(lb, allOut()),
+			group(web, httpRule, wide, narrow, icmpEcho, ptb6, esp, v6web, allOut4()),
+			group(lb, allOut4()),
 			group(ssh, sshRule),
 		},
 		ENIs: []model.ENI{
-			iface(eniID(1), gs(web, ssh), "10.0.0.10", "2001:db8:1::10"),
-			iface(eniID(2), gs(lb), "10.0.0.20", "2001:db8:1::20"),
-			iface(eniID(3), gs(lb), "10.0.0.21"),
+			iface(eniID(1), gs(web, ssh), addr("10.0.0.10"), addr("2001:db8:1::10")),
+			iface(eniID(2), gs(lb), addr("10.0.0.20"), addr("2001:db8:1::20")),
+			iface(eniID(3), gs(lb), addr("10.0.0.21")),
 		},
 	}
 	p := Compile(snap).Policy(eniID(1))
@@ -123,8 +123,8 @@ func sameSet(a, b []model.RuleID) bool {
 func TestDefaultDenyInAllowOut(t *testing.T) {
 	g := gid(1)
 	c := Compile(Snapshot{
-		Groups: []model.SecurityGroup{group(g, allOut(), out("-1", "::/0"))},
-		ENIs:   []model.ENI{iface(eniID(1), gs(g), "10.0.0.5"), iface(eniID(2), nil, "10.0.0.6")},
+		Groups: []model.SecurityGroup{group(g, allOut4(), out("-1", "::/0"))},
+		ENIs:   []model.ENI{iface(eniID(1), gs(g), addr("10.0.0.5")), iface(eniID(2), nil, addr("10.0.0.6"))},
 	})
 	p := c.Policy(eniID(1))
 	for _, f := range []Flow{TCP(addr("1.2.3.4"), 22), UDP(addr("1.2.3.4"), 53), ICMP(addr("1.2.3.4"), 8, 0), TCP(addr("::1"), 22)} {
@@ -148,11 +148,11 @@ func TestDefaultDenyInAllowOut(t *testing.T) {
 func TestDefaultGroupSelfReference(t *testing.T) {
 	def := gid(7)
 	c := Compile(Snapshot{
-		Groups: []model.SecurityGroup{group(def, in("-1", sgStr(def)), allOut())},
+		Groups: []model.SecurityGroup{group(def, in("-1", sgStr(def)), allOut4())},
 		ENIs: []model.ENI{
-			iface(eniID(1), gs(def), "172.31.0.5"),
-			iface(eniID(2), gs(def), "172.31.16.9"),
-			iface(eniID(3), nil, "172.31.0.6"),
+			iface(eniID(1), gs(def), addr("172.31.0.5")),
+			iface(eniID(2), gs(def), addr("172.31.16.9")),
+			iface(eniID(3), nil, addr("172.31.0.6")),
 		},
 	})
 	r := c.Path(Endpoint{eniID(2), addr("172.31.16.9")}, Endpoint{eniID(1), addr("172.31.0.5")}, model.ProtoTCP, 5432)
@@ -177,9 +177,9 @@ func TestPathOutcomes(t *testing.T) {
 	c := Compile(Snapshot{
 		Groups: []model.SecurityGroup{
 			group(web, in("tcp", "203.0.113.5/32", 22, 22), out("tcp", "10.0.0.0/24", 5432, 5432)),
-			group(app, in("tcp", sgStr(web), 5432, 5432), allOut()),
+			group(app, in("tcp", sgStr(web), 5432, 5432), allOut4()),
 		},
-		ENIs: []model.ENI{iface(eniID(1), gs(web), "10.0.0.10"), iface(eniID(2), gs(app), "10.0.0.20")},
+		ENIs: []model.ENI{iface(eniID(1), gs(web), addr("10.0.0.10")), iface(eniID(2), gs(app), addr("10.0.0.20"))},
 	})
 	webEP, appEP := Endpoint{eniID(1), addr("10.0.0.10")}, Endpoint{eniID(2), addr("10.0.0.20")}
 	cases := []struct {
@@ -226,7 +226,7 @@ func TestReasons(t *testing.T) {
 			group(a, ssh, out("tcp", "10.0.0.0/8", 8000, 8080), out("icmp", "0.0.0.0/0", 3, 4), out("50", "0.0.0.0/0"), out("-1", "192.0.2.0/24")),
 			group(b, in("udp", sgStr(a), 53, 53)),
 		},
-		ENIs: []model.ENI{iface(eniID(1), gs(a, b), "10.0.0.5")},
+		ENIs: []model.ENI{iface(eniID(1), gs(a, b), addr("10.0.0.5"))},
 	})
 	p := c.Policy(eniID(1))
 	cases := []struct {
@@ -259,7 +259,7 @@ func TestPrefixListsAndMissingReferences(t *testing.T) {
 			in("tcp", "pl-00000000000000009", 80, 80), // a list that is gone allows nothing
 			in("tcp", sgStr(gid(99)), 22, 22),         // a group without members allows nothing
 		)},
-		ENIs:        []model.ENI{iface(eniID(1), gs(g, gid(42)), "10.0.0.5")}, // gid(42) is gone
+		ENIs:        []model.ENI{iface(eniID(1), gs(g, gid(42)), addr("10.0.0.5"))}, // gid(42) is gone
 		PrefixLists: []model.PrefixList{pl},
 	})
 	p := c.Policy(eniID(1))
@@ -279,9 +279,9 @@ func TestPrefixListsAndMissingReferences(t *testing.T) {
 func TestSidesAreShared(t *testing.T) {
 	a, b := gid(1), gid(2)
 	c := Compile(Snapshot{
-		Groups: []model.SecurityGroup{group(a, allOut()), group(b, allOut())},
+		Groups: []model.SecurityGroup{group(a, allOut4()), group(b, allOut4())},
 		ENIs: []model.ENI{
-			iface(eniID(1), gs(a, b), "10.0.0.1"), iface(eniID(2), gs(a, b), "10.0.0.2"), iface(eniID(3), gs(b, a), "10.0.0.3"),
+			iface(eniID(1), gs(a, b), addr("10.0.0.1")), iface(eniID(2), gs(a, b), addr("10.0.0.2")), iface(eniID(3), gs(b, a), addr("10.0.0.3")),
 		},
 	})
 	if c.Policy(eniID(1)).Egress != c.Policy(eniID(2)).Egress {
@@ -313,8 +313,8 @@ func TestDecideAllocatesNothing(t *testing.T) {
 func TestCompileOnly(t *testing.T) {
 	web, db := gid(1), gid(2)
 	s := Snapshot{
-		Groups: []model.SecurityGroup{group(web, allOut()), group(db, in("tcp", string(web), 5432, 5432))},
-		ENIs:   []model.ENI{iface(eniID(1), gs(web), "10.0.0.1"), iface(eniID(2), gs(db), "10.0.0.2")},
+		Groups: []model.SecurityGroup{group(web, allOut4()), group(db, in("tcp", string(web), 5432, 5432))},
+		ENIs:   []model.ENI{iface(eniID(1), gs(web), addr("10.0.0.1")), iface(eniID(2), gs(db), addr("10.0.0.2"))},
 		Only:   map[model.ENIID]bool{eniID(2): true},
 	}
 	c := Compile(s)

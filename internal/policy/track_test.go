@@ -24,7 +24,7 @@ func TestTrackedAsAWSDefinesIt(t *testing.T) {
 	build := func(rules ...model.Rule) *Policy {
 		return Compile(Snapshot{
 			Groups: []model.SecurityGroup{group(g, rules...)},
-			ENIs:   []model.ENI{iface(eniID(1), gs(g), "10.0.0.5", "2001:db8::5")},
+			ENIs:   []model.ENI{iface(eniID(1), gs(g), addr("10.0.0.5"), addr("2001:db8::5"))},
 		}).Policy(eniID(1))
 	}
 	p := build(ssh, http, http6, icmp, dns, egress4)
@@ -70,12 +70,12 @@ func TestDiffPolicies(t *testing.T) {
 	http := in("tcp", "0.0.0.0/0", 80, 80)
 	narrow := in("tcp", "203.0.113.0/24", 80, 80)
 	fromLB := in("tcp", sgStr(lb), 8080, 8080)
-	egress := allOut()
+	egress := allOut4()
 	snap := func(webRules []model.Rule, lbMembers ...string) Snapshot {
 		s := Snapshot{Groups: []model.SecurityGroup{group(web, webRules...), group(lb, egress)}}
-		s.ENIs = append(s.ENIs, iface(eniID(1), gs(web), "10.0.0.5"))
+		s.ENIs = append(s.ENIs, iface(eniID(1), gs(web), addr("10.0.0.5")))
 		for i, a := range lbMembers {
-			s.ENIs = append(s.ENIs, iface(eniID(10+i), gs(lb), a))
+			s.ENIs = append(s.ENIs, iface(eniID(10+i), gs(lb), addr(a)))
 		}
 		return s
 	}
@@ -137,9 +137,9 @@ func TestDiffPolicies(t *testing.T) {
 }
 
 func TestDiffCompiled(t *testing.T) {
-	g, eg := gid(1), allOut()
-	s1 := Snapshot{Groups: []model.SecurityGroup{group(g, eg)}, ENIs: []model.ENI{iface(eniID(1), gs(g), "10.0.0.1"), iface(eniID(2), gs(g), "10.0.0.2")}}
-	s2 := Snapshot{Groups: []model.SecurityGroup{group(g, eg, in("tcp", "0.0.0.0/0", 22, 22))}, ENIs: []model.ENI{iface(eniID(2), gs(g), "10.0.0.2"), iface(eniID(3), gs(g), "10.0.0.3")}}
+	g, eg := gid(1), allOut4()
+	s1 := Snapshot{Groups: []model.SecurityGroup{group(g, eg)}, ENIs: []model.ENI{iface(eniID(1), gs(g), addr("10.0.0.1")), iface(eniID(2), gs(g), addr("10.0.0.2"))}}
+	s2 := Snapshot{Groups: []model.SecurityGroup{group(g, eg, in("tcp", "0.0.0.0/0", 22, 22))}, ENIs: []model.ENI{iface(eniID(2), gs(g), addr("10.0.0.2")), iface(eniID(3), gs(g), addr("10.0.0.3"))}}
 	c1, c2 := Compile(s1), Compile(s2)
 	ds := DiffCompiled(c1, c2)
 	if len(ds) != 3 || ds[0].ENI != eniID(1) || !ds[0].Deleted || len(ds[1].Added) != 1 || !ds[2].Created {

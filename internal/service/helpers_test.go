@@ -3,11 +3,11 @@ package service
 import (
 	"context"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/policytest"
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/mem"
 )
@@ -36,19 +36,12 @@ func i32(v int32) *int32 { return &v }
 
 // tcpFrom is an IpPermission "tcp from-to from cidrs".
 func tcpFrom(from, to int32, cidrs ...string) model.PermissionSpec {
-	p := model.PermissionSpec{Protocol: "tcp", FromPort: i32(from), ToPort: i32(to)}
-	for _, c := range cidrs {
-		if strings.Contains(c, ":") {
-			p.IPv6 = append(p.IPv6, model.SourceSpec{Value: c})
-		} else {
-			p.IPv4 = append(p.IPv4, model.SourceSpec{Value: c})
-		}
-	}
-	return p
+	return policytest.Perm("tcp", from, to, cidrs...)
 }
 
+// fromGroup is an IpPermission "proto from-to from the members of g".
 func fromGroup(proto string, from, to int32, g model.GroupID) model.PermissionSpec {
-	return model.PermissionSpec{Protocol: proto, FromPort: i32(from), ToPort: i32(to), Groups: []model.GroupSourceSpec{{GroupID: string(g)}}}
+	return policytest.Perm(proto, from, to, string(g))
 }
 
 func wantCode(t *testing.T, err error, code string) {

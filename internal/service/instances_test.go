@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/policytest"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/bolt"
@@ -165,7 +166,7 @@ func (f *fixture) defaultSubnet(c service.Caller, zone string) model.Subnet {
 	return sns[0]
 }
 
-func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+var addr = policytest.Addr
 
 func TestRunInstancesDefaults(t *testing.T) {
 	f := newFixture(t)

@@ -3,8 +3,10 @@
 package testutil
 
 import (
+	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -51,4 +53,16 @@ func IPNetns(t testing.TB, args ...string) {
 	if out, err := exec.Command(ipCmd, append([]string{"netns"}, args...)...).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns %v: %v\n%s", args, err, out)
 	}
+}
+
+// LogWriter is an io.Writer that sends each write to the test log as one
+// line (its final newline dropped): for the progress output of a harness
+// or a slog handler under test.
+func LogWriter(t testing.TB) io.Writer { return logWriter{t} }
+
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }

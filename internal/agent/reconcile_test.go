@@ -484,3 +484,92 @@ func TestHostsWireOnlyTheirOwn(t *testing.T) {
 		return !a2.lab.vpcs[vpc]
 	})
 }
+
+// laggingStore is a store whose resource watches can be made to fall
+// behind: while lag is set they drop every event, and then end with a
+// *store.CompactedError, as a watch does that fell behind compaction.
+type laggingStore struct {
+	store.Store
+	mu      sync.Mutex
+	lag     bool
+	compact chan struct{} // closed: the lagging watch ends compacted
+	watches int           // resource watches opened
+}
+
+func (s *laggingStore) Watch(ctx context.Context, prefix string, from int64) (<-chan store.WatchResponse, error) {
+	in, err := s.Store.Watch(ctx, prefix, from)
+	if err != nil || prefix != model.ResourceRoot {
+		return in, err
+	}
+	s.mu.Lock()
+	s.watches++
+	s.mu.Unlock()
+	out := make(chan store.WatchResponse)
+	go func() {
+		defer close(out)
+		for {
+			s.mu.Lock()
+			lag, compact := s.lag, s.compact
+			s.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-compact:
+				if lag {
+					s.mu.Lock()
+					s.lag = false
+					s.mu.Unlock()
+					out <- store.WatchResponse{Err: &store.CompactedError{Requested: from, Oldest: from + 100}}
+					return
+				}
+			case resp, ok := <-in:
+				if !ok {
+					return
+				}
+				s.mu.Lock()
+				lag = s.lag
+				s.mu.Unlock()
+				if lag {
+					continue // dropped: the watch fell behind
+				}
+				select {
+				case out <- resp:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// TestAgentRelistsAfterCompaction: when its watch fell behind compaction
+// (the changes in between are lost to it), the agent lists the store again
+// and catches up on what it missed, without a restart.
+func TestAgentRelistsAfterCompaction(t *testing.T) {
+	r := newRig(t)
+	ls := &laggingStore{Store: r.st, compact: make(chan struct{})}
+	r.st = ls
+	fa := r.agent(DefaultConfig())
+	first := r.run(1)
+	eventually(t, "the first instance wired", func() bool { got, _ := fa.lab.snapshot(); return len(got) == 1 })
+
+	ls.mu.Lock()
+	ls.lag = true
+	ls.mu.Unlock()
+	missed := r.run(1) // its events are dropped
+	time.Sleep(50 * time.Millisecond)
+	if got, _ := fa.lab.snapshot(); len(got) != 1 {
+		t.Fatalf("the agent saw an instance its watch dropped: %v", got)
+	}
+	close(ls.compact)
+	eventually(t, "the missed instance wired after the relist", func() bool {
+		got, _ := fa.lab.snapshot()
+		return slices.Equal(got, ids(append(first, missed...)))
+	})
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.watches < 2 {
+		t.Fatalf("%d resource watches: the agent did not watch again after listing", ls.watches)
+	}
+}

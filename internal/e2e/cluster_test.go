@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -34,7 +36,7 @@ import (
 // everything, write its host's keys), each host a namespace of
 // lab.Machines that the VXLAN overlay really crosses.
 type cluster struct {
-	t        *testing.T
+	t        testing.TB
 	etcd     *testutil.EtcdCluster
 	api      [2]*server
 	ec2      *ec2.Client // the admin's, through api[0]
@@ -55,7 +57,7 @@ type hostAgent struct {
 
 // startCluster starts everything; when the test ends the agents are
 // stopped and every namespace of every host is removed, failed or not.
-func startCluster(t *testing.T, n int) *cluster {
+func startCluster(t testing.TB, n int) *cluster {
 	t.Helper()
 	testutil.RequireRoot(t)
 	c := &cluster{t: t, etcd: testutil.StartEtcd(t, 3, "--auth-token", jwtTokens(t))}
@@ -108,7 +110,7 @@ func startCluster(t *testing.T, n int) *cluster {
 // jwtTokens makes a key pair and returns etcd's --auth-token for JWT
 // tokens signed with it: unlike etcd's default simple tokens, a member
 // that restarts still accepts the tokens the others issued (docs/cluster.md).
-func jwtTokens(t *testing.T) string {
+func jwtTokens(t testing.TB) string {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -399,4 +401,52 @@ func TestClusterThreeHosts(t *testing.T) {
 		eventuallyTCP(t, x, toB, connected)
 		expectTCP(t, a, toB, connected)
 	})
+}
+
+// BenchmarkClusterEnforce measures, on three hosts on this machine, the
+// time from an API call that allows a flow returning to the first
+// connection of that flow between two other hosts (gamma's instance to
+// beta's): the replica's write, etcd, the receiving host's agent's watch,
+// compile and nftables commit. Each iteration revokes the rule again and
+// waits until the flow is blocked. The probe retries every few tens of
+// milliseconds, which bounds the resolution.
+//
+//	go test -run '^$' -bench ClusterEnforce -benchtime 40x ./internal/e2e/
+func BenchmarkClusterEnforce(b *testing.B) {
+	c := startCluster(b, 3)
+	web, other := c.group("web"), c.group("other")
+	server, addr := c.instance(c.hosts[1], web)
+	client, _ := c.instance(c.hosts[2], other)
+	labtest.ServeTCP(b, server, netip.AddrPortFrom(netip.Addr{}, 8080))
+	to := port(addr, 8080)
+	const probe = 30 * time.Millisecond
+	reaches := func() bool {
+		conn, err := labtest.Dial(client, to, probe)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}
+	var took []time.Duration
+	for b.Loop() {
+		c.allowFromGroup(web, other, 8080)
+		start := time.Now()
+		for !reaches() {
+			if time.Since(start) > applyWait {
+				b.Fatalf("not enforced within %v", applyWait)
+			}
+		}
+		took = append(took, time.Since(start))
+		c.revokeFromGroup(web, other, 8080)
+		for deadline := time.Now().Add(applyWait); reaches(); {
+			if time.Now().After(deadline) {
+				b.Fatalf("revoke not enforced within %v", applyWait)
+			}
+		}
+	}
+	slices.Sort(took)
+	q := func(f float64) float64 { return float64(took[int(f*float64(len(took)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
 }

@@ -56,7 +56,7 @@ func groupsOf(ctx context.Context, s *server, c aws.Credentials) (map[string]str
 
 // retryFor retries f for up to d (a leader election, a client moving to
 // another member) and fails the test with f's last error.
-func retryFor(t *testing.T, d time.Duration, what string, f func() error) {
+func retryFor(t testing.TB, d time.Duration, what string, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

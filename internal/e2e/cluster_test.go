@@ -297,6 +297,27 @@ func (c *cluster) instance(h *hostAgent, groups ...string) (string, netip.Addr) 
 	return id, addr
 }
 
+// labHost adds an outside computer with address ip to the VPC of instance
+// inst, attached to host h's router, with palisade lab host add --host; it
+// returns its namespace.
+func (c *cluster) labHost(t *testing.T, h *hostAgent, inst, ip string) string {
+	t.Helper()
+	d, err := c.ec2.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{inst}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpc := aws.ToString(d.Reservations[0].Instances[0].VpcId)
+	args := []string{"lab", "host", "add", uniqueName("lh"), "--vpc", vpc, "--ip", ip, "--host", h.name,
+		"--endpoint-url", c.api[0].endpoint, "--region", "us-east-1"}
+	stdout, stderr, code := palisade(t, profileEnv(t, c.api[0].dir), args...)
+	if code != 0 {
+		t.Fatalf("palisade %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+	}
+	ns := hostNamespace(t, stdout)
+	waitNS(t, ns)
+	return ns
+}
+
 // TestClusterThreeHosts: three hosts on one machine enforce one VPC's
 // groups across the overlay: egress where the sender lives, ingress where
 // the receiver lives, group references resolved to members on any host.
@@ -328,6 +349,32 @@ func TestClusterThreeHosts(t *testing.T) {
 	eventuallyTCP(t, x, toB, connected)
 	c.revokeFromGroup(web, other, 8080)
 	eventuallyTCP(t, x, toB, timedOut)
+
+	// Outside computers attached on chosen hosts: the office on gamma is
+	// allowed by a CIDR rule and reaches beta's instance across the
+	// overlay; the stranger on alpha is not.
+	office := c.labHost(t, h3, a, "203.0.113.9")
+	stranger := c.labHost(t, h1, a, "198.51.100.7")
+	if _, err := c.ec2.AuthorizeSecurityGroupIngress(context.Background(), &ec2.AuthorizeSecurityGroupIngressInput{
+		GroupId: aws.String(web), IpProtocol: aws.String("tcp"), FromPort: aws.Int32(8080), ToPort: aws.Int32(8080),
+		CidrIp: aws.String("203.0.113.9/32")}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTCP(t, office, toB, connected)
+	expectTCP(t, stranger, toB, timedOut)
+	// The stranger's path works too: what blocked it was the group.
+	allowStranger := &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(web), IpProtocol: aws.String("tcp"),
+		FromPort: aws.Int32(8080), ToPort: aws.Int32(8080), CidrIp: aws.String("198.51.100.7/32")}
+	if _, err := c.ec2.AuthorizeSecurityGroupIngress(context.Background(), allowStranger); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTCP(t, stranger, toB, connected)
+	if _, err := c.ec2.RevokeSecurityGroupIngress(context.Background(), &ec2.RevokeSecurityGroupIngressInput{
+		GroupId: allowStranger.GroupId, IpProtocol: allowStranger.IpProtocol, FromPort: allowStranger.FromPort,
+		ToPort: allowStranger.ToPort, CidrIp: allowStranger.CidrIp}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTCP(t, stranger, toB, timedOut)
 
 	t.Run("agent killed", func(t *testing.T) {
 		h2.kill()

@@ -16,6 +16,8 @@ import (
 // "sts"; it is then answered in STS's dialect, errors included.
 const (
 	stsService = "sts"
+	// stsAction is the one STS action served.
+	stsAction = "GetCallerIdentity"
 	// STSVersion is the STS API version Palisade implements.
 	STSVersion = "2011-06-15"
 	// STSNamespace is the XML namespace of STS responses.
@@ -44,7 +46,7 @@ type getCallerIdentityResponse struct {
 // itself, so the caller is the account's root: UserId is the account ID, as
 // STS answers for root credentials.
 func serveSTS(w http.ResponseWriter, id auth.Identity, req *Request, reqID string) error {
-	if req.Action != "GetCallerIdentity" {
+	if req.Action != stsAction {
 		return model.Errorf(model.CodeInvalidAction, "Could not find operation %s for version %s",
 			clipValue(req.Action), STSVersion)
 	}

@@ -39,6 +39,9 @@ type Config struct {
 	// prefix, the only keys it writes, and the service makes the instance
 	// running. "" writes no report (for a service without WithWiring).
 	Host string
+	// CommitTimes, when set, tells when revisions were committed, so that
+	// the agent observes palisade_policy_enforce_delay_seconds (metrics.go).
+	CommitTimes CommitTimes
 }
 
 // DefaultConfig returns the agent's defaults.
@@ -63,6 +66,7 @@ type Agent struct {
 	// outbox the report changes still to write (a nil value deletes).
 	reported map[model.InstanceID]wiredReport
 	outbox   map[string][]byte
+	metrics  *metrics
 }
 
 // wiredReport is one report the agent wrote: its key and the revision of
@@ -86,7 +90,7 @@ type vpcState struct {
 func New(st store.Store, l *lab.Lab, cfg Config, log *slog.Logger) *Agent {
 	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), mirror: newMirror(),
 		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1),
-		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}}
+		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}, metrics: newMetrics(cfg.CommitTimes)}
 }
 
 // Applied delivers the store revision of the latest reconcile.
@@ -188,6 +192,7 @@ func (a *Agent) take(resp store.WatchResponse) {
 		}
 	}
 	a.rev = resp.Revision
+	a.metrics.saw(resp.Revision, time.Now())
 }
 
 // reconcile makes the machine match the mirror of the store: every changed VPC's router
@@ -219,6 +224,7 @@ func (a *Agent) reconcile(ctx context.Context, whole bool) {
 	a.removeStale(whole, want, views)
 	a.syncReports(ctx, whole)
 	a.log.Debug("reconciled", "revision", a.rev, "vpcs", len(views), "whole", whole, "duration", time.Since(start))
+	a.metrics.reconciled(a.rev, !a.retry, time.Now())
 	select {
 	case <-a.applied:
 	default:
@@ -255,6 +261,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 		a.log.Info("firewall programmed", "vpc", id, "chains", res.Chains, "sets", res.Sets, "elements", res.Elements, "commit", res.Commit)
 	}
 	t2 := time.Now()
+	a.metrics.appliedVPC(t2.Sub(t1), t2)
 	a.cut(st, compiled)
 	st.compiled = compiled
 	t3 := time.Now()
@@ -521,6 +528,7 @@ func (a *Agent) dropStaleReports(ctx context.Context) error {
 
 // repairDrift restores firewalls that someone changed by hand.
 func (a *Agent) repairDrift(ctx context.Context) {
+	a.readDrops()
 	for id, st := range a.vpcs {
 		drift, err := st.table.Check()
 		if err != nil {

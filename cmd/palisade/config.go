@@ -32,6 +32,8 @@ type serveConfig struct {
 	MaxConnections int
 	// Store selects bolt (the default) or an etcd cluster.
 	Store storeConfig
+	// Metrics serves Prometheus's /metrics on Listen, without signature.
+	Metrics bool
 }
 
 // Data planes of --dataplane.
@@ -50,6 +52,7 @@ func defaultServeConfig() serveConfig {
 		Service:        service.DefaultConfig(),
 		MaxConnections: 1024,
 		Store:          defaultStoreConfig(),
+		Metrics:        true,
 	}
 }
 
@@ -70,6 +73,8 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 		"connections open at once; more wait until one closes")
 	fs.Var((*regionsValue)(&c.Service.Regions), "regions",
 		"comma-separated regions to serve; requests signed for any other are refused (default: the commercial AWS regions)")
+	fs.BoolVar(&c.Metrics, "metrics", c.Metrics,
+		"serve Prometheus metrics at /metrics on --listen, without authentication (--metrics=false: off)")
 	c.Store.flags(fs)
 }
 

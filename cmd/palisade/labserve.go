@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/service"
@@ -30,17 +32,23 @@ const agentHost = "local"
 
 // startAgent runs the lab's agent, and the service's promotion of the
 // instances it reports wired (svc was made WithWiring), until ctx ends or
-// stop is called. When it stops, every namespace and firewall stays as it
+// stop is called. The agent's metrics go to reg, its enforce delays timed
+// by commits. When it stops, every namespace and firewall stays as it
 // is: the last rules stay in force while the control plane is down, and the
 // next start adopts them.
-func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *slog.Logger) (stop func(), err error) {
+func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *slog.Logger,
+	commits agent.CommitTimes, reg prometheus.Registerer) (stop func(), err error) {
 	l, err := lab.New(lab.Config{Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	cfg := agent.DefaultConfig()
 	cfg.Host = agentHost
+	cfg.CommitTimes = commits
 	a := agent.New(st, l, cfg, log)
+	if err := registerAll(reg, a.Collectors()); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {

@@ -56,6 +56,7 @@ func TestLabScenarios(t *testing.T) {
 		{"drift repair", labDriftRepair},
 		{"terminate, stop and start", labLifecycle},
 		{"delete vpc", labDeleteVPC},
+		{"metrics", labMetrics},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, l) })
 	}

@@ -42,7 +42,16 @@ func TestGoldenVPCs(t *testing.T) {
 	goldenXML(t, "AssociateSubnetCidrBlock", h.ok("AssociateSubnetCidrBlock", "SubnetId", subnet, "Ipv6CidrBlock", v6))
 	h.fails("OperationNotPermitted", "DisassociateVpcCidrBlock", "AssociationId", allOf(h.ok("DescribeVpcs", "VpcId.1", vpc), "associationId")[0])
 	h.fails("DependencyViolation", "DisassociateVpcCidrBlock", "AssociationId", assoc)
-	h.fails("UnknownParameter", "AssociateVpcCidrBlock", "VpcId", vpc, "CidrBlock", "10.1.0.0/16")
+	// A secondary IPv4 block: a subnet in it holds it.
+	body = h.ok("AssociateVpcCidrBlock", "VpcId", vpc, "CidrBlock", "10.1.0.0/16")
+	goldenXML(t, "AssociateVpcCidrBlock_ipv4", body)
+	second := first(t, body, "associationId")
+	goldenXML(t, "DescribeVpcs_secondary", h.ok("DescribeVpcs", "VpcId.1", vpc))
+	inSecond := first(t, h.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.1.2.0/24"), "subnetId")
+	h.fails("InvalidCidrBlock.InUse", "DisassociateVpcCidrBlock", "AssociationId", second)
+	h.ok("DeleteSubnet", "SubnetId", inSecond)
+	goldenXML(t, "DisassociateVpcCidrBlock_ipv4", h.ok("DisassociateVpcCidrBlock", "AssociationId", second))
+	h.fails("InvalidVpcCidrBlockAssociationID.NotFound", "DisassociateVpcCidrBlock", "AssociationId", second)
 	goldenXML(t, "DeleteSubnet", h.ok("DeleteSubnet", "SubnetId", subnet))
 	goldenXML(t, "DeleteVpc", h.ok("DeleteVpc", "VpcId", vpc))
 

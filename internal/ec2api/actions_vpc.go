@@ -212,6 +212,9 @@ func vpcOf(v *model.VPC) vpcXML {
 		IsDefault:       v.IsDefault,
 		Tags:            tagSet(v.Tags),
 	}
+	for _, b := range v.Secondary {
+		out.CidrAssocs = append(out.CidrAssocs, cidrAssocXML{b.AssociationID, b.CIDR.String(), cidrStateXML{stateAssoc}})
+	}
 	if v.IPv6CIDR.IsValid() {
 		out.IPv6Assocs = append(out.IPv6Assocs, ipv6CidrAssocXML{
 			AssociationID: "vpc-cidr-assoc-6" + digits, Ipv6CidrBlock: v.IPv6CIDR.String(),

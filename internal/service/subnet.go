@@ -48,7 +48,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 		if err != nil {
 			return err
 		}
-		if !v.CIDR.Contains(cidr.Addr()) || cidr.Bits() < v.CIDR.Bits() {
+		if !slices.ContainsFunc(v.IPv4Blocks(), func(b netip.Prefix) bool { return b.Contains(cidr.Addr()) && cidr.Bits() >= b.Bits() }) {
 			return model.Errorf("InvalidSubnet.Range", "The CIDR '%s' is invalid.", in.CIDR)
 		}
 		v6, err := checkSubnetIPv6(in.IPv6CIDR, v)

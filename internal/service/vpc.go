@@ -257,8 +257,16 @@ func vpcFields(v *model.VPC) fieldsFunc {
 			return []string{string(v.ID)}, true
 		// "cidr-block" and "isDefault" are not in AWS's documentation but
 		// AWS accepts them, and Ansible and Terraform send them.
-		case "cidr", "cidr-block", "cidr-block-association.cidr-block":
+		case "cidr", "cidr-block":
 			return []string{v.CIDR.String()}, true
+		case "cidr-block-association.cidr-block":
+			return prefixStrings(v.IPv4Blocks()), true
+		case "cidr-block-association.association-id":
+			ids := []string{primaryAssociation(v.ID)}
+			for _, b := range v.Secondary {
+				ids = append(ids, b.AssociationID)
+			}
+			return ids, true
 		case "cidr-block-association.state":
 			return []string{"associated"}, true
 		case "ipv6-cidr-block-association.ipv6-cidr-block":
@@ -276,6 +284,14 @@ func vpcFields(v *model.VPC) fieldsFunc {
 		}
 		return tagFields(v.Tags, name)
 	}
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 func prefixString(p netip.Prefix) string {

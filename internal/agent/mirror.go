@@ -260,7 +260,7 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 		li := lab.Instance{ID: string(i.ID), VPC: string(i.VPC)}
 		for dev, eid := range i.ENIs {
 			e := w.enis[eid]
-			if e == nil || e.VPC != id || len(e.PrivateIPs) == 0 {
+			if e == nil || e.VPC != id || len(e.PrivateIPs) == 0 && len(e.IPv6s) == 0 {
 				continue
 			}
 			li.NICs = append(li.NICs, w.nic(e, dev))

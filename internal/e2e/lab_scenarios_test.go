@@ -51,6 +51,7 @@ func TestLabScenarios(t *testing.T) {
 		{"egress restriction", labEgress},
 		{"udp and icmp", labUDPAndICMP},
 		{"ipv6", labIPv6},
+		{"ipv6-only subnet", labIPv6Only},
 		{"union of groups", labUnion},
 		{"overlapping vpcs", labOverlappingVPCs},
 		{"drift repair", labDriftRepair},

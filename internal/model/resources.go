@@ -55,7 +55,10 @@ type Subnet struct {
 	// AssignIPv6OnCreation gives every new interface of the subnet an IPv6
 	// address when it asks for none (AssignIpv6AddressOnCreation).
 	AssignIPv6OnCreation bool `json:"assignIpv6OnCreation,omitempty"`
-	Tags                 Tags `json:"tags,omitempty"`
+	// IPv6Native marks an IPv6-only subnet (Ipv6Native): no IPv4 block
+	// (CIDR is zero), and its interfaces have IPv6 addresses only.
+	IPv6Native bool `json:"ipv6Native,omitempty"`
+	Tags       Tags `json:"tags,omitempty"`
 }
 
 // SecurityGroup is a named set of allow rules in one VPC. Its rules of both

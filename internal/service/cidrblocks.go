@@ -161,7 +161,10 @@ func (s *Service) AssociateVpcIPv6Block(ctx context.Context, c Caller, vpcID str
 			return err
 		}
 		if v.IPv6CIDR.IsValid() {
-			return model.Errorf("CidrLimitExceeded", "The VPC '%s' has an IPv6 CIDR block already; Palisade allows one.", vid)
+			// AWS: one Amazon-provided block per network border group,
+			// and a VPC of a region has the region's group only.
+			return model.Errorf("CidrLimitExceeded", "The VPC '%s' has an Amazon-provided IPv6 CIDR block in network border group %s already: "+
+				"a VPC takes one per network border group.", vid, v.Region)
 		}
 		if v.IPv6CIDR, err = t.allocIPv6Block(); err != nil {
 			return err
@@ -267,6 +270,10 @@ func (s *Service) DisassociateSubnetIPv6Block(ctx context.Context, c Caller, sub
 		if !sn.IPv6CIDR.IsValid() {
 			return model.Errorf("InvalidSubnetCidrBlockAssociationID.NotFound", "The subnet CIDR block association ID for '%s' does not exist", sid)
 		}
+		if sn.AssignIPv6OnCreation { // an IPv6-only subnet's always is
+			return model.Errorf("InvalidCidrBlock.InUse", "The subnet IPv6 CIDR block with association ID subnet-cidr-assoc-%s may not be "+
+				"disassociated, because its subnet has assign-ipv6-address-on-creation set to true.", strings.TrimPrefix(string(sid), "subnet-"))
+		}
 		enis, err := listMentioning[eniRecord](t, kindENI, string(sid))
 		if err != nil {
 			return err
@@ -277,7 +284,7 @@ func (s *Service) DisassociateSubnetIPv6Block(ctx context.Context, c Caller, sub
 			}
 		}
 		out = *sn
-		sn.IPv6CIDR, sn.AssignIPv6OnCreation = netip.Prefix{}, false
+		sn.IPv6CIDR = netip.Prefix{}
 		return t.put(kindSubnet, string(sn.ID), sn)
 	})
 	return &out, err

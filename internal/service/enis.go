@@ -237,17 +237,7 @@ func (t *tx) newENI(pools *addrPools, sp eniSpec) (*eniRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v4 netip.Addr
-	if sp.privateIP.IsValid() {
-		v4 = sp.privateIP
-		err = pool.claim(v4)
-	} else {
-		v4, err = pool.take4()
-	}
-	if err != nil {
-		return nil, err
-	}
-	more, err := takeSecondary(pool, sp.secondary, sp.secondaryN)
+	v4s, err := takeIPv4s(pool, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -261,9 +251,38 @@ func (t *tx) newENI(pools *addrPools, sp eniSpec) (*eniRecord, error) {
 	id := model.ENIID(t.s.newID(model.KindENI))
 	return &eniRecord{ENI: model.ENI{
 		Scope: t.c.scope(), ID: id, VPC: sp.subnet.VPC, Subnet: sp.subnet.ID, Zone: sp.subnet.Zone,
-		Description: sp.description, MAC: macFor(id), PrivateIPs: append([]netip.Addr{v4}, more...), IPv6s: v6,
+		Description: sp.description, MAC: macFor(id), PrivateIPs: v4s, IPv6s: v6,
 		Groups: sp.groups, Conntrack: sp.conntrack, Tags: sp.tags,
 	}}, nil
+}
+
+// takeIPv4s takes a new interface's private IPv4 addresses, primary first:
+// none in an IPv6-only subnet, where asking for one is an error.
+func takeIPv4s(pool *addrPool, sp eniSpec) ([]netip.Addr, error) {
+	if sp.subnet.IPv6Native {
+		if sp.privateIP.IsValid() || len(sp.secondary) > 0 || sp.secondaryN > 0 {
+			return nil, ipv6OnlyError(sp.subnet.ID)
+		}
+		return nil, nil
+	}
+	var v4 netip.Addr
+	var err error
+	if sp.privateIP.IsValid() {
+		v4 = sp.privateIP
+		err = pool.claim(v4)
+	} else {
+		v4, err = pool.take4()
+	}
+	if err != nil {
+		return nil, err
+	}
+	more, err := takeSecondary(pool, sp.secondary, sp.secondaryN)
+	return append([]netip.Addr{v4}, more...), err
+}
+
+// ipv6OnlyError refuses a private IPv4 address in an IPv6-only subnet.
+func ipv6OnlyError(sid model.SubnetID) error {
+	return model.Errorf(model.CodeInvalidParameterValue, "The subnet %s is IPv6-only (ipv6Native): its interfaces have no private IPv4 address.", sid)
 }
 
 // CreateNetworkInterfaceInput is CreateNetworkInterface's request.

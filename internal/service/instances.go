@@ -123,7 +123,10 @@ func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[
 	v.StateTransitionReason, v.StateReason = stateReasons(&r.Instance)
 	if len(v.Interfaces) > 0 {
 		p := v.Interfaces[0]
-		v.PrivateIP, v.PrivateDNSName, v.SourceDestCheck = p.PrivateIPs[0], p.PrivateDNSName, p.SourceDestCheck
+		v.PrivateDNSName, v.SourceDestCheck = p.PrivateDNSName, p.SourceDestCheck
+		if len(p.PrivateIPs) > 0 { // none in an IPv6-only subnet
+			v.PrivateIP = p.PrivateIPs[0]
+		}
 	}
 	return v
 }

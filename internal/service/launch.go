@@ -403,7 +403,7 @@ func (l *launch) count(regionRoom int) (int, error) {
 	n := min(l.max, limit)
 	demand := map[model.SubnetID]int{}
 	for _, p := range l.plans {
-		if p.existing == nil && !p.new.privateIP.IsValid() {
+		if p.existing == nil && !p.new.privateIP.IsValid() && !p.new.subnet.IPv6Native { // a /64 does not run out
 			demand[p.new.subnet.ID]++
 		}
 	}

@@ -131,6 +131,9 @@ func (s *Service) AssignPrivateIPAddresses(ctx context.Context, c Caller, in Ass
 		if err != nil {
 			return err
 		}
+		if len(e.PrivateIPs) == 0 {
+			return ipv6OnlyError(e.Subnet)
+		}
 		_, given, err := SecondaryIPs{Specs: specs, Count: in.Count}.resolve(e.PrivateIPs[0])
 		if err != nil {
 			return err

@@ -14,10 +14,12 @@ import (
 type CreateSubnetInput struct {
 	VpcID    string
 	CIDR     string
-	IPv6CIDR string // optional /64 inside the VPC's /56
-	Zone     string // optional; default <region>a
-	ZoneID   string // AvailabilityZoneId, instead of Zone
-	Tags     model.Tags
+	IPv6CIDR string // optional /64 inside the VPC's /56; required when IPv6Native
+	// IPv6Native makes an IPv6-only subnet: IPv6CIDR and no CIDR.
+	IPv6Native bool
+	Zone       string // optional; default <region>a
+	ZoneID     string // AvailabilityZoneId, instead of Zone
+	Tags       model.Tags
 }
 
 // CreateSubnet creates a subnet inside a VPC's block, overlapping no other.
@@ -29,7 +31,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 	if err != nil {
 		return nil, err
 	}
-	cidr, err := checkBlock(in.CIDR, "InvalidSubnet.Range")
+	cidr, err := subnetBlock(in)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +50,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(v.IPv4Blocks(), func(b netip.Prefix) bool { return b.Contains(cidr.Addr()) && cidr.Bits() >= b.Bits() }) {
+		if !in.IPv6Native && !slices.ContainsFunc(v.IPv4Blocks(), func(b netip.Prefix) bool { return b.Contains(cidr.Addr()) && cidr.Bits() >= b.Bits() }) {
 			return model.Errorf("InvalidSubnet.Range", "The CIDR '%s' is invalid.", in.CIDR)
 		}
 		v6, err := checkSubnetIPv6(in.IPv6CIDR, v)
@@ -60,17 +62,33 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 			return err
 		}
 		for _, sn := range subnets {
-			if sn.VPC == vid && sn.CIDR.Overlaps(cidr) {
+			if sn.VPC == vid && cidr.IsValid() && sn.CIDR.Overlaps(cidr) {
 				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.CIDR)
 			}
 			if sn.VPC == vid && v6.IsValid() && sn.IPv6CIDR.IsValid() && sn.IPv6CIDR.Overlaps(v6) {
 				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.IPv6CIDR)
 			}
 		}
-		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: vid, Zone: zone, CIDR: cidr, IPv6CIDR: v6, Tags: in.Tags}
+		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: vid, Zone: zone, CIDR: cidr, IPv6CIDR: v6, Tags: in.Tags,
+			IPv6Native: in.IPv6Native, AssignIPv6OnCreation: in.IPv6Native}
 		return t.putNewSubnet(out)
 	})
 	return out, err
+}
+
+// subnetBlock validates CreateSubnet's IPv4 block: none for an IPv6-only
+// subnet (which needs an IPv6 one), one of /16 to /28 for the others.
+func subnetBlock(in CreateSubnetInput) (netip.Prefix, error) {
+	switch {
+	case !in.IPv6Native:
+		return checkBlock(in.CIDR, "InvalidSubnet.Range")
+	case in.CIDR != "":
+		return netip.Prefix{}, model.Errorf(model.CodeInvalidParameterCombination,
+			"An IPv6-only subnet (ipv6Native) has no IPv4 CIDR block: cidrBlock cannot be used with it.")
+	case in.IPv6CIDR == "":
+		return netip.Prefix{}, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter ipv6CidrBlock")
+	}
+	return netip.Prefix{}, nil
 }
 
 // validZone reports whether zone is one of region's zones (zoneSuffixes).
@@ -124,13 +142,13 @@ func subnetFields(v *model.Subnet) fieldsFunc {
 		case "vpc-id":
 			return []string{string(v.VPC)}, true
 		case "cidr", "cidr-block", "cidrBlock":
-			return []string{v.CIDR.String()}, true
+			return nonEmpty(prefixString(v.CIDR)), true
 		case "ipv6-cidr-block-association.ipv6-cidr-block":
 			return nonEmpty(prefixString(v.IPv6CIDR)), true
 		case "ipv6-cidr-block-association.state":
 			return nonEmpty(ifValid(v.IPv6CIDR, "associated")), true
 		case "ipv6-native":
-			return []string{"false"}, true
+			return []string{strconv.FormatBool(v.IPv6Native)}, true
 		case "map-public-ip-on-launch":
 			return []string{"false"}, true
 		case "availability-zone", "availabilityZone":

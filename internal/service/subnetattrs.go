@@ -119,6 +119,10 @@ func (s *Service) ModifySubnetAttribute(ctx context.Context, c Caller, in Modify
 		if *in.AssignIpv6AddressOnCreation && !sn.IPv6CIDR.IsValid() {
 			return model.Errorf(model.CodeInvalidParameterValue, "Invalid value 'true' for assignIpv6AddressOnCreation: subnet %s has no IPv6 CIDR block.", sid)
 		}
+		if !*in.AssignIpv6AddressOnCreation && sn.IPv6Native {
+			return model.Errorf(model.CodeInvalidParameterValue, "Invalid value 'false' for assignIpv6AddressOnCreation: "+
+				"subnet %s is IPv6-only, and its interfaces need IPv6 addresses.", sid)
+		}
 		sn.AssignIPv6OnCreation = *in.AssignIpv6AddressOnCreation
 		return t.put(kindSubnet, string(sn.ID), sn)
 	})

@@ -67,7 +67,7 @@ func runDisassociateVpcCidrBlock(c *Call, assoc string) (any, error) {
 		}
 		return vpcCidrAssocOf(v, "disassociating"), nil
 	}
-	return nil, model.Errorf("InvalidVpcCidrBlockAssociationID.NotFound", "The vpc CIDR block association ID '%s' does not exist", clipValue(assoc))
+	return nil, model.Errorf(model.CodeInvalidVpcAssocNotFound, "The vpc CIDR block association ID '%s' does not exist", clipValue(assoc))
 }
 
 type subnetCidrInput struct{ SubnetID, CIDR string }
@@ -87,7 +87,7 @@ func runAssociateSubnetCidrBlock(c *Call, in subnetCidrInput) (any, error) {
 func runDisassociateSubnetCidrBlock(c *Call, assoc string) (any, error) {
 	digits, ok := strings.CutPrefix(assoc, "subnet-cidr-assoc-")
 	if !ok || !isID(model.KindSubnet, "subnet-"+digits) {
-		return nil, model.Errorf("InvalidSubnetCidrBlockAssociationID.NotFound", "The subnet CIDR block association ID '%s' does not exist", clipValue(assoc))
+		return nil, model.Errorf(model.CodeInvalidSubnetAssocNotFound, "The subnet CIDR block association ID '%s' does not exist", clipValue(assoc))
 	}
 	sn, err := c.Service.DisassociateSubnetIPv6Block(c.Ctx, c.Caller, "subnet-"+digits)
 	if err != nil {

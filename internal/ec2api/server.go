@@ -223,7 +223,7 @@ func checkMethod(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	w.Header().Set("Allow", "GET, POST")
-	return model.Errorf(CodeMethodNotAllowed, "The HTTP method %s is not allowed: the EC2 Query API takes GET and POST.",
+	return model.Errorf(model.CodeMethodNotAllowed, "The HTTP method %s is not allowed: the EC2 Query API takes GET and POST.",
 		clipValue(r.Method))
 }
 

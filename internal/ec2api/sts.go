@@ -26,8 +26,7 @@ const (
 
 // STS names an unknown access key differently from EC2's AuthFailure.
 const (
-	codeInvalidClientTokenID = "InvalidClientTokenId"
-	msgInvalidClientToken    = "The security token included in the request is invalid."
+	msgInvalidClientToken = "The security token included in the request is invalid."
 )
 
 // getCallerIdentityResponse is STS's answer, root element included.
@@ -85,7 +84,7 @@ func EncodeSTSError(err error, requestID string) (status int, body []byte) {
 	e := wireError(err)
 	status = Status(e.Code)
 	if e.Code == model.CodeAuthFailure { // STS's word for an unknown access key
-		e, status = &model.Error{Code: codeInvalidClientTokenID, Message: msgInvalidClientToken}, http.StatusForbidden
+		e, status = &model.Error{Code: model.CodeInvalidClientTokenID, Message: msgInvalidClientToken}, http.StatusForbidden
 	}
 	typ := "Sender"
 	if status >= 500 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
 	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/testutil"
 )

@@ -27,7 +27,7 @@ func (s *Service) AssociateVpcIPv4Block(ctx context.Context, c Caller, vpcID, ci
 	if err != nil {
 		return "", model.CidrBlock{}, err
 	}
-	block, err := checkBlock(cidr, "InvalidVpc.Range")
+	block, err := checkBlock(cidr, model.CodeInvalidVpcRange)
 	if err != nil {
 		return "", model.CidrBlock{}, err
 	}
@@ -51,16 +51,16 @@ func (s *Service) AssociateVpcIPv4Block(ctx context.Context, c Caller, vpcID, ci
 func checkSecondary(v *model.VPC, block netip.Prefix, cidr string) error {
 	blocks := v.IPv4Blocks()
 	if len(blocks) >= maxIPv4Blocks {
-		return model.Errorf("CidrLimitExceeded", "This network '%s' has met its maximum number of allowed CIDRs: %d", v.ID, maxIPv4Blocks)
+		return model.Errorf(model.CodeCidrLimitExceeded, "This network '%s' has met its maximum number of allowed CIDRs: %d", v.ID, maxIPv4Blocks)
 	}
 	if !secondaryAllowed(v.CIDR, block) {
-		return model.Errorf("InvalidVpc.Range", "The CIDR '%s' is restricted. Use a CIDR from the same private address range "+
+		return model.Errorf(model.CodeInvalidVpcRange, "The CIDR '%s' is restricted. Use a CIDR from the same private address range "+
 			"as the current VPC CIDR, or use a publicly-routable CIDR. For additional restrictions, see "+
 			"https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html", cidr)
 	}
 	for _, b := range blocks {
 		if b.Overlaps(block) {
-			return model.Errorf("InvalidVpc.Range", "The CIDR '%s' conflicts with another CIDR block of the VPC: %s", cidr, b)
+			return model.Errorf(model.CodeInvalidVpcRange, "The CIDR '%s' conflicts with another CIDR block of the VPC: %s", cidr, b)
 		}
 	}
 	return nil
@@ -141,7 +141,7 @@ func (t *tx) checkBlockUnused(vid model.VpcID, b model.CidrBlock) error {
 	}
 	for _, sn := range subnets {
 		if sn.VPC == vid && b.CIDR.Overlaps(sn.CIDR) {
-			return model.Errorf("InvalidCidrBlock.InUse", "The vpc CIDR block with association ID %s may not be disassociated, "+
+			return model.Errorf(model.CodeInvalidCidrBlockInUse, "The vpc CIDR block with association ID %s may not be disassociated, "+
 				"because subnet '%s' lies in it.", b.AssociationID, sn.ID)
 		}
 	}
@@ -163,7 +163,7 @@ func (s *Service) AssociateVpcIPv6Block(ctx context.Context, c Caller, vpcID str
 		if v.IPv6CIDR.IsValid() {
 			// AWS: one Amazon-provided block per network border group,
 			// and a VPC of a region has the region's group only.
-			return model.Errorf("CidrLimitExceeded", "The VPC '%s' has an Amazon-provided IPv6 CIDR block in network border group %s already: "+
+			return model.Errorf(model.CodeCidrLimitExceeded, "The VPC '%s' has an Amazon-provided IPv6 CIDR block in network border group %s already: "+
 				"a VPC takes one per network border group.", vid, v.Region)
 		}
 		if v.IPv6CIDR, err = t.allocIPv6Block(); err != nil {
@@ -208,7 +208,7 @@ func (s *Service) DisassociateVpcIPv6Block(ctx context.Context, c Caller, vpcID 
 }
 
 func vpcAssocNotFound(id string) error {
-	return model.Errorf("InvalidVpcCidrBlockAssociationID.NotFound", "The vpc CIDR block association ID for '%s' does not exist", id)
+	return model.Errorf(model.CodeInvalidVpcAssocNotFound, "The vpc CIDR block association ID for '%s' does not exist", id)
 }
 
 // AssociateSubnetIPv6Block gives a subnet without IPv6 a /64 of its VPC's
@@ -228,7 +228,7 @@ func (s *Service) AssociateSubnetIPv6Block(ctx context.Context, c Caller, subnet
 			return err
 		}
 		if sn.IPv6CIDR.IsValid() {
-			return model.Errorf("CidrLimitExceeded", "The subnet '%s' has an IPv6 CIDR block already.", sid)
+			return model.Errorf(model.CodeCidrLimitExceeded, "The subnet '%s' has an IPv6 CIDR block already.", sid)
 		}
 		v, err := t.vpc(sn.VPC)
 		if err != nil {
@@ -244,7 +244,7 @@ func (s *Service) AssociateSubnetIPv6Block(ctx context.Context, c Caller, subnet
 		}
 		for _, o := range subnets {
 			if o.VPC == sn.VPC && o.IPv6CIDR.IsValid() && o.IPv6CIDR.Overlaps(v6) {
-				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", cidr)
+				return model.Errorf(model.CodeInvalidSubnetConflict, "The CIDR '%s' conflicts with another subnet", cidr)
 			}
 		}
 		sn.IPv6CIDR = v6
@@ -268,10 +268,10 @@ func (s *Service) DisassociateSubnetIPv6Block(ctx context.Context, c Caller, sub
 			return err
 		}
 		if !sn.IPv6CIDR.IsValid() {
-			return model.Errorf("InvalidSubnetCidrBlockAssociationID.NotFound", "The subnet CIDR block association ID for '%s' does not exist", sid)
+			return model.Errorf(model.CodeInvalidSubnetAssocNotFound, "The subnet CIDR block association ID for '%s' does not exist", sid)
 		}
 		if sn.AssignIPv6OnCreation { // an IPv6-only subnet's always is
-			return model.Errorf("InvalidCidrBlock.InUse", "The subnet IPv6 CIDR block with association ID subnet-cidr-assoc-%s may not be "+
+			return model.Errorf(model.CodeInvalidCidrBlockInUse, "The subnet IPv6 CIDR block with association ID subnet-cidr-assoc-%s may not be "+
 				"disassociated, because its subnet has assign-ipv6-address-on-creation set to true.", strings.TrimPrefix(string(sid), "subnet-"))
 		}
 		enis, err := listMentioning[eniRecord](t, kindENI, string(sid))

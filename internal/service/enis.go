@@ -420,7 +420,7 @@ func requestHash(v any) string {
 }
 
 func idempotentMismatch() error {
-	return model.Errorf("IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
+	return model.Errorf(model.CodeIdempotentParameterMismatch, "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
 }
 
 // DeleteNetworkInterface deletes an unattached interface. An attached one
@@ -551,7 +551,7 @@ func (s *Service) AttachNetworkInterface(ctx context.Context, c Caller, in Attac
 }
 
 func interfaceInUse(id model.ENIID) error {
-	return model.Errorf("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", id)
+	return model.Errorf(model.CodeInvalidNetworkInterfaceInUse, "Interface: [%s] in use.", id)
 }
 
 // deviceIndexes maps the device indexes of an instance's interfaces to them.
@@ -609,7 +609,7 @@ func (s *Service) DetachNetworkInterface(ctx context.Context, c Caller, attachme
 			return err
 		}
 		if e.Attachment.DeviceIndex == 0 {
-			return model.Errorf("OperationNotPermitted", "The network interface at device index 0 and networkCard index 0 cannot be detached.")
+			return model.Errorf(model.CodeOperationNotPermitted, "The network interface at device index 0 and networkCard index 0 cannot be detached.")
 		}
 		inst, err := t.instanceRec(e.Attachment.Instance)
 		if err != nil {

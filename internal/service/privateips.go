@@ -78,7 +78,7 @@ func (s SecondaryIPs) resolve(primary netip.Addr) (netip.Addr, []netip.Addr, err
 }
 
 func privateIPLimit() error {
-	return model.Errorf("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.")
+	return model.Errorf(model.CodePrivateIPAddressLimitExceeded, "Number of private addresses will exceed limit.")
 }
 
 // takeSecondary claims the given addresses and takes count more from pool.

@@ -42,7 +42,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 	if zone == "" {
 		zone = c.Region + "a"
 	} else if !validZone(c.Region, zone) {
-		return nil, model.Errorf("InvalidParameterValue", "Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %sa, %sb, %sc.", zone, c.Region, c.Region, c.Region)
+		return nil, model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %sa, %sb, %sc.", zone, c.Region, c.Region, c.Region)
 	}
 	var out *model.Subnet
 	err = s.txn(ctx, c, "CreateSubnet", func(t *tx) error {
@@ -51,7 +51,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 			return err
 		}
 		if !in.IPv6Native && !slices.ContainsFunc(v.IPv4Blocks(), func(b netip.Prefix) bool { return b.Contains(cidr.Addr()) && cidr.Bits() >= b.Bits() }) {
-			return model.Errorf("InvalidSubnet.Range", "The CIDR '%s' is invalid.", in.CIDR)
+			return model.Errorf(model.CodeInvalidSubnetRange, "The CIDR '%s' is invalid.", in.CIDR)
 		}
 		v6, err := checkSubnetIPv6(in.IPv6CIDR, v)
 		if err != nil {
@@ -63,10 +63,10 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 		}
 		for _, sn := range subnets {
 			if sn.VPC == vid && cidr.IsValid() && sn.CIDR.Overlaps(cidr) {
-				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.CIDR)
+				return model.Errorf(model.CodeInvalidSubnetConflict, "The CIDR '%s' conflicts with another subnet", in.CIDR)
 			}
 			if sn.VPC == vid && v6.IsValid() && sn.IPv6CIDR.IsValid() && sn.IPv6CIDR.Overlaps(v6) {
-				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.IPv6CIDR)
+				return model.Errorf(model.CodeInvalidSubnetConflict, "The CIDR '%s' conflicts with another subnet", in.IPv6CIDR)
 			}
 		}
 		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: vid, Zone: zone, CIDR: cidr, IPv6CIDR: v6, Tags: in.Tags,
@@ -81,7 +81,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 func subnetBlock(in CreateSubnetInput) (netip.Prefix, error) {
 	switch {
 	case !in.IPv6Native:
-		return checkBlock(in.CIDR, "InvalidSubnet.Range")
+		return checkBlock(in.CIDR, model.CodeInvalidSubnetRange)
 	case in.CIDR != "":
 		return netip.Prefix{}, model.Errorf(model.CodeInvalidParameterCombination,
 			"An IPv6-only subnet (ipv6Native) has no IPv4 CIDR block: cidrBlock cannot be used with it.")
@@ -106,7 +106,7 @@ func checkSubnetIPv6(s string, v *model.VPC) (netip.Prefix, error) {
 		return netip.Prefix{}, model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter ipv6CidrBlock is invalid. This is not a valid /64 IPv6 CIDR block.", s)
 	}
 	if !v.IPv6CIDR.IsValid() || !v.IPv6CIDR.Contains(p.Addr()) {
-		return netip.Prefix{}, model.Errorf("InvalidSubnet.Range", "The IPv6 CIDR '%s' is invalid: it is not inside the VPC's IPv6 block.", s)
+		return netip.Prefix{}, model.Errorf(model.CodeInvalidSubnetRange, "The IPv6 CIDR '%s' is invalid: it is not inside the VPC's IPv6 block.", s)
 	}
 	return p.Masked(), nil
 }

@@ -136,7 +136,7 @@ type CreateVpcInput struct {
 
 // CreateVpc creates a VPC with its default security group.
 func (s *Service) CreateVpc(ctx context.Context, c Caller, in CreateVpcInput) (*model.VPC, error) {
-	cidr, err := checkBlock(in.CIDR, "InvalidVpc.Range")
+	cidr, err := checkBlock(in.CIDR, model.CodeInvalidVpcRange)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (t *tx) allocIPv6Block() (netip.Prefix, error) {
 		}
 		p = next
 	}
-	return netip.Prefix{}, model.Errorf("InsufficientCidrBlocks", "There are not enough free IPv6 /56 blocks in the pool %s.", t.s.cfg.IPv6Pool)
+	return netip.Prefix{}, model.Errorf(model.CodeInsufficientCidrBlocks, "There are not enough free IPv6 /56 blocks in the pool %s.", t.s.cfg.IPv6Pool)
 }
 
 // nextPrefix returns the prefix of the same length right after p.
@@ -217,7 +217,7 @@ func (s *Service) CreateDefaultVpc(ctx context.Context, c Caller) (*model.VPC, e
 	var out *model.VPC
 	err := s.txn(ctx, c, "CreateDefaultVpc", func(t *tx) error {
 		if _, err := t.defaultVPC(); err == nil {
-			return model.Errorf("DefaultVpcAlreadyExists", "A Default VPC already exists for this account in this region.")
+			return model.Errorf(model.CodeDefaultVpcAlreadyExists, "A Default VPC already exists for this account in this region.")
 		}
 		var err error
 		out, err = t.createDefaultVPC()

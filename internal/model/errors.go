@@ -53,6 +53,7 @@ const (
 	CodeInsufficientCidrBlocks             = "InsufficientCidrBlocks"
 	CodeInternalError                      = "InternalError"
 	CodeInvalidAction                      = "InvalidAction"
+	CodeInvalidBlockDeviceMapping          = "InvalidBlockDeviceMapping"
 	CodeInvalidCidrBlockInUse              = "InvalidCidrBlock.InUse"
 	CodeInvalidClientTokenID               = "InvalidClientTokenId" // STS's AuthFailure
 	CodeInvalidGroupDuplicate              = "InvalidGroup.Duplicate"
@@ -77,6 +78,7 @@ const (
 	CodeInvalidPermissionDuplicate         = "InvalidPermission.Duplicate"
 	CodeInvalidPermissionMalformed         = "InvalidPermission.Malformed"
 	CodeInvalidPermissionNotFound          = "InvalidPermission.NotFound"
+	CodeInvalidPlacementGroupUnknown       = "InvalidPlacementGroup.Unknown"
 	CodeInvalidPrefixListIDMalformed       = "InvalidPrefixListID.Malformed"
 	CodeInvalidPrefixListIDNotFound        = "InvalidPrefixListID.NotFound"
 	CodeInvalidQueryParameter              = "InvalidQueryParameter" // a query that cannot be canonicalized
@@ -138,7 +140,7 @@ var codeStatus = map[string]int{
 	CodeIncompleteSignature: statusBadRequest, CodeIncorrectState: statusBadRequest,
 	CodeInstanceLimitExceeded: statusBadRequest, CodeInsufficientAddresses: statusBadRequest,
 	CodeInsufficientCidrBlocks: statusBadRequest, CodeInternalError: statusInternalError,
-	CodeInvalidAction: statusBadRequest, CodeInvalidCidrBlockInUse: statusBadRequest,
+	CodeInvalidAction: statusBadRequest, CodeInvalidCidrBlockInUse: statusBadRequest, CodeInvalidBlockDeviceMapping: statusBadRequest,
 	CodeInvalidClientTokenID: statusForbidden, CodeInvalidGroupDuplicate: statusBadRequest,
 	CodeInvalidGroupNotFound: statusBadRequest, CodeInvalidGroupReserved: statusBadRequest,
 	CodeInvalidGroupIDMalformed: statusBadRequest, CodeInvalidID: statusBadRequest,
@@ -150,8 +152,9 @@ var codeStatus = map[string]int{
 	CodeInvalidParameter: statusBadRequest, CodeInvalidParameterCombination: statusBadRequest,
 	CodeInvalidParameterValue: statusBadRequest, CodeInvalidPeeringIDNotFound: statusBadRequest,
 	CodeInvalidPermissionDuplicate: statusBadRequest, CodeInvalidPermissionMalformed: statusBadRequest,
-	CodeInvalidPermissionNotFound: statusBadRequest, CodeInvalidPrefixListIDMalformed: statusBadRequest,
-	CodeInvalidPrefixListIDNotFound: statusBadRequest, CodeInvalidQueryParameter: statusBadRequest,
+	CodeInvalidPermissionNotFound: statusBadRequest, CodeInvalidPlacementGroupUnknown: statusBadRequest,
+	CodeInvalidPrefixListIDMalformed: statusBadRequest,
+	CodeInvalidPrefixListIDNotFound:  statusBadRequest, CodeInvalidQueryParameter: statusBadRequest,
 	CodeInvalidRuleIDMalformed: statusBadRequest, CodeInvalidRuleIDNotFound: statusBadRequest,
 	CodeInvalidSubnetConflict: statusBadRequest, CodeInvalidSubnetRange: statusBadRequest,
 	CodeInvalidSubnetAssocNotFound: statusBadRequest, CodeInvalidSubnetIDMalformed: statusBadRequest,

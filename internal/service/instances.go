@@ -94,6 +94,7 @@ type InstanceView struct {
 	// its state (see stateReasons).
 	StateTransitionReason string
 	StateReason           *StateReason
+	Launch                LaunchSettings // the launch options it keeps (launchopts.go)
 }
 
 // Reservation is the instances one RunInstances launched.
@@ -105,7 +106,7 @@ type Reservation struct {
 
 // instanceView builds the view of r; enis maps interface IDs to records.
 func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[model.GroupID]string) InstanceView {
-	v := InstanceView{Instance: r.Instance, LaunchIndex: r.LaunchIndex, SourceDestCheck: true}
+	v := InstanceView{Instance: r.Instance, LaunchIndex: r.LaunchIndex, SourceDestCheck: true, Launch: r.launchAttributes.settings()}
 	var groups []model.GroupID
 	for _, id := range r.ENIs {
 		e := enis[id]
@@ -355,6 +356,9 @@ func instanceFields(v *InstanceView) fieldsFunc {
 			return []string{strconv.Itoa(v.LaunchIndex)}, true
 		case "availability-zone-id":
 			return nonEmpty(zoneID(v.Zone)), true
+		}
+		if vals, ok := v.Launch.fields(name); ok {
+			return vals, true
 		}
 		if vals, ok := labMachineFields[name]; ok {
 			return vals, true

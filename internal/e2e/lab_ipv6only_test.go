@@ -45,3 +45,28 @@ func labIPv6Only(t *testing.T, l *labServer) {
 		expectTCP(t, b, port(ip, 22), timedOut)
 	}
 }
+
+// labSecondaryBlock: an instance in a subnet of a VPC's secondary IPv4
+// block is wired and enforced like one in the primary block.
+func labSecondaryBlock(t *testing.T, l *labServer) {
+	v := newVPC(t, l.ec2, false)
+	if _, err := l.ec2.AssociateVpcCidrBlock(t.Context(), &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(v.ID),
+		CidrBlock: aws.String("100.64.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := l.ec2.CreateSubnet(t.Context(), &ec2.CreateSubnetInput{VpcId: aws.String(v.ID), CidrBlock: aws.String("100.64.1.0/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGroup(t, l.ec2, v.ID, tcp(22, officeIP+"/32"))
+	i := launch(t, l.ec2, labVPC{ID: v.ID, Subnet: aws.ToString(sn.Subnet.SubnetId)}, g)
+	if !netip.MustParsePrefix("100.64.1.0/24").Contains(i.IP) {
+		t.Fatalf("instance address %s, want one of the secondary block's subnet", i.IP)
+	}
+	a := l.addHost(t, "us-east-1", v.ID, officeIP, "")
+	b := l.addHost(t, "us-east-1", v.ID, strangerIP, "")
+	waitNS(t, i.ID, a, b)
+	serveTCP(t, i.ID, 22)
+	eventuallyTCP(t, a, port(i.IP, 22), connected)
+	expectTCP(t, b, port(i.IP, 22), timedOut)
+}

@@ -52,6 +52,7 @@ func TestLabScenarios(t *testing.T) {
 		{"udp and icmp", labUDPAndICMP},
 		{"ipv6", labIPv6},
 		{"ipv6-only subnet", labIPv6Only},
+		{"secondary ipv4 block", labSecondaryBlock},
 		{"union of groups", labUnion},
 		{"overlapping vpcs", labOverlappingVPCs},
 		{"drift repair", labDriftRepair},

@@ -35,6 +35,8 @@ type serveConfig struct {
 	// Host names this machine as a host (describe-hosts) when serve runs
 	// the lab's agent itself.
 	Host string
+	// Metrics serves Prometheus's /metrics on Listen, without signature.
+	Metrics bool
 }
 
 // Data planes of --dataplane.
@@ -54,6 +56,7 @@ func defaultServeConfig() serveConfig {
 		MaxConnections: 1024,
 		Store:          defaultStoreConfig(),
 		Host:           defaultHostName(),
+		Metrics:        true,
 	}
 }
 
@@ -74,6 +77,8 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 		"connections open at once; more wait until one closes")
 	fs.Var((*regionsValue)(&c.Service.Regions), "regions",
 		"comma-separated regions to serve; requests signed for any other are refused (default: the commercial AWS regions)")
+	fs.BoolVar(&c.Metrics, "metrics", c.Metrics,
+		"serve Prometheus metrics at /metrics on --listen, without authentication (--metrics=false: off)")
 	c.Store.flags(fs)
 	fs.StringVar(&c.Host, "host", c.Host, "with --dataplane lab: this machine's name as a host (describe-hosts); default: its hostname")
 }

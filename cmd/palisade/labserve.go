@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/lab"
@@ -31,14 +33,16 @@ func checkLabHost(command string) error {
 
 // startAgent runs the lab's agent, and the service's promotion of the
 // instances it reports wired (svc was made WithWiring), until ctx ends or
-// stop is called. When it stops, every namespace and firewall stays as it
+// stop is called. The agent's metrics go to reg, its enforce delays timed
+// by commits. When it stops, every namespace and firewall stays as it
 // is: the last rules stay in force while the control plane is down, and the
 // next start adopts them.
 //
 // The machine registers as host hostName (describe-hosts) before serve
 // listens, so that instances are placed on it from the first request; the
 // agent also wires what was launched before hosts existed (unplaced).
-func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostName string, log *slog.Logger) (stop func(), err error) {
+func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostName string, log *slog.Logger,
+	commits agent.CommitTimes, reg prometheus.Registerer) (stop func(), err error) {
 	l, err := lab.New(lab.Config{Logger: log})
 	if err != nil {
 		return nil, err
@@ -51,7 +55,11 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostN
 	log.Info("host registered", "host", hostName, "id", host.ID)
 	cfg := agent.DefaultConfig()
 	cfg.Host, cfg.HostID = hostName, host.ID
+	cfg.CommitTimes = commits
 	a := agent.New(st, l, cfg, log)
+	if err := registerAll(reg, a.Collectors()); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {

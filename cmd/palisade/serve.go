@@ -20,6 +20,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	"golang.org/x/net/netutil"
 
+	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/console"
 	"palisade.dev/palisade/internal/ec2api"
@@ -123,7 +124,9 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if wired {
 		opts = append(opts, service.WithWiring())
 	}
-	svc, err := service.New(st, cfg.Service, opts...)
+	reg := newRegistry(st)
+	clock := agent.NewCommitClock(st) // the service's changes, timed for the agent's enforce delay
+	svc, err := service.New(clock, cfg.Service, opts...)
 	if err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 
 	if cfg.Dataplane == dataplaneLab {
-		stopAgent, err := startAgent(ctx, st, svc, cfg.Host, log)
+		stopAgent, err := startAgent(ctx, st, svc, cfg.Host, log, clock, reg)
 		if err != nil {
 			return err
 		}
@@ -161,7 +164,11 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if tlsConf != nil {
 		scheme = "https"
 	}
+	reg.MustRegister(api.Collectors()...)
 	root := newRootHandler(api)
+	if cfg.Metrics {
+		root.metrics = metricsHandler(reg)
+	}
 	root.console = console.New(svc, accounts, console.Options{Region: clientRegion(cfg.Service.Regions), Log: log})
 	return serveUntilDone(ctx, limitListener(ln, cfg.MaxConnections, tlsConf), scheme, root, log)
 }
@@ -203,14 +210,15 @@ func openStore(dir string, own owner, log *slog.Logger) (*bolt.Store, error) {
 	return st, nil
 }
 
-// rootHandler serves GET /healthz, the web console (GET / without a query,
-// and /console/...) and passes everything else to the API. /healthz
-// answers 200 while the server takes requests and 503 once it is shutting
-// down; it and the console's sign-in page are the only paths that need no
-// signature.
+// rootHandler serves GET /healthz, /metrics (unless turned off), the web
+// console (GET / without a query, and /console/...) and passes everything
+// else to the API. /healthz answers 200 while the server takes requests
+// and 503 once it is shutting down; it, /metrics and the console's sign-in
+// page are the only paths that need no signature.
 type rootHandler struct {
 	api      http.Handler
 	console  http.Handler // nil: no console
+	metrics  http.Handler // nil: --metrics=false
 	stopping atomic.Bool
 }
 
@@ -219,6 +227,10 @@ func newRootHandler(api http.Handler) *rootHandler { return &rootHandler{api: ap
 func (h *rootHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.console != nil && console.Owns(r) {
 		h.console.ServeHTTP(w, r)
+		return
+	}
+	if h.metrics != nil && r.URL.Path == metricsPath {
+		h.metrics.ServeHTTP(w, r)
 		return
 	}
 	if r.URL.Path != "/healthz" {

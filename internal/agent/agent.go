@@ -56,6 +56,9 @@ type Config struct {
 	// OpenFirewall opens the firewall of a router namespace; nil opens a
 	// dataplane.Table.
 	OpenFirewall func(routerNS string, log *slog.Logger) (Firewall, error)
+	// CommitTimes, when set, tells when revisions were committed, so that
+	// the agent observes palisade_policy_enforce_delay_seconds (metrics.go).
+	CommitTimes CommitTimes
 }
 
 // DefaultConfig returns the agent's defaults: one machine.
@@ -82,6 +85,8 @@ type Firewall interface {
 	Apply(d dataplane.Desired) (dataplane.Result, error)
 	Cut(was dataplane.Port, cuts []policy.UntrackedClass, now *policy.Policy) (int, error)
 	Check() (drift bool, err error)
+	// Drops reads each interface's dropped packets (metrics).
+	Drops() (map[model.ENIID]dataplane.Drops, error)
 	Close() error
 }
 
@@ -106,6 +111,7 @@ type Agent struct {
 	// outbox the report changes still to write (a nil value deletes).
 	reported map[model.InstanceID]wiredReport
 	outbox   map[string][]byte
+	metrics  *metrics
 }
 
 // wiredReport is one report the agent wrote: its key and the revision of
@@ -133,7 +139,7 @@ func New(st store.Store, l Lab, cfg Config, log *slog.Logger) *Agent {
 	}
 	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), mirror: newMirror(cfg.placement()),
 		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1),
-		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}}
+		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}, metrics: newMetrics(cfg.CommitTimes)}
 }
 
 func (c Config) placement() placement {
@@ -254,6 +260,7 @@ func (a *Agent) take(resp store.WatchResponse) {
 		}
 	}
 	a.rev = max(a.rev, resp.Revision)
+	a.metrics.saw(resp.Revision, time.Now())
 }
 
 // reconcile makes the machine match the mirror of the store: every changed
@@ -292,6 +299,7 @@ func (a *Agent) reconcile(ctx context.Context, whole bool) {
 	}
 	a.syncReports(ctx, whole)
 	a.log.Debug("reconciled", "revision", a.rev, "vpcs", len(views), "whole", whole, "duration", time.Since(start))
+	a.metrics.reconciled(a.rev, !a.retry, time.Now())
 	select {
 	case <-a.applied:
 	default:
@@ -329,6 +337,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 		a.log.Info("firewall programmed", "vpc", id, "chains", res.Chains, "sets", res.Sets, "elements", res.Elements, "commit", res.Commit)
 	}
 	t2 := time.Now()
+	a.metrics.appliedVPC(t2.Sub(t1), t2)
 	a.cut(st, compiled)
 	st.compiled = compiled
 	t3 := time.Now()
@@ -610,6 +619,7 @@ func (a *Agent) dropStaleReports(ctx context.Context) error {
 
 // repairDrift restores firewalls that someone changed by hand.
 func (a *Agent) repairDrift(ctx context.Context) {
+	a.readDrops()
 	for id, st := range a.vpcs {
 		drift, err := st.table.Check()
 		if err != nil {

@@ -336,7 +336,7 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 		li := lab.Instance{ID: string(i.ID), VPC: string(i.VPC)}
 		for dev, eid := range i.ENIs {
 			e := w.enis[eid]
-			if e == nil || e.VPC != id || len(e.PrivateIPs) == 0 {
+			if e == nil || e.VPC != id || len(e.PrivateIPs) == 0 && len(e.IPv6s) == 0 {
 				continue
 			}
 			li.NICs = append(li.NICs, w.nic(e, dev))
@@ -481,7 +481,8 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 }
 
 // nic is the lab wiring of one interface: its primary addresses with the
-// prefix length of its subnet, and its secondary IPv4 addresses.
+// prefix length of its subnet (no IPv4 in an IPv6-only subnet), and its
+// other IPv4 and IPv6 addresses.
 func (w *mirror) nic(e *model.ENI, dev int) lab.NIC {
 	n := lab.NIC{ENI: string(e.ID), Device: dev}
 	if e.Attachment != nil {
@@ -494,10 +495,13 @@ func (w *mirror) nic(e *model.ENI, dev int) lab.NIC {
 			bits6 = sn.IPv6CIDR.Bits()
 		}
 	}
-	n.IPv4 = netip.PrefixFrom(e.PrivateIPs[0], bits4)
-	n.Secondary = slices.Clone(e.PrivateIPs[1:])
+	if len(e.PrivateIPs) > 0 {
+		n.IPv4 = netip.PrefixFrom(e.PrivateIPs[0], bits4)
+		n.Secondary = slices.Clone(e.PrivateIPs[1:])
+	}
 	if len(e.IPv6s) > 0 {
 		n.IPv6 = netip.PrefixFrom(e.IPv6s[0], bits6)
+		n.MoreIPv6 = slices.Clone(e.IPv6s[1:])
 	}
 	return n
 }

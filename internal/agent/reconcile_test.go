@@ -209,6 +209,8 @@ func (f *fakeFirewall) Check() (bool, error) {
 	return d, nil
 }
 
+func (f *fakeFirewall) Drops() (map[model.ENIID]dataplane.Drops, error) { return nil, nil }
+
 func (f *fakeFirewall) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

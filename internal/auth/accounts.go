@@ -35,12 +35,6 @@ const (
 	bootstrapKey   = authPrefix + "bootstrap"
 )
 
-// Error codes of account management. They follow EC2's ".Duplicate" naming.
-const (
-	CodeAccountDuplicate   = "InvalidAccountID.Duplicate"
-	CodeAccessKeyDuplicate = "InvalidAccessKeyID.Duplicate"
-)
-
 // AccessKey is one long-term access key of an account.
 type AccessKey struct {
 	ID      string          `json:"access_key_id"`
@@ -219,8 +213,8 @@ func (a *Accounts) IsAdmin(id model.AccountID) bool {
 }
 
 // Create stores a new account with one access key. A taken account ID or
-// access key ID is an error with CodeAccountDuplicate or
-// CodeAccessKeyDuplicate; invalid input is InvalidParameterValue or
+// access key ID is an error with model.CodeAccountDuplicate or
+// model.CodeAccessKeyDuplicate; invalid input is InvalidParameterValue or
 // MissingParameter; a full disk is Unavailable, a store that does not
 // answer ServiceUnavailable. Every such failure is a
 // *model.Error.
@@ -329,7 +323,7 @@ func (a *Accounts) create(tx store.Tx, in NewAccount) (accountRecord, AccessKey,
 func (a *Accounts) accountID(tx store.Tx, want model.AccountID) (model.AccountID, error) {
 	if want != "" {
 		if taken, err := exists(tx, accountsPrefix+string(want)); err != nil || taken {
-			return "", orDuplicate(err, CodeAccountDuplicate, "The account ID '%s' already exists", want)
+			return "", orDuplicate(err, model.CodeAccountDuplicate, "The account ID '%s' already exists", want)
 		}
 		return want, nil
 	}
@@ -348,7 +342,7 @@ func (a *Accounts) accountID(tx store.Tx, want model.AccountID) (model.AccountID
 func (a *Accounts) accessKey(tx store.Tx, id, secret string) (AccessKey, error) {
 	if id != "" {
 		if taken, err := exists(tx, keysPrefix+id); err != nil || taken {
-			return AccessKey{}, orDuplicate(err, CodeAccessKeyDuplicate, "The access key ID '%s' already exists", id)
+			return AccessKey{}, orDuplicate(err, model.CodeAccessKeyDuplicate, "The access key ID '%s' already exists", id)
 		}
 		return AccessKey{ID: id, Secret: secret}, nil
 	}

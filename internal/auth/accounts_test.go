@@ -134,12 +134,12 @@ func TestCreateAccount(t *testing.T) {
 	}
 
 	_, _, err = a.Create(ctx, NewAccount{Name: "again", ID: "123456789012"})
-	wantCode(t, err, CodeAccountDuplicate)
+	wantCode(t, err, model.CodeAccountDuplicate)
 	_, _, err = a.Create(ctx, NewAccount{Name: "again", AccessKeyID: "FOOBARKEY", Secret: "x"})
-	wantCode(t, err, CodeAccessKeyDuplicate)
+	wantCode(t, err, model.CodeAccessKeyDuplicate)
 	// A failed creation leaves nothing behind: the account ID stays free.
 	_, _, err = a.Create(ctx, NewAccount{Name: "half", ID: "210987654321", AccessKeyID: "FOOBARKEY", Secret: "x"})
-	wantCode(t, err, CodeAccessKeyDuplicate)
+	wantCode(t, err, model.CodeAccessKeyDuplicate)
 	if _, ok := a.Account("210987654321"); ok {
 		t.Fatal("half-created account is visible")
 	}

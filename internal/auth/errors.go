@@ -4,18 +4,6 @@ import (
 	"palisade.dev/palisade/internal/model"
 )
 
-// Error codes of SigV4 failures that internal/model does not define. The
-// others used here are model.CodeAuthFailure and
-// model.CodeSignatureDoesNotMatch.
-const (
-	CodeMissingAuthenticationToken = "MissingAuthenticationToken"
-	CodeIncompleteSignature        = "IncompleteSignature"
-	CodeRequestExpired             = "RequestExpired"
-	// CodeInvalidQueryParameter (400) is AWS's common error for a query
-	// string that is malformed: here, one that cannot be canonicalized.
-	CodeInvalidQueryParameter = "InvalidQueryParameter"
-)
-
 // Messages AWS sends verbatim for these failures.
 const (
 	msgMissingToken      = "Request is missing Authentication Token"
@@ -30,7 +18,7 @@ const (
 const maxQuoted = 64
 
 func incomplete(format string, args ...any) *model.Error {
-	return model.Errorf(CodeIncompleteSignature, format, args...)
+	return model.Errorf(model.CodeIncompleteSignature, format, args...)
 }
 
 func mismatch(format string, args ...any) *model.Error {

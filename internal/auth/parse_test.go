@@ -58,7 +58,7 @@ func TestParseAuthorizationErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := ParseAuthorization(c.header)
-		wantCode(t, err, CodeIncompleteSignature)
+		wantCode(t, err, model.CodeIncompleteSignature)
 		if !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%q: message %q lacks %q", c.header, err, c.msg)
 		}
@@ -81,7 +81,7 @@ func TestParseCredential(t *testing.T) {
 		"AKID/20261125//ec2/aws4_request", "AKID/20261125/us-east-1/e,c2/aws4_request",
 	} {
 		_, err := ParseCredential(bad)
-		wantCode(t, err, CodeIncompleteSignature)
+		wantCode(t, err, model.CodeIncompleteSignature)
 	}
 }
 
@@ -117,7 +117,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		a, err := ParseAuthorization(s)
 		if err != nil {
-			if code := model.CodeOf(err); code != CodeIncompleteSignature {
+			if code := model.CodeOf(err); code != model.CodeIncompleteSignature {
 				t.Fatalf("%q: code %q", s, code)
 			}
 			return
@@ -143,7 +143,7 @@ func FuzzParseCredential(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseCredential(s)
 		if err != nil {
-			if code := model.CodeOf(err); code != CodeIncompleteSignature {
+			if code := model.CodeOf(err); code != model.CodeIncompleteSignature {
 				t.Fatalf("%q: code %q", s, code)
 			}
 			return

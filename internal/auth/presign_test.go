@@ -46,14 +46,14 @@ func TestPresignedValid(t *testing.T) {
 func TestPresignedExpiry(t *testing.T) {
 	u := presigned(t, "http://palisade.test/?X-Amz-Expires=60&"+presignQuery)
 	_, err := verifyAt(serverGet(t, u), "", signedAt.Add(61*time.Second))
-	wantCode(t, err, CodeRequestExpired)
+	wantCode(t, err, model.CodeRequestExpired)
 
 	long := presigned(t, "http://palisade.test/?X-Amz-Expires=3600&"+presignQuery)
 	if _, err := verifyAt(serverGet(t, long), "", signedAt.Add(59*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = verifyAt(serverGet(t, long), "", signedAt.Add(-6*time.Minute))
-	wantCode(t, err, CodeRequestExpired)
+	wantCode(t, err, model.CodeRequestExpired)
 
 	// Without X-Amz-Expires a presigned URL is held to the clock skew.
 	plain := presigned(t, "http://palisade.test/?"+presignQuery)
@@ -61,7 +61,7 @@ func TestPresignedExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = verifyAt(serverGet(t, plain), "", signedAt.Add(6*time.Minute))
-	wantCode(t, err, CodeRequestExpired)
+	wantCode(t, err, model.CodeRequestExpired)
 }
 
 func TestPresignedTampered(t *testing.T) {
@@ -78,14 +78,14 @@ func TestPresignedTampered(t *testing.T) {
 		{"region", func(q url.Values) {
 			q.Set("X-Amz-Credential", strings.Replace(q.Get("X-Amz-Credential"), "us-east-1", "us-west-2", 1))
 		}, model.CodeSignatureDoesNotMatch},
-		{"algorithm", func(q url.Values) { q.Set("X-Amz-Algorithm", "AWS4-HMAC-SHA512") }, CodeIncompleteSignature},
-		{"no date", func(q url.Values) { q.Del("X-Amz-Date") }, CodeIncompleteSignature},
-		{"no signed headers", func(q url.Values) { q.Del("X-Amz-SignedHeaders") }, CodeIncompleteSignature},
-		{"repeated credential", func(q url.Values) { q.Add("X-Amz-Credential", q.Get("X-Amz-Credential")) }, CodeIncompleteSignature},
-		{"zero expires", func(q url.Values) { q.Set("X-Amz-Expires", "0") }, CodeIncompleteSignature},
-		{"week and a second", func(q url.Values) { q.Set("X-Amz-Expires", "604801") }, CodeIncompleteSignature},
-		{"huge expires", func(q url.Values) { q.Set("X-Amz-Expires", "9223372036854775807") }, CodeIncompleteSignature},
-		{"word expires", func(q url.Values) { q.Set("X-Amz-Expires", "soon") }, CodeIncompleteSignature},
+		{"algorithm", func(q url.Values) { q.Set("X-Amz-Algorithm", "AWS4-HMAC-SHA512") }, model.CodeIncompleteSignature},
+		{"no date", func(q url.Values) { q.Del("X-Amz-Date") }, model.CodeIncompleteSignature},
+		{"no signed headers", func(q url.Values) { q.Del("X-Amz-SignedHeaders") }, model.CodeIncompleteSignature},
+		{"repeated credential", func(q url.Values) { q.Add("X-Amz-Credential", q.Get("X-Amz-Credential")) }, model.CodeIncompleteSignature},
+		{"zero expires", func(q url.Values) { q.Set("X-Amz-Expires", "0") }, model.CodeIncompleteSignature},
+		{"week and a second", func(q url.Values) { q.Set("X-Amz-Expires", "604801") }, model.CodeIncompleteSignature},
+		{"huge expires", func(q url.Values) { q.Set("X-Amz-Expires", "9223372036854775807") }, model.CodeIncompleteSignature},
+		{"word expires", func(q url.Values) { q.Set("X-Amz-Expires", "soon") }, model.CodeIncompleteSignature},
 		{"unknown key", func(q url.Values) {
 			q.Set("X-Amz-Credential", strings.Replace(q.Get("X-Amz-Credential"), testAKID, "AKIDOTHER", 1))
 		}, model.CodeAuthFailure},
@@ -117,7 +117,7 @@ func TestPresignedSemicolonIsSigned(t *testing.T) {
 		wantCode(t, err, model.CodeSignatureDoesNotMatch)
 	}
 	_, err := verifyAt(serverGet(t, good+"&Name=%zz"), "", signedAt)
-	wantCode(t, err, CodeInvalidQueryParameter)
+	wantCode(t, err, model.CodeInvalidQueryParameter)
 }
 
 // TestSemicolonSignedIsAccepted: a client that signs a ';' (escaped, as
@@ -133,7 +133,7 @@ func TestPresignedMissingParametersMessage(t *testing.T) {
 	_, err := verifyAt(serverGet(t, "http://palisade.test/?X-Amz-Algorithm=AWS4-HMAC-SHA256"), "", signedAt)
 	want := "AWS query-string parameters must include 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', " +
 		"'X-Amz-SignedHeaders'. Re-examine the query-string parameters."
-	if e := asModel(t, err); e.Code != CodeIncompleteSignature || e.Message != want {
+	if e := asModel(t, err); e.Code != model.CodeIncompleteSignature || e.Message != want {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -76,7 +76,7 @@ type Pending struct {
 func (v Verifier) Identify(r *http.Request) (*Pending, error) {
 	query, qerr := parseQuery(r.URL.RawQuery)
 	if qerr != nil {
-		return nil, model.Errorf(CodeInvalidQueryParameter, "The AWS query string is malformed or does not adhere "+
+		return nil, model.Errorf(model.CodeInvalidQueryParameter, "The AWS query string is malformed or does not adhere "+
 			"to AWS standards. %s", qerr.Message)
 	}
 	s, err := extract(r, query)
@@ -182,7 +182,7 @@ func extract(r *http.Request, pairs []QueryPair) (signedRequest, error) {
 	case presigned:
 		return fromQuery(query)
 	}
-	return signedRequest{}, &model.Error{Code: CodeMissingAuthenticationToken, Message: msgMissingToken}
+	return signedRequest{}, &model.Error{Code: model.CodeMissingAuthenticationToken, Message: msgMissingToken}
 }
 
 // fromHeader reads the Authorization header form.
@@ -251,7 +251,7 @@ func (v Verifier) checkScope(s signedRequest) error {
 func (v Verifier) checkTime(s signedRequest) error {
 	now, skew := v.now().UTC(), v.maxSkew()
 	if latest := now.Add(skew); s.at.After(latest) {
-		return model.Errorf(CodeRequestExpired, "Signature not yet current: %s is still later than %s (%s + %s).",
+		return model.Errorf(model.CodeRequestExpired, "Signature not yet current: %s is still later than %s (%s + %s).",
 			s.amzDate, latest.Format(amzDateLayout), now.Format(amzDateLayout), skew)
 	}
 	deadline := s.at.Add(skew)
@@ -259,7 +259,7 @@ func (v Verifier) checkTime(s signedRequest) error {
 		deadline = s.at.Add(s.expires)
 	}
 	if now.After(deadline) {
-		return &model.Error{Code: CodeRequestExpired, Message: msgExpired}
+		return &model.Error{Code: model.CodeRequestExpired, Message: msgExpired}
 	}
 	return nil
 }

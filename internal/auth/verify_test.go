@@ -100,7 +100,7 @@ func TestIdentifyNeedsNoBody(t *testing.T) {
 	}
 	anonymous := onServer(t, clientRequest(t, "POST", "http://palisade.test/", testBody))
 	_, err := v.Identify(unread(anonymous))
-	wantCode(t, err, CodeMissingAuthenticationToken)
+	wantCode(t, err, model.CodeMissingAuthenticationToken)
 
 	other := Verifier{Keys: StaticKeys{}, Now: v.Now}
 	_, err = other.Identify(unread(signedPost(t)))
@@ -178,12 +178,12 @@ func TestVerifyTampered(t *testing.T) {
 		{"content hash claim", testBody, func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", hashOf("other")) }, model.CodeSignatureDoesNotMatch},
 		{"host unsigned", testBody, func(r *http.Request) {
 			replaceAuth(r, "SignedHeaders=content-length;content-type;host;", "SignedHeaders=content-length;content-type;")
-		}, CodeIncompleteSignature},
-		{"no date", testBody, func(r *http.Request) { r.Header.Del("X-Amz-Date") }, CodeIncompleteSignature},
-		{"bad date", testBody, func(r *http.Request) { r.Header.Set("X-Amz-Date", "2026-11-25T12:00:00Z") }, CodeIncompleteSignature},
-		{"no auth", testBody, func(r *http.Request) { r.Header.Del("Authorization") }, CodeMissingAuthenticationToken},
-		{"two auths", testBody, func(r *http.Request) { r.Header.Add("Authorization", r.Header.Get("Authorization")) }, CodeIncompleteSignature},
-		{"both forms", testBody, func(r *http.Request) { r.URL.RawQuery = "X-Amz-Algorithm=AWS4-HMAC-SHA256" }, CodeIncompleteSignature},
+		}, model.CodeIncompleteSignature},
+		{"no date", testBody, func(r *http.Request) { r.Header.Del("X-Amz-Date") }, model.CodeIncompleteSignature},
+		{"bad date", testBody, func(r *http.Request) { r.Header.Set("X-Amz-Date", "2026-11-25T12:00:00Z") }, model.CodeIncompleteSignature},
+		{"no auth", testBody, func(r *http.Request) { r.Header.Del("Authorization") }, model.CodeMissingAuthenticationToken},
+		{"two auths", testBody, func(r *http.Request) { r.Header.Add("Authorization", r.Header.Get("Authorization")) }, model.CodeIncompleteSignature},
+		{"both forms", testBody, func(r *http.Request) { r.URL.RawQuery = "X-Amz-Algorithm=AWS4-HMAC-SHA256" }, model.CodeIncompleteSignature},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -290,8 +290,8 @@ func TestVerifyClockSkew(t *testing.T) {
 			t.Errorf("offset %v: %v", c.offset, err)
 		}
 		if !c.ok {
-			if model.CodeOf(err) != CodeRequestExpired {
-				t.Errorf("offset %v: got %v, want %s", c.offset, err, CodeRequestExpired)
+			if model.CodeOf(err) != model.CodeRequestExpired {
+				t.Errorf("offset %v: got %v, want %s", c.offset, err, model.CodeRequestExpired)
 			}
 		}
 	}
@@ -312,7 +312,7 @@ func TestVerifyExpiredMessages(t *testing.T) {
 func TestVerifierOptions(t *testing.T) {
 	v := Verifier{Keys: testKeys(), Now: func() time.Time { return signedAt.Add(2 * time.Minute) }, MaxSkew: time.Minute}
 	_, err := v.Verify(signedPost(t), []byte(testBody))
-	wantCode(t, err, CodeRequestExpired)
+	wantCode(t, err, model.CodeRequestExpired)
 
 	v = Verifier{Keys: testKeys(), Now: func() time.Time { return signedAt }, Services: []string{"sts"}}
 	_, err = v.Verify(signedPost(t), []byte(testBody))

@@ -187,7 +187,8 @@ func renderPort(p Port) *portOut {
 		for _, g := range unique(o.groups[i]) {
 			c.rules = append(c.rules, new(ruleBuilder).jump(groupChainName(g, d)))
 		}
-		c.rules = append(c.rules, new(ruleBuilder).drop())
+		// Counted, for Drops: only refused packets pay for it.
+		c.rules = append(c.rules, new(ruleBuilder).counter().drop())
 		o.chains[i] = c
 		o.maps[i] = mapElem(p.IfName, &expr.Verdict{Kind: expr.VerdictGoto, Chain: c.name})
 	}

@@ -22,7 +22,7 @@
 //	            <eni>_in, or, for a lab host, accept; then drop
 //	<eni>_in / <eni>_out: the interface's conntrack timeouts if they are
 //	            not AWS's defaults, then a jump to the chain of each of its
-//	            groups, then drop
+//	            groups, then drop (counted: Table.Drops)
 //	<sg>_in / <sg>_out: one lookup per family in <sg>_<dir>_p4/p6
 //	            (peer . l4proto, intervals: the group's CIDR and prefix-list
 //	            rules that cover every port; none when they cover every

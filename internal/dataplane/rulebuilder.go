@@ -164,6 +164,10 @@ func (b *ruleBuilder) ctTimeout(obj string) *ruleBuilder {
 	return b.add(`ct timeout set "`+obj+`"`, &expr.Objref{Type: int(nftables.ObjTypeCtTimeout), Name: obj})
 }
 
+// counter counts the packets and bytes that reach it (Table.Drops reads
+// those of the port chains' final drops).
+func (b *ruleBuilder) counter() *ruleBuilder { return b.add("counter", &expr.Counter{}) }
+
 func (b *ruleBuilder) accept() rule { return b.verdict("accept", expr.VerdictAccept, "") }
 func (b *ruleBuilder) drop() rule   { return b.verdict("drop", expr.VerdictDrop, "") }
 func (b *ruleBuilder) jump(chain string) rule {

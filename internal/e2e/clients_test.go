@@ -631,8 +631,9 @@ call("again", "disassociate_vpc_cidr_block", AssociationId=sys.argv[3])
 	if err != nil || out.Ipv6CidrBlockAssociation == nil {
 		t.Fatalf("SDK associate: %+v %v", out, err)
 	}
-	_, err = c.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(vpc.Vpc.VpcId), CidrBlock: aws.String("10.1.0.0/16")})
-	wantCode(t, err, "UnknownParameter")
+	_, err = c.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(vpc.Vpc.VpcId), CidrBlock: aws.String("10.1.0.0/16"),
+		AmazonProvidedIpv6CidrBlock: aws.Bool(true)})
+	wantCode(t, err, "InvalidParameterCombination")
 	_, err = c.AssociateSubnetCidrBlock(ctx, &ec2.AssociateSubnetCidrBlockInput{SubnetId: aws.String(subnet.Subnet.SubnetId), Ipv6CidrBlock: aws.String("2001:db8::/64")})
 	wantCode(t, err, "InvalidSubnet.Range")
 }

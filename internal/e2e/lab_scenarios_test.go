@@ -52,11 +52,14 @@ func TestLabScenarios(t *testing.T) {
 		{"egress restriction", labEgress},
 		{"udp and icmp", labUDPAndICMP},
 		{"ipv6", labIPv6},
+		{"ipv6-only subnet", labIPv6Only},
+		{"secondary ipv4 block", labSecondaryBlock},
 		{"union of groups", labUnion},
 		{"overlapping vpcs", labOverlappingVPCs},
 		{"drift repair", labDriftRepair},
 		{"terminate, stop and start", labLifecycle},
 		{"delete vpc", labDeleteVPC},
+		{"metrics", labMetrics},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, l) })
 	}

@@ -11,20 +11,37 @@ import (
 // vpcActions). Association IDs derive from the VPC's or subnet's ID (see
 // vpcOf): vpc-cidr-assoc-6<digits> is the IPv6 block of vpc-<digits>,
 // vpc-cidr-assoc-<digits> its primary IPv4 block, subnet-cidr-assoc-<digits>
-// the IPv6 block of subnet-<digits>. AssociateVpcCidrBlock takes only
-// AmazonProvidedIpv6CidrBlock: a CidrBlock (a secondary IPv4 block) is not
-// read, so it is refused as an unknown parameter.
+// the IPv6 block of subnet-<digits>. A secondary IPv4 block (CidrBlock)
+// has an association ID of its own, drawn when it is associated.
 
-func parseAssociateVpcCidrBlock(p *Params) (string, error) {
-	v6, err := p.Bool("AmazonProvidedIpv6CidrBlock")
-	if err == nil && !v6 && !p.Has("CidrBlock") { // CidrBlock: refused as unknown
-		err = model.Errorf(model.CodeMissingParameter, "The request must contain the parameter amazonProvidedIpv6CidrBlock")
-	}
-	return p.String("VpcId"), err
+type vpcCidrInput struct {
+	VpcID, CIDR string
+	IPv6        bool // AmazonProvidedIpv6CidrBlock
 }
 
-func runAssociateVpcCidrBlock(c *Call, id string) (any, error) {
-	v, err := c.Service.AssociateVpcIPv6Block(c.Ctx, c.Caller, id)
+func parseAssociateVpcCidrBlock(p *Params) (vpcCidrInput, error) {
+	in := vpcCidrInput{VpcID: p.String("VpcId"), CIDR: p.String("CidrBlock")}
+	var err error
+	in.IPv6, err = p.Bool("AmazonProvidedIpv6CidrBlock")
+	switch {
+	case err != nil:
+	case in.IPv6 && p.Has("CidrBlock"):
+		err = model.Errorf(model.CodeInvalidParameterCombination, "The parameter CidrBlock cannot be used with the parameter AmazonProvidedIpv6CidrBlock")
+	case !in.IPv6 && !p.Has("CidrBlock"):
+		err = model.Errorf(model.CodeMissingParameter, "The request must contain the parameter cidrBlock or amazonProvidedIpv6CidrBlock")
+	}
+	return in, err
+}
+
+func runAssociateVpcCidrBlock(c *Call, in vpcCidrInput) (any, error) {
+	if !in.IPv6 {
+		vid, b, err := c.Service.AssociateVpcIPv4Block(c.Ctx, c.Caller, in.VpcID, in.CIDR)
+		if err != nil {
+			return nil, err
+		}
+		return vpcCidrAssocXML{VpcID: string(vid), IPv4: &cidrAssocXML{b.AssociationID, b.CIDR.String(), cidrStateXML{"associating"}}}, nil
+	}
+	v, err := c.Service.AssociateVpcIPv6Block(c.Ctx, c.Caller, in.VpcID)
 	if err != nil {
 		return nil, err
 	}
@@ -34,10 +51,15 @@ func runAssociateVpcCidrBlock(c *Call, id string) (any, error) {
 func parseAssociationID(p *Params) (string, error) { return p.Required("AssociationId") }
 
 func runDisassociateVpcCidrBlock(c *Call, assoc string) (any, error) {
+	vid, b, found, err := c.Service.DisassociateVpcIPv4Block(c.Ctx, c.Caller, assoc)
+	switch {
+	case err != nil:
+		return nil, err
+	case found:
+		return vpcCidrAssocXML{VpcID: string(vid), IPv4: &cidrAssocXML{b.AssociationID, b.CIDR.String(), cidrStateXML{"disassociating"}}}, nil
+	}
 	digits, ok := strings.CutPrefix(assoc, "vpc-cidr-assoc-")
 	switch {
-	case ok && isID(model.KindVPC, "vpc-"+digits):
-		return nil, model.Errorf(model.CodeOperationNotPermitted, "The primary CIDR block of vpc-%s cannot be disassociated.", digits)
 	case ok && strings.HasPrefix(digits, "6") && isID(model.KindVPC, "vpc-"+digits[1:]):
 		v, err := c.Service.DisassociateVpcIPv6Block(c.Ctx, c.Caller, "vpc-"+digits[1:])
 		if err != nil {
@@ -45,7 +67,7 @@ func runDisassociateVpcCidrBlock(c *Call, assoc string) (any, error) {
 		}
 		return vpcCidrAssocOf(v, "disassociating"), nil
 	}
-	return nil, model.Errorf("InvalidVpcCidrBlockAssociationID.NotFound", "The vpc CIDR block association ID '%s' does not exist", clipValue(assoc))
+	return nil, model.Errorf(model.CodeInvalidVpcAssocNotFound, "The vpc CIDR block association ID '%s' does not exist", clipValue(assoc))
 }
 
 type subnetCidrInput struct{ SubnetID, CIDR string }
@@ -65,7 +87,7 @@ func runAssociateSubnetCidrBlock(c *Call, in subnetCidrInput) (any, error) {
 func runDisassociateSubnetCidrBlock(c *Call, assoc string) (any, error) {
 	digits, ok := strings.CutPrefix(assoc, "subnet-cidr-assoc-")
 	if !ok || !isID(model.KindSubnet, "subnet-"+digits) {
-		return nil, model.Errorf("InvalidSubnetCidrBlockAssociationID.NotFound", "The subnet CIDR block association ID '%s' does not exist", clipValue(assoc))
+		return nil, model.Errorf(model.CodeInvalidSubnetAssocNotFound, "The subnet CIDR block association ID '%s' does not exist", clipValue(assoc))
 	}
 	sn, err := c.Service.DisassociateSubnetIPv6Block(c.Ctx, c.Caller, "subnet-"+digits)
 	if err != nil {
@@ -75,12 +97,13 @@ func runDisassociateSubnetCidrBlock(c *Call, assoc string) (any, error) {
 }
 
 type vpcCidrAssocXML struct {
-	VpcID string           `xml:"vpcId"`
-	IPv6  ipv6CidrAssocXML `xml:"ipv6CidrBlockAssociation"`
+	VpcID string            `xml:"vpcId"`
+	IPv4  *cidrAssocXML     `xml:"cidrBlockAssociation,omitempty"`
+	IPv6  *ipv6CidrAssocXML `xml:"ipv6CidrBlockAssociation,omitempty"`
 }
 
 func vpcCidrAssocOf(v *model.VPC, state string) vpcCidrAssocXML {
-	return vpcCidrAssocXML{VpcID: string(v.ID), IPv6: ipv6CidrAssocXML{
+	return vpcCidrAssocXML{VpcID: string(v.ID), IPv6: &ipv6CidrAssocXML{
 		AssociationID: "vpc-cidr-assoc-6" + idDigits(string(v.ID)), Ipv6CidrBlock: v.IPv6CIDR.String(),
 		State: cidrStateXML{state}, NetworkBorderGroup: v.Region, Ipv6Pool: "Amazon",
 	}}

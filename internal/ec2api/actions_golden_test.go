@@ -32,8 +32,24 @@ func TestGoldenVPCs(t *testing.T) {
 	goldenXML(t, "ModifySubnetAttribute", h.ok("ModifySubnetAttribute", "SubnetId", subnet, "AssignIpv6AddressOnCreation.Value", "true"))
 	goldenXML(t, "DescribeSubnets_assignIpv6", h.ok("DescribeSubnets", "SubnetId.1", subnet))
 	goldenXML(t, "DescribeStaleSecurityGroups", h.ok("DescribeStaleSecurityGroups", "VpcId", vpc))
-	// The subnet's and the VPC's IPv6 blocks go and come back.
-	body = h.ok("DisassociateSubnetCidrBlock", "AssociationId", first(t, h.ok("DescribeSubnets", "SubnetId.1", subnet), "associationId"))
+	// An IPv6-only subnet: no IPv4 block, its interfaces IPv6 only.
+	v6only := strings.Replace(v6, "::/64", ":0:0:9::/64", 1) // fd00:0:0:9::/64
+	body = h.ok("CreateSubnet", "VpcId", vpc, "Ipv6Native", "true", "Ipv6CidrBlock", v6only, "AvailabilityZone", "us-east-1b")
+	goldenXML(t, "CreateSubnet_ipv6Native", body)
+	native := first(t, body, "subnetId")
+	goldenXML(t, "CreateNetworkInterface_ipv6Native", h.ok("CreateNetworkInterface", "SubnetId", native))
+	h.fails("InvalidParameterValue", "CreateNetworkInterface", "SubnetId", native, "PrivateIpAddress", "10.0.9.9")
+	h.fails("InvalidParameterCombination", "CreateSubnet", "VpcId", vpc, "Ipv6Native", "true", "CidrBlock", "10.0.9.0/24", "Ipv6CidrBlock", v6only)
+	h.fails("MissingParameter", "CreateSubnet", "VpcId", vpc, "Ipv6Native", "true")
+	h.fails("InvalidParameterValue", "ModifySubnetAttribute", "SubnetId", native, "AssignIpv6AddressOnCreation.Value", "false")
+	h.ok("DeleteNetworkInterface", "NetworkInterfaceId", first(t, h.ok("DescribeNetworkInterfaces", "Filter.1.Name", "subnet-id", "Filter.1.Value.1", native), "networkInterfaceId"))
+	h.ok("DeleteSubnet", "SubnetId", native)
+	// The subnet's and the VPC's IPv6 blocks go and come back; not while
+	// the subnet gives new interfaces IPv6 addresses.
+	subnetAssoc := first(t, h.ok("DescribeSubnets", "SubnetId.1", subnet), "associationId")
+	h.fails("InvalidCidrBlock.InUse", "DisassociateSubnetCidrBlock", "AssociationId", subnetAssoc)
+	h.ok("ModifySubnetAttribute", "SubnetId", subnet, "AssignIpv6AddressOnCreation.Value", "false")
+	body = h.ok("DisassociateSubnetCidrBlock", "AssociationId", subnetAssoc)
 	goldenXML(t, "DisassociateSubnetCidrBlock", body)
 	assoc := allOf(h.ok("DescribeVpcs", "VpcId.1", vpc), "associationId")[1]
 	goldenXML(t, "DisassociateVpcCidrBlock", h.ok("DisassociateVpcCidrBlock", "AssociationId", assoc))
@@ -42,7 +58,16 @@ func TestGoldenVPCs(t *testing.T) {
 	goldenXML(t, "AssociateSubnetCidrBlock", h.ok("AssociateSubnetCidrBlock", "SubnetId", subnet, "Ipv6CidrBlock", v6))
 	h.fails("OperationNotPermitted", "DisassociateVpcCidrBlock", "AssociationId", allOf(h.ok("DescribeVpcs", "VpcId.1", vpc), "associationId")[0])
 	h.fails("DependencyViolation", "DisassociateVpcCidrBlock", "AssociationId", assoc)
-	h.fails("UnknownParameter", "AssociateVpcCidrBlock", "VpcId", vpc, "CidrBlock", "10.1.0.0/16")
+	// A secondary IPv4 block: a subnet in it holds it.
+	body = h.ok("AssociateVpcCidrBlock", "VpcId", vpc, "CidrBlock", "10.1.0.0/16")
+	goldenXML(t, "AssociateVpcCidrBlock_ipv4", body)
+	second := first(t, body, "associationId")
+	goldenXML(t, "DescribeVpcs_secondary", h.ok("DescribeVpcs", "VpcId.1", vpc))
+	inSecond := first(t, h.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.1.2.0/24"), "subnetId")
+	h.fails("InvalidCidrBlock.InUse", "DisassociateVpcCidrBlock", "AssociationId", second)
+	h.ok("DeleteSubnet", "SubnetId", inSecond)
+	goldenXML(t, "DisassociateVpcCidrBlock_ipv4", h.ok("DisassociateVpcCidrBlock", "AssociationId", second))
+	h.fails("InvalidVpcCidrBlockAssociationID.NotFound", "DisassociateVpcCidrBlock", "AssociationId", second)
 	goldenXML(t, "DeleteSubnet", h.ok("DeleteSubnet", "SubnetId", subnet))
 	goldenXML(t, "DeleteVpc", h.ok("DeleteVpc", "VpcId", vpc))
 

@@ -41,6 +41,27 @@ type monitoringXML struct {
 	State string `xml:"state"`
 }
 
+type metadataOptionsXML struct {
+	State                   string `xml:"state"`
+	HTTPTokens              string `xml:"httpTokens"`
+	HTTPPutResponseHopLimit int32  `xml:"httpPutResponseHopLimit"`
+	HTTPEndpoint            string `xml:"httpEndpoint"`
+	HTTPProtocolIPv6        string `xml:"httpProtocolIpv6"`
+	InstanceMetadataTags    string `xml:"instanceMetadataTags"`
+}
+
+// launchSettingsOf renders the kept launch options: monitoring and the
+// metadata options (which are in force at once: "applied").
+func launchSettingsOf(s service.LaunchSettings) (monitoringXML, *metadataOptionsXML) {
+	mon := monitoringXML{"disabled"}
+	if s.Monitoring {
+		mon.State = "enabled"
+	}
+	m := s.Metadata
+	return mon, &metadataOptionsXML{State: "applied", HTTPTokens: m.HTTPTokens, HTTPPutResponseHopLimit: m.HopLimit,
+		HTTPEndpoint: m.HTTPEndpoint, HTTPProtocolIPv6: m.HTTPProtocolIPv6, InstanceMetadataTags: m.InstanceMetadataTags}
+}
+
 // instanceXML is an Instance. Besides what Palisade models, it carries the
 // fixed facts of a lab machine that tools print or wait on: an x86_64 HVM
 // machine with an EBS root at /dev/xvda, no monitoring, Linux/UNIX.
@@ -74,6 +95,7 @@ type instanceXML struct {
 	NetworkInterfaces  Set[instanceENIXML]     `xml:"networkInterfaceSet"`
 	EbsOptimized       bool                    `xml:"ebsOptimized"`
 	EnaSupport         bool                    `xml:"enaSupport"`
+	MetadataOptions    *metadataOptionsXML     `xml:"metadataOptions"`
 	PlatformDetails    string                  `xml:"platformDetails"`
 	UsageOperation     string                  `xml:"usageOperation"`
 }
@@ -145,6 +167,8 @@ func instanceOf(v *service.InstanceView, zoneIDs map[string]string) instanceXML 
 	if v.StateReason != nil {
 		out.StateReason = &stateReasonXML{v.StateReason.Code, v.StateReason.Message}
 	}
+	out.Monitoring, out.MetadataOptions = launchSettingsOf(v.Launch)
+	out.EbsOptimized = v.Launch.EbsOptimized
 	if v.PrivateIP.IsValid() {
 		out.PrivateIPAddress = v.PrivateIP.String()
 	}

@@ -56,12 +56,9 @@ func parseRunInstances(p *Params) (service.RunInstancesInput, error) {
 		return in, err
 	}
 	// Launch options that change nothing about the network of a lab
-	// instance are still accepted and ignored, so that tutorials, Terraform
-	// and boto3 scripts run unchanged (Palisade has no disks or instance
-	// metadata service).
-	p.Ignore("Monitoring", "BlockDeviceMapping", "IamInstanceProfile", "MetadataOptions",
-		"EbsOptimized", "Placement.Tenancy", "Placement.GroupName",
-		"CreditSpecification", "HibernationOptions", "EnclaveOptions",
+	// instance and that AWS accepts with their defaults are accepted, so
+	// that tutorials, Terraform and boto3 scripts run unchanged.
+	p.Ignore("CreditSpecification", "HibernationOptions", "EnclaveOptions",
 		"PrivateDnsNameOptions", "MaintenanceOptions", "CapacityReservationSpecification")
 	in.TagSpecifications, err = readRawTagSpecs(p)
 	return in, err
@@ -75,8 +72,34 @@ func readLaunchOptions(p *Params) (service.LaunchOptions, error) {
 	if o.DisableAPITermination, err = p.OptBool("DisableApiTermination"); err != nil {
 		return o, err
 	}
-	o.DisableAPIStop, err = p.OptBool("DisableApiStop")
-	return o, err
+	if o.DisableAPIStop, err = p.OptBool("DisableApiStop"); err != nil {
+		return o, err
+	}
+	if o.Monitoring, err = p.OptBool("Monitoring.Enabled"); err != nil {
+		return o, err
+	}
+	if o.EbsOptimized, err = p.OptBool("EbsOptimized"); err != nil {
+		return o, err
+	}
+	return o, readAbsentOptions(p, &o)
+}
+
+// readAbsentOptions reads MetadataOptions, and the options that name what
+// Palisade does not have (the service refuses them).
+func readAbsentOptions(p *Params, o *service.LaunchOptions) error {
+	o.Metadata = service.MetadataInput{HTTPTokens: p.String("MetadataOptions.HttpTokens"),
+		HTTPEndpoint: p.String("MetadataOptions.HttpEndpoint"), HTTPProtocolIPv6: p.String("MetadataOptions.HttpProtocolIpv6"),
+		InstanceMetadataTags: p.String("MetadataOptions.InstanceMetadataTags")}
+	var err error
+	if o.Metadata.HopLimit, err = p.OptInt32("MetadataOptions.HttpPutResponseHopLimit"); err != nil {
+		return err
+	}
+	o.IAMProfileArn, o.IAMProfileName = p.String("IamInstanceProfile.Arn"), p.String("IamInstanceProfile.Name")
+	o.Tenancy, o.PlacementGroup = p.String("Placement.Tenancy"), p.String("Placement.GroupName")
+	o.HostGiven = p.Has("Placement.HostId")
+	o.BlockDevices = p.Has("BlockDeviceMapping")
+	p.Ignore("BlockDeviceMapping") // refused whole by the service
+	return nil
 }
 
 // readInterfaceSpecs reads NetworkInterface.N of RunInstances.

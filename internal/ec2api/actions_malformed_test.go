@@ -2,6 +2,7 @@ package ec2api
 
 import (
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -148,11 +149,40 @@ func FuzzHandlers(f *testing.F) {
 func TestCommonLaunchOptionsAreAccepted(t *testing.T) {
 	h := newAPIHarness(t)
 	body := h.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
-		"UserData", "IyEvYmluL3No", "Monitoring.Enabled", "false", "BlockDeviceMapping.1.DeviceName", "/dev/xvda",
-		"BlockDeviceMapping.1.Ebs.VolumeSize", "8", "MetadataOptions.HttpTokens", "required", "EbsOptimized", "false")
+		"UserData", "IyEvYmluL3No", "Monitoring.Enabled", "true", "MetadataOptions.HttpTokens", "required",
+		"MetadataOptions.HttpPutResponseHopLimit", "2", "EbsOptimized", "true", "Placement.Tenancy", "default")
 	if first(t, body, "instanceId") == "" {
 		t.Fatal("no instance")
 	}
+	// Kept, and described back as AWS does.
+	if !regexp.MustCompile(`<monitoring>\s*<state>enabled</state>`).MatchString(body) {
+		t.Errorf("RunInstances' monitoring is not enabled:\n%s", body)
+	}
+	for el, want := range map[string]string{"ebsOptimized": "true", "httpTokens": "required",
+		"httpPutResponseHopLimit": "2", "httpEndpoint": "enabled", "instanceMetadataTags": "disabled"} {
+		if got := first(t, body, el); !strings.Contains(got, want) {
+			t.Errorf("RunInstances' %s: %q, want %s", el, got, want)
+		}
+	}
+	d := h.ok("DescribeInstances", "Filter.1.Name", "metadata-options.http-tokens", "Filter.1.Value.1", "required",
+		"Filter.2.Name", "monitoring-state", "Filter.2.Value.1", "enabled", "Filter.3.Name", "ebs-optimized", "Filter.3.Value.1", "true")
+	if first(t, d, "instanceId") != first(t, body, "instanceId") {
+		t.Errorf("DescribeInstances by the kept options:\n%s", d)
+	}
+	// Named what Palisade does not have, or a value it cannot honour: refused.
+	launch := func(code string, kv ...string) {
+		t.Helper()
+		h.fails(code, "RunInstances", append([]string{"ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1"}, kv...)...)
+	}
+	launch("InvalidBlockDeviceMapping", "BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.Ebs.VolumeSize", "8")
+	launch("InvalidParameterValue", "IamInstanceProfile.Name", "web")
+	launch("InvalidParameterValue", "IamInstanceProfile.Arn", "arn:aws:iam::123456789012:instance-profile/web")
+	launch("InvalidPlacementGroup.Unknown", "Placement.GroupName", "cluster")
+	launch("InvalidParameterValue", "Placement.Tenancy", "dedicated")
+	launch("InvalidParameterCombination", "Placement.Tenancy", "host")
+	launch("InvalidParameterValue", "MetadataOptions.HttpTokens", "always")
+	launch("InvalidParameterValue", "MetadataOptions.HttpPutResponseHopLimit", "65")
+	launch("InvalidParameterValue", "Monitoring.Enabled", "maybe")
 	h.fails("UnknownParameter", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "Bogus", "1")
 	// Palisade has no key pairs: a KeyName names one that does not exist.
 	h.fails("InvalidKeyPair.NotFound", "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "KeyName", "mykey")

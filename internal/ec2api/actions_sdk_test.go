@@ -185,7 +185,7 @@ func TestSDKErrorsFromHandlers(t *testing.T) {
 		{"legacy on egress", func() error {
 			_, err := client.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: &web, CidrIp: aws.String("10.0.0.0/8"), IpProtocol: aws.String("-1")})
 			return err
-		}, CodeUnknownParameter, 400},
+		}, model.CodeUnknownParameter, 400},
 		{"unsupported tenancy", func() error {
 			_, err := client.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16"), InstanceTenancy: types.TenancyDedicated})
 			return err
@@ -193,7 +193,7 @@ func TestSDKErrorsFromHandlers(t *testing.T) {
 		{"unknown parameter", func() error {
 			_, err := client.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16"), Ipv4IpamPoolId: aws.String("ipam-pool-1")})
 			return err
-		}, CodeUnknownParameter, 400},
+		}, model.CodeUnknownParameter, 400},
 		{"wrong tag resource type", func() error {
 			_, err := client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("x"), Description: aws.String("x"),
 				TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVpc, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}}})

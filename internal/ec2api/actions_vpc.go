@@ -111,8 +111,12 @@ func runDeleteVpc(c *Call, id string) (any, error) {
 
 func parseCreateSubnet(p *Params) (service.CreateSubnetInput, error) {
 	tags, err := readTagSpec(p, service.ResourceTypeSubnet)
+	native, nerr := p.Bool("Ipv6Native")
+	if err == nil {
+		err = nerr
+	}
 	return service.CreateSubnetInput{
-		VpcID: p.String("VpcId"), CIDR: p.String("CidrBlock"), IPv6CIDR: p.String("Ipv6CidrBlock"),
+		VpcID: p.String("VpcId"), CIDR: p.String("CidrBlock"), IPv6CIDR: p.String("Ipv6CidrBlock"), IPv6Native: native,
 		Zone: p.String("AvailabilityZone"), ZoneID: p.String("AvailabilityZoneId"), Tags: tags,
 	}, err
 }
@@ -212,6 +216,9 @@ func vpcOf(v *model.VPC) vpcXML {
 		IsDefault:       v.IsDefault,
 		Tags:            tagSet(v.Tags),
 	}
+	for _, b := range v.Secondary {
+		out.CidrAssocs = append(out.CidrAssocs, cidrAssocXML{b.AssociationID, b.CIDR.String(), cidrStateXML{stateAssoc}})
+	}
 	if v.IPv6CIDR.IsValid() {
 		out.IPv6Assocs = append(out.IPv6Assocs, ipv6CidrAssocXML{
 			AssociationID: "vpc-cidr-assoc-6" + digits, Ipv6CidrBlock: v.IPv6CIDR.String(),
@@ -236,7 +243,7 @@ type subnetXML struct {
 	State                       string                      `xml:"state"`
 	OwnerID                     string                      `xml:"ownerId"`
 	VpcID                       string                      `xml:"vpcId"`
-	CidrBlock                   string                      `xml:"cidrBlock"`
+	CidrBlock                   string                      `xml:"cidrBlock,omitempty"` // none when IPv6-only
 	IPv6Assocs                  Set[subnetIPv6CidrAssocXML] `xml:"ipv6CidrBlockAssociationSet"`
 	AvailableIPAddressCount     int                         `xml:"availableIpAddressCount"`
 	AvailabilityZone            string                      `xml:"availabilityZone"`
@@ -244,6 +251,7 @@ type subnetXML struct {
 	DefaultForAz                bool                        `xml:"defaultForAz"`
 	MapPublicIPOnLaunch         bool                        `xml:"mapPublicIpOnLaunch"`
 	AssignIpv6AddressOnCreation bool                        `xml:"assignIpv6AddressOnCreation"`
+	Ipv6Native                  bool                        `xml:"ipv6Native"`
 	Tags                        Set[tagXML]                 `xml:"tagSet"`
 }
 
@@ -284,12 +292,14 @@ func newSubnetRenderer(c *Call) (*subnetRenderer, error) {
 func (r *subnetRenderer) subnet(sn *model.Subnet) subnetXML {
 	out := subnetXML{
 		SubnetID: string(sn.ID), SubnetArn: arn(sn.Scope, "subnet", string(sn.ID)), State: stateAvailable,
-		OwnerID: string(sn.Account), VpcID: string(sn.VPC), CidrBlock: sn.CIDR.String(),
-		IPv6Assocs:              Set[subnetIPv6CidrAssocXML]{},
-		AvailableIPAddressCount: blockSize(sn.CIDR) - 5 - r.used[sn.ID],
-		AvailabilityZone:        sn.Zone, AvailabilityZoneID: r.zoneIDs[sn.Zone],
+		OwnerID: string(sn.Account), VpcID: string(sn.VPC),
+		IPv6Assocs: Set[subnetIPv6CidrAssocXML]{}, Ipv6Native: sn.IPv6Native,
+		AvailabilityZone: sn.Zone, AvailabilityZoneID: r.zoneIDs[sn.Zone],
 		DefaultForAz: sn.DefaultForAz, AssignIpv6AddressOnCreation: sn.AssignIPv6OnCreation,
 		Tags: tagSet(sn.Tags),
+	}
+	if sn.CIDR.IsValid() { // an IPv6-only subnet has neither
+		out.CidrBlock, out.AvailableIPAddressCount = sn.CIDR.String(), blockSize(sn.CIDR)-5-r.used[sn.ID]
 	}
 	if sn.IPv6CIDR.IsValid() {
 		out.IPv6Assocs = append(out.IPv6Assocs, subnetIPv6CidrAssocXML{

@@ -108,7 +108,7 @@ func (b *bodyBudget) draw(ctx context.Context, n int64) error {
 	ctx, cancel := context.WithTimeout(ctx, b.wait)
 	defer cancel()
 	if err := b.sem.Acquire(ctx, n); err != nil {
-		return model.Errorf(CodeRequestLimitExceeded, "Request limit exceeded.")
+		return model.Errorf(model.CodeRequestLimitExceeded, "Request limit exceeded.")
 	}
 	return nil
 }

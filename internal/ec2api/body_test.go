@@ -65,8 +65,8 @@ func TestBodyBudgetThrottles(t *testing.T) {
 	}
 	_, release2, err := large()
 	release2()
-	wantCode(t, err, CodeRequestLimitExceeded)
-	if Status(CodeRequestLimitExceeded) != 503 {
+	wantCode(t, err, model.CodeRequestLimitExceeded)
+	if Status(model.CodeRequestLimitExceeded) != 503 {
 		t.Fatal("RequestLimitExceeded is not a 503")
 	}
 	small := httptest.NewRequest("POST", "/", strings.NewReader("Action=DescribeSecurityGroups&Version=2016-11-15"))

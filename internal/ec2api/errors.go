@@ -6,20 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/model"
-)
-
-// Error codes of the wire layer that internal/model does not define.
-const (
-	CodeMissingAction        = "MissingAction"
-	CodeUnknownParameter     = "UnknownParameter"
-	CodeNoSuchVersion        = "NoSuchVersion"
-	CodeUnavailable          = model.CodeUnavailable
-	CodeRequestLimitExceeded = "RequestLimitExceeded"
-	// CodeMethodNotAllowed answers an HTTP method other than GET and POST
-	// (HTTP 405).
-	CodeMethodNotAllowed = "MethodNotAllowed"
 )
 
 // internalMessage is what a client sees for any failure that is not a
@@ -31,24 +18,9 @@ func UnknownAction(action string) *model.Error {
 	return model.Errorf(model.CodeInvalidAction, "The action %s is not valid for this web service.", action)
 }
 
-// Status returns the HTTP status EC2 answers with for an error code.
-func Status(code string) int {
-	switch code {
-	case model.CodeDryRunOperation:
-		return http.StatusPreconditionFailed
-	case model.CodeAuthFailure:
-		return http.StatusUnauthorized
-	case model.CodeSignatureDoesNotMatch, auth.CodeMissingAuthenticationToken, model.CodeUnauthorizedOperation:
-		return http.StatusForbidden
-	case CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case CodeUnavailable, model.CodeServiceUnavailable, CodeRequestLimitExceeded:
-		return http.StatusServiceUnavailable
-	case model.CodeInternalError, "":
-		return http.StatusInternalServerError
-	}
-	return http.StatusBadRequest
-}
+// Status returns the HTTP status EC2 answers with for an error code (the
+// table is model's).
+func Status(code string) int { return model.HTTPStatus(code) }
 
 // wireError returns the code and message a client may see for err: those of
 // the *model.Error in its chain, or InternalError for anything else.

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/model"
 )
 
@@ -80,18 +79,18 @@ func TestStatus(t *testing.T) {
 		model.CodeDryRunOperation:            412,
 		model.CodeAuthFailure:                401,
 		model.CodeSignatureDoesNotMatch:      403,
-		auth.CodeMissingAuthenticationToken:  403,
+		model.CodeMissingAuthenticationToken: 403,
 		model.CodeUnauthorizedOperation:      403,
-		auth.CodeIncompleteSignature:         400,
-		auth.CodeRequestExpired:              400,
-		CodeUnavailable:                      503,
+		model.CodeIncompleteSignature:        400,
+		model.CodeRequestExpired:             400,
+		model.CodeUnavailable:                503,
 		model.CodeServiceUnavailable:         503,
-		CodeRequestLimitExceeded:             503,
+		model.CodeRequestLimitExceeded:       503,
 		model.CodeInternalError:              500,
 		model.CodeInvalidGroupNotFound:       400,
 		model.CodeInvalidParameterValue:      400,
-		CodeUnknownParameter:                 400,
-		CodeMissingAction:                    400,
+		model.CodeUnknownParameter:           400,
+		model.CodeMissingAction:              400,
 		model.CodeInvalidAction:              400,
 		model.CodeRulesPerGroupLimitExceeded: 400,
 	}

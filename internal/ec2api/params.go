@@ -288,7 +288,7 @@ func (p *Params) Unread() []string {
 // it after reading everything they support.
 func (p *Params) RejectUnread() error {
 	if u := p.Unread(); len(u) > 0 {
-		return model.Errorf(CodeUnknownParameter, "The parameter %s is not recognized", clipValue(u[0]))
+		return model.Errorf(model.CodeUnknownParameter, "The parameter %s is not recognized", clipValue(u[0]))
 	}
 	return nil
 }

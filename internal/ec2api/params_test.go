@@ -191,7 +191,7 @@ func TestRejectUnread(t *testing.T) {
 	p.String("Action")
 	p.String("GroupName")
 	err := p.RejectUnread()
-	wantCode(t, err, CodeUnknownParameter)
+	wantCode(t, err, model.CodeUnknownParameter)
 	if err.(*model.Error).Message != "The parameter Description is not recognized" {
 		t.Fatalf("message %q", err.(*model.Error).Message)
 	}

@@ -52,7 +52,7 @@ func decodeRequest(r *http.Request, query []auth.QueryPair, body []byte) (*Reque
 	p := &Params{form: f, at: &f.root}
 	action := p.String("Action")
 	if action == "" {
-		return nil, model.Errorf(CodeMissingAction, "The request must contain the parameter Action")
+		return nil, model.Errorf(model.CodeMissingAction, "The request must contain the parameter Action")
 	}
 	return &Request{Action: action, Version: p.String("Version"), Params: p}, nil
 }
@@ -91,7 +91,7 @@ func (q *Request) CheckVersion(want string) error {
 	case "":
 		return model.Errorf(model.CodeMissingParameter, "The request must contain the parameter Version")
 	}
-	return model.Errorf(CodeNoSuchVersion, "The requested version (%s) is not supported: this endpoint implements version %s",
+	return model.Errorf(model.CodeNoSuchVersion, "The requested version (%s) is not supported: this endpoint implements version %s",
 		clipValue(q.Version), want)
 }
 

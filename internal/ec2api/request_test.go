@@ -63,12 +63,12 @@ func TestDecodeMergesQueryAndBody(t *testing.T) {
 
 func TestDecodeErrors(t *testing.T) {
 	_, err := DecodeRequest(post("Version=2016-11-15", ""), []byte("Version=2016-11-15"))
-	wantCode(t, err, CodeMissingAction)
+	wantCode(t, err, model.CodeMissingAction)
 	if err.(*model.Error).Message != "The request must contain the parameter Action" {
 		t.Errorf("message %q", err)
 	}
 	_, err = DecodeRequest(post("Action=", ""), []byte("Action="))
-	wantCode(t, err, CodeMissingAction)
+	wantCode(t, err, model.CodeMissingAction)
 	_, err = DecodeRequest(post(`{"Action":"X"}`, "application/json"), []byte(`{"Action":"X"}`))
 	wantCode(t, err, model.CodeInvalidParameterValue)
 	_, err = DecodeRequest(post("Action=X&A=%", ""), []byte("Action=X&A=%"))
@@ -79,7 +79,7 @@ func TestCheckVersion(t *testing.T) {
 	err := (&Request{Action: "X"}).CheckVersion(APIVersion)
 	wantCode(t, err, model.CodeMissingParameter)
 	err = (&Request{Action: "X", Version: "2014-10-01"}).CheckVersion(APIVersion)
-	wantCode(t, err, CodeNoSuchVersion)
+	wantCode(t, err, model.CodeNoSuchVersion)
 	if !strings.Contains(err.Error(), "(2014-10-01)") {
 		t.Errorf("message %v", err)
 	}

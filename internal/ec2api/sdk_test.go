@@ -94,7 +94,7 @@ func (f *fakeEC2) dispatch(w http.ResponseWriter, q *Request, id string) error {
 		}
 		return WriteResponse(w, q.Action, id, testReturn{Return: true})
 	case "DescribeRegions":
-		return model.Errorf(CodeRequestLimitExceeded, "Request limit exceeded.")
+		return model.Errorf(model.CodeRequestLimitExceeded, "Request limit exceeded.")
 	}
 	return UnknownAction(q.Action)
 }
@@ -180,7 +180,7 @@ func TestSDKDecodesErrors(t *testing.T) {
 		{"throttled", func() error {
 			_, err := client.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
 			return err
-		}, CodeRequestLimitExceeded, 503},
+		}, model.CodeRequestLimitExceeded, 503},
 		{"unknown action", func() error {
 			_, err := client.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 			return err
@@ -188,7 +188,7 @@ func TestSDKDecodesErrors(t *testing.T) {
 		{"unknown parameter", func() error {
 			_, err := client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{MaxResults: aws.Int32(5)})
 			return err
-		}, CodeUnknownParameter, 400},
+		}, model.CodeUnknownParameter, 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -61,13 +61,14 @@ type Server struct {
 	log     *slog.Logger
 	actions Table
 	bodies  *bodyBudget
+	metrics *metrics
 }
 
 // NewServer returns a server for svc whose callers authenticate with keys.
 // The EC2 actions are registered; Handle adds more (Palisade's own).
 func NewServer(svc *service.Service, keys auth.KeyLookup, log *slog.Logger) *Server {
 	s := &Server{svc: svc, keys: keys, now: time.Now, log: log.With("component", "ec2api"), actions: Table{},
-		bodies: newBodyBudget(DefaultBodyBudget)}
+		bodies: newBodyBudget(DefaultBodyBudget), metrics: newMetrics()}
 	for name, h := range ec2Actions() {
 		s.actions[name] = h
 	}
@@ -149,8 +150,10 @@ func (s *Server) finish(w http.ResponseWriter, ex *exchange) {
 			status = WriteError(w, ex.err, ex.reqID)
 		}
 	}
+	took := s.now().Sub(ex.start)
+	s.observe(ex, took)
 	s.log.Info("request", "action", clipValue(ex.action), "status", status, "request_id", ex.reqID,
-		"duration_ms", float64(s.now().Sub(ex.start).Microseconds())/1000, "code", model.CodeOf(ex.err),
+		"duration_ms", float64(took.Microseconds())/1000, "code", model.CodeOf(ex.err),
 		"account", ex.account, "service", ex.service)
 }
 
@@ -221,7 +224,7 @@ func checkMethod(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	w.Header().Set("Allow", "GET, POST")
-	return model.Errorf(CodeMethodNotAllowed, "The HTTP method %s is not allowed: the EC2 Query API takes GET and POST.",
+	return model.Errorf(model.CodeMethodNotAllowed, "The HTTP method %s is not allowed: the EC2 Query API takes GET and POST.",
 		clipValue(r.Method))
 }
 

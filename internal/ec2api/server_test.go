@@ -222,13 +222,13 @@ func TestPalisadeCreateAccount(t *testing.T) {
 		form, code string
 	}{
 		{"Name=moto&AccountId=123456789012&AccessKeyId=FOOBARKEY&SecretAccessKey=FOOBARSECRET", ""},
-		{"Name=again&AccountId=123456789012", auth.CodeAccountDuplicate},
-		{"Name=again&AccessKeyId=FOOBARKEY&SecretAccessKey=x", auth.CodeAccessKeyDuplicate},
+		{"Name=again&AccountId=123456789012", model.CodeAccountDuplicate},
+		{"Name=again&AccessKeyId=FOOBARKEY&SecretAccessKey=x", model.CodeAccessKeyDuplicate},
 		{"Name=x&AccountId=12", model.CodeInvalidParameterValue},
 		{"Name=x&AccessKeyId=K", model.CodeMissingParameter},
 		{"AccountId=123456789013", model.CodeMissingParameter},
-		{"Name=x&DryRun=true", CodeUnknownParameter},
-		{"Name=x&Color=blue", CodeUnknownParameter},
+		{"Name=x&DryRun=true", model.CodeUnknownParameter},
+		{"Name=x&Color=blue", model.CodeUnknownParameter},
 	}
 	for _, c := range cases {
 		status, body = s.post(t, s.admin, "ec2", "Action=PalisadeCreateAccount&Version=2016-11-15&"+c.form)
@@ -316,11 +316,11 @@ func TestNoBodyReadBeforeAuthentication(t *testing.T) {
 		status       int
 		code         string
 	}{
-		{"anonymous", "POST", nil, false, 403, auth.CodeMissingAuthenticationToken},
+		{"anonymous", "POST", nil, false, 403, model.CodeMissingAuthenticationToken},
 		{"unknown key", "POST", &stranger, false, 401, model.CodeAuthFailure},
 		{"known key, claimed hash, forged signature", "POST", &forger, true, 403, model.CodeSignatureDoesNotMatch},
-		{"PUT", "PUT", nil, false, 405, CodeMethodNotAllowed},
-		{"DELETE signed", "DELETE", &aws.Credentials{AccessKeyID: s.admin.ID, SecretAccessKey: s.admin.Secret}, false, 405, CodeMethodNotAllowed},
+		{"PUT", "PUT", nil, false, 405, model.CodeMethodNotAllowed},
+		{"DELETE signed", "DELETE", &aws.Credentials{AccessKeyID: s.admin.ID, SecretAccessKey: s.admin.Secret}, false, 405, model.CodeMethodNotAllowed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

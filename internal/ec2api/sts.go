@@ -16,6 +16,8 @@ import (
 // "sts"; it is then answered in STS's dialect, errors included.
 const (
 	stsService = "sts"
+	// stsAction is the one STS action served.
+	stsAction = "GetCallerIdentity"
 	// STSVersion is the STS API version Palisade implements.
 	STSVersion = "2011-06-15"
 	// STSNamespace is the XML namespace of STS responses.
@@ -24,8 +26,7 @@ const (
 
 // STS names an unknown access key differently from EC2's AuthFailure.
 const (
-	codeInvalidClientTokenID = "InvalidClientTokenId"
-	msgInvalidClientToken    = "The security token included in the request is invalid."
+	msgInvalidClientToken = "The security token included in the request is invalid."
 )
 
 // getCallerIdentityResponse is STS's answer, root element included.
@@ -44,7 +45,7 @@ type getCallerIdentityResponse struct {
 // itself, so the caller is the account's root: UserId is the account ID, as
 // STS answers for root credentials.
 func serveSTS(w http.ResponseWriter, id auth.Identity, req *Request, reqID string) error {
-	if req.Action != "GetCallerIdentity" {
+	if req.Action != stsAction {
 		return model.Errorf(model.CodeInvalidAction, "Could not find operation %s for version %s",
 			clipValue(req.Action), STSVersion)
 	}
@@ -83,7 +84,7 @@ func EncodeSTSError(err error, requestID string) (status int, body []byte) {
 	e := wireError(err)
 	status = Status(e.Code)
 	if e.Code == model.CodeAuthFailure { // STS's word for an unknown access key
-		e, status = &model.Error{Code: codeInvalidClientTokenID, Message: msgInvalidClientToken}, http.StatusForbidden
+		e, status = &model.Error{Code: model.CodeInvalidClientTokenID, Message: msgInvalidClientToken}, http.StatusForbidden
 	}
 	typ := "Sender"
 	if status >= 500 {

@@ -21,7 +21,8 @@ type NIC struct {
 	Device int    // device index: 0 is eth0 (the primary), 1 is eth1, … (≤ 99)
 	// IPv4 is the private address with its subnet's prefix length, e.g.
 	// 172.31.5.9/20. The subnet's base address + 1 is the gateway, so
-	// IPv4 may be neither of those two; prefix length ≤ 30.
+	// IPv4 may be neither of those two; prefix length ≤ 30. Zero for the
+	// NIC of an IPv6-only subnet, which then has IPv6.
 	IPv4 netip.Prefix
 	// IPv6 is optional (zero when none): the address with its subnet's
 	// prefix length, e.g. 2600:1f18::9/64; not link-local.
@@ -29,20 +30,37 @@ type NIC struct {
 	// Secondary are the NIC's secondary private IPv4 addresses, in IPv4's
 	// subnet, held on the same device with IPv4's prefix length.
 	Secondary []netip.Addr
+	// MoreIPv6 are the NIC's other IPv6 addresses (IPv6 set), held on the
+	// same device with IPv6's prefix length.
+	MoreIPv6 []netip.Addr
 }
 
 // Equal reports whether n and o wire the same (Secondary in order).
 func (n NIC) Equal(o NIC) bool {
-	return n.ENI == o.ENI && n.Device == o.Device && n.IPv4 == o.IPv4 && n.IPv6 == o.IPv6 && slices.Equal(n.Secondary, o.Secondary)
+	return n.ENI == o.ENI && n.Device == o.Device && n.IPv4 == o.IPv4 && n.IPv6 == o.IPv6 &&
+		slices.Equal(n.Secondary, o.Secondary) && slices.Equal(n.MoreIPv6, o.MoreIPv6)
 }
 
-// addrs are the NIC's addresses: IPv4, IPv6 when set, then the secondary ones.
+// addrs are the NIC's addresses: IPv4 and IPv6 when set, then the secondary
+// IPv4 and the other IPv6 ones.
 func (n NIC) addrs() []netip.Addr {
-	return append([]netip.Addr{n.IPv4.Addr(), n.IPv6.Addr()}, n.Secondary...)
+	var out []netip.Addr
+	for _, a := range []netip.Addr{n.IPv4.Addr(), n.IPv6.Addr()} {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return append(append(out, n.Secondary...), n.MoreIPv6...)
 }
 
-// gateway4 is the subnet's VPC router address, base + 1, as on EC2.
-func (n NIC) gateway4() netip.Addr { return n.IPv4.Masked().Addr().Next() }
+// gateway4 is the subnet's VPC router address, base + 1, as on EC2; zero
+// for an IPv6-only NIC.
+func (n NIC) gateway4() netip.Addr {
+	if !n.IPv4.IsValid() {
+		return netip.Addr{}
+	}
+	return n.IPv4.Masked().Addr().Next()
+}
 
 // table is the routing table of the NIC's default routes.
 func (n NIC) table() int {
@@ -119,14 +137,20 @@ func (l *Lab) ensureNIC(r, s *space, id string, nic NIC) error {
 }
 
 // nicAddrs are the addresses of the instance end: IPv4 with its subnet's
-// prefix (on-link, as on EC2), IPv6 without a prefix route.
+// prefix (on-link, as on EC2), every IPv6 address without a prefix route.
 func nicAddrs(nic NIC) []wantAddr {
-	as := []wantAddr{{prefix: nic.IPv4}}
+	var as []wantAddr
+	if nic.IPv4.IsValid() {
+		as = append(as, wantAddr{prefix: nic.IPv4})
+	}
 	if nic.IPv6.IsValid() {
 		as = append(as, wantAddr{prefix: nic.IPv6, flags: noDAD | noPrefixRoute})
 	}
 	for _, a := range nic.Secondary {
 		as = append(as, wantAddr{prefix: netip.PrefixFrom(a, nic.IPv4.Bits())})
+	}
+	for _, a := range nic.MoreIPv6 {
+		as = append(as, wantAddr{prefix: netip.PrefixFrom(a, nic.IPv6.Bits()), flags: noDAD | noPrefixRoute})
 	}
 	return as
 }

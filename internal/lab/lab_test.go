@@ -457,3 +457,52 @@ func TestSecondaryAddresses(t *testing.T) {
 	mustEnsure(t, l, one)
 	mustNotReach(t, b.ID, srv)
 }
+
+// TestIPv6OnlyNICWithSeveralAddresses: a NIC of an IPv6-only subnet (no
+// IPv4 at all) is wired, and every one of its IPv6 addresses is on the
+// device and routed by the router; an address taken away stops answering.
+func TestIPv6OnlyNICWithSeveralAddresses(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	vpc := vpcID()
+	mustEnsureVPC(t, l, vpc)
+	a := Instance{ID: instID(), VPC: vpc, NICs: []NIC{{ENI: eniID(), IPv6: pfx("2001:db8:1:a::10/64"),
+		MoreIPv6: []netip.Addr{ip("2001:db8:1:a::20"), ip("2001:db8:1:a::30")}}}}
+	b := with6(instance(vpc, "10.1.0.11/24"), "2001:db8:1:b::11/64")
+	mustEnsure(t, l, a, b)
+
+	srv := serve(t, a.ID, netip.Addr{})
+	for _, dst := range []string{"2001:db8:1:a::10", "2001:db8:1:a::20", "2001:db8:1:a::30"} {
+		mustReach(t, b.ID, netip.AddrPortFrom(ip(dst), srv.Port()), a.ID, ip("2001:db8:1:b::11"))
+	}
+	// a reaches out from one of its addresses (which one is the kernel's
+	// source selection, as on an instance).
+	srvB := serve(t, b.ID, netip.Addr{})
+	c, err := labtest.Dial(a.ID, netip.AddrPortFrom(ip("2001:db8:1:b::11"), srvB.Port()), labtest.OKWait)
+	if err != nil || c.Server != b.ID || !slices.Contains(a.NICs[0].addrs(), c.Src) {
+		t.Errorf("%s → %s: %+v %v, want an answer to one of its addresses", a.ID, b.ID, c, err)
+	}
+	if err == nil {
+		c.Close()
+	}
+
+	st, err := l.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(st.Instances, func(x Instance) bool { return x.ID == a.ID })
+	if i < 0 || len(st.Instances[i].NICs) != 1 {
+		t.Fatalf("lab lists %+v, want %s with one NIC", st.Instances, a.ID)
+	}
+	nic := st.Instances[i].NICs[0]
+	if nic.IPv4.IsValid() || nic.IPv6 != a.NICs[0].IPv6 || !slices.Equal(nic.MoreIPv6, a.NICs[0].MoreIPv6) {
+		t.Errorf("lab lists NIC %+v, want %+v", nic, a.NICs[0])
+	}
+
+	fewer := a
+	fewer.NICs = []NIC{a.NICs[0]}
+	fewer.NICs[0].MoreIPv6 = []netip.Addr{ip("2001:db8:1:a::20")}
+	mustEnsure(t, l, fewer)
+	mustReach(t, b.ID, netip.AddrPortFrom(ip("2001:db8:1:a::20"), srv.Port()), a.ID, ip("2001:db8:1:b::11"))
+	mustNotReach(t, b.ID, netip.AddrPortFrom(ip("2001:db8:1:a::30"), srv.Port()))
+}

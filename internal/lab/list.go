@@ -97,11 +97,11 @@ func readNICs(s *space) ([]NIC, error) {
 		if !ok || m.role != roleNIC || !isEth || err != nil {
 			continue
 		}
-		v4, v6, more, err := readAddrs(s, k)
+		v4, v6, more, more6, err := readAddrs(s, k)
 		if err != nil {
 			return nil, err
 		}
-		nics = append(nics, NIC{ENI: m.eni, Device: d, IPv4: v4, IPv6: v6, Secondary: more})
+		nics = append(nics, NIC{ENI: m.eni, Device: d, IPv4: v4, IPv6: v6, Secondary: more, MoreIPv6: more6})
 	}
 	slices.SortFunc(nics, func(a, b NIC) int { return cmp.Compare(a.Device, b.Device) })
 	return nics, nil
@@ -113,18 +113,20 @@ func readHost(s *space) (Host, error) {
 	if err != nil || eth0 == nil {
 		return Host{}, err
 	}
-	v4, v6, _, err := readAddrs(s, eth0)
+	v4, v6, _, _, err := readAddrs(s, eth0)
 	return Host{IPv4: v4.Addr(), IPv6: v6.Addr()}, err
 }
 
 // readAddrs returns the primary IPv4 address of l (the one the kernel does
-// not flag secondary), the first non-link-local IPv6 address (zero when
-// none) and the other IPv4 addresses, in the kernel's order.
-func readAddrs(s *space, l netlink.Link) (v4, v6 netip.Prefix, more []netip.Addr, err error) {
+// not flag secondary), the other IPv4 addresses in the kernel's order, and
+// the non-link-local IPv6 addresses: the kernel keeps no mark of which
+// was the primary, so v6 is the lowest and more6 the others in order.
+func readAddrs(s *space, l netlink.Link) (v4, v6 netip.Prefix, more, more6 []netip.Addr, err error) {
 	addrs, err := dump(func() ([]netlink.Addr, error) { return s.h.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
-		return v4, v6, nil, fmt.Errorf("list addresses of %s in %s: %w", l.Attrs().Name, s.name, err)
+		return v4, v6, nil, nil, fmt.Errorf("list addresses of %s in %s: %w", l.Attrs().Name, s.name, err)
 	}
+	var all6 []netip.Prefix
 	for _, a := range addrs {
 		p := prefixOf(a.IPNet, 0)
 		switch {
@@ -132,11 +134,19 @@ func readAddrs(s *space, l netlink.Link) (v4, v6 netip.Prefix, more []netip.Addr
 			v4 = p
 		case p.Addr().Is4():
 			more = append(more, p.Addr())
-		case p.Addr().Is6() && !p.Addr().IsLinkLocalUnicast() && !v6.IsValid():
-			v6 = p
+		case p.Addr().Is6() && !p.Addr().IsLinkLocalUnicast():
+			all6 = append(all6, p)
 		}
 	}
-	return v4, v6, more, nil
+	slices.SortFunc(all6, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	for i, p := range all6 {
+		if i == 0 {
+			v6 = p
+		} else {
+			more6 = append(more6, p.Addr())
+		}
+	}
+	return v4, v6, more, more6, nil
 }
 
 // Down removes every namespace and interface this lab (its router prefix)

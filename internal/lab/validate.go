@@ -19,14 +19,11 @@ func validInstance(inst Instance) error {
 		if err := validNIC(nic); err != nil {
 			return fmt.Errorf("instance %s: %w", inst.ID, err)
 		}
-		if devices[nic.Device] || enis[nic.ENI] || addrs[nic.IPv4.Addr()] || addrs[nic.IPv6.Addr()] {
-			return fmt.Errorf("instance %s: %s: device, eni or address twice: %w", inst.ID, nic.ENI, ErrInvalid)
+		if devices[nic.Device] || enis[nic.ENI] {
+			return fmt.Errorf("instance %s: %s: device or eni twice: %w", inst.ID, nic.ENI, ErrInvalid)
 		}
-		devices[nic.Device], enis[nic.ENI], addrs[nic.IPv4.Addr()] = true, true, true
-		if nic.IPv6.IsValid() {
-			addrs[nic.IPv6.Addr()] = true
-		}
-		for _, a := range nic.Secondary {
+		devices[nic.Device], enis[nic.ENI] = true, true
+		for _, a := range nic.addrs() {
 			if addrs[a] {
 				return fmt.Errorf("instance %s: %s: address %s twice: %w", inst.ID, nic.ENI, a, ErrInvalid)
 			}
@@ -49,19 +46,36 @@ func validNIC(nic NIC) error {
 	if nic.Device < 0 || nic.Device > maxDevice {
 		return fmt.Errorf("%s: device index %d: %w", nic.ENI, nic.Device, ErrInvalid)
 	}
+	if err := validIPv6s(nic); err != nil {
+		return err
+	}
 	p := nic.IPv4
+	if !p.IsValid() && nic.IPv6.IsValid() && len(nic.Secondary) == 0 {
+		return nil // an IPv6-only NIC
+	}
 	if !p.IsValid() || !p.Addr().Is4() || p.Bits() < 1 || p.Bits() > 30 {
 		return fmt.Errorf("%s: ipv4 %s (want a.b.c.d/1–30): %w", nic.ENI, p, ErrInvalid)
 	}
 	if p.Addr() == p.Masked().Addr() || p.Addr() == nic.gateway4() {
 		return fmt.Errorf("%s: ipv4 %s is the subnet's network or router address: %w", nic.ENI, p, ErrInvalid)
 	}
-	if q := nic.IPv6; q.IsValid() && (!q.Addr().Is6() || q.Addr().Is4In6() || !q.Addr().IsGlobalUnicast()) {
-		return fmt.Errorf("%s: ipv6 %s: %w", nic.ENI, q, ErrInvalid)
-	}
 	for _, a := range nic.Secondary {
 		if !a.Is4() || !p.Masked().Contains(a) || a == p.Masked().Addr() || a == nic.gateway4() || a == p.Addr() {
 			return fmt.Errorf("%s: secondary ipv4 %s (want another address of %s): %w", nic.ENI, a, p.Masked(), ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// validIPv6s checks a NIC's IPv6 addresses: global unicast, the others
+// only beside IPv6.
+func validIPv6s(nic NIC) error {
+	if q := nic.IPv6; q.IsValid() && (!q.Addr().Is6() || q.Addr().Is4In6() || !q.Addr().IsGlobalUnicast()) {
+		return fmt.Errorf("%s: ipv6 %s: %w", nic.ENI, q, ErrInvalid)
+	}
+	for _, a := range nic.MoreIPv6 {
+		if !nic.IPv6.IsValid() || !a.Is6() || a.Is4In6() || !a.IsGlobalUnicast() || a == nic.IPv6.Addr() {
+			return fmt.Errorf("%s: more ipv6 %s (want other global addresses beside ipv6): %w", nic.ENI, a, ErrInvalid)
 		}
 	}
 	return nil

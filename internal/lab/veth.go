@@ -114,10 +114,11 @@ func (l *Lab) createPair(r, s *space, p pair) (netlink.Link, netlink.Link, error
 // gatewayAddrs are the router-side addresses of a veth whose IPv4 gateway
 // is gw4.
 func gatewayAddrs(gw4 netip.Addr) []wantAddr {
-	return []wantAddr{
-		{prefix: hostPrefix(gw4)},
-		{prefix: netip.PrefixFrom(gateway6, 64), flags: noDAD},
+	as := []wantAddr{{prefix: netip.PrefixFrom(gateway6, 64), flags: noDAD}}
+	if gw4.IsValid() { // an IPv6-only NIC has no IPv4 gateway
+		as = append(as, wantAddr{prefix: hostPrefix(gw4)})
 	}
+	return as
 }
 
 // hostRoutes are the router's routes to the given addresses (invalid ones
@@ -141,10 +142,13 @@ func hostRoutes(addrs ...netip.Addr) []netlink.Route {
 // (onlink: the gateway needs no route of its own), and IPv6 via fe80::1
 // when v6 is set.
 func defaultRoutes(table int, gw4 netip.Addr, v6 bool) []netlink.Route {
-	rs := []netlink.Route{{
-		Dst: ipNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)), Gw: gw4.AsSlice(),
-		Table: table, Flags: int(netlink.FLAG_ONLINK),
-	}}
+	var rs []netlink.Route
+	if gw4.IsValid() {
+		rs = append(rs, netlink.Route{
+			Dst: ipNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)), Gw: gw4.AsSlice(),
+			Table: table, Flags: int(netlink.FLAG_ONLINK),
+		})
+	}
 	if v6 {
 		rs = append(rs, netlink.Route{
 			Dst: ipNet(netip.PrefixFrom(netip.IPv6Unspecified(), 0)), Gw: gateway6.AsSlice(), Table: table,

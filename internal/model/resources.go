@@ -16,11 +16,31 @@ type Scope struct {
 // VPC is an isolated network with an IPv4 CIDR and optionally an IPv6 /56.
 type VPC struct {
 	Scope
-	ID        VpcID        `json:"id"`
-	CIDR      netip.Prefix `json:"cidr"`
-	IPv6CIDR  netip.Prefix `json:"ipv6Cidr,omitzero"`
-	IsDefault bool         `json:"isDefault,omitempty"`
-	Tags      Tags         `json:"tags,omitempty"`
+	ID       VpcID        `json:"id"`
+	CIDR     netip.Prefix `json:"cidr"`
+	IPv6CIDR netip.Prefix `json:"ipv6Cidr,omitzero"`
+	// Secondary holds the IPv4 blocks associated after creation
+	// (AssociateVpcCidrBlock), oldest first.
+	Secondary []CidrBlock `json:"secondary,omitempty"`
+	IsDefault bool        `json:"isDefault,omitempty"`
+	Tags      Tags        `json:"tags,omitempty"`
+}
+
+// CidrBlock is a secondary IPv4 block of a VPC and its association ID
+// (vpc-cidr-assoc-…).
+type CidrBlock struct {
+	AssociationID string       `json:"associationId"`
+	CIDR          netip.Prefix `json:"cidr"`
+}
+
+// IPv4Blocks returns the VPC's IPv4 blocks: the primary, then the
+// secondary ones.
+func (v *VPC) IPv4Blocks() []netip.Prefix {
+	out := []netip.Prefix{v.CIDR}
+	for _, b := range v.Secondary {
+		out = append(out, b.CIDR)
+	}
+	return out
 }
 
 // Subnet is a range of a VPC's addresses in one availability zone.
@@ -35,7 +55,10 @@ type Subnet struct {
 	// AssignIPv6OnCreation gives every new interface of the subnet an IPv6
 	// address when it asks for none (AssignIpv6AddressOnCreation).
 	AssignIPv6OnCreation bool `json:"assignIpv6OnCreation,omitempty"`
-	Tags                 Tags `json:"tags,omitempty"`
+	// IPv6Native marks an IPv6-only subnet (Ipv6Native): no IPv4 block
+	// (CIDR is zero), and its interfaces have IPv6 addresses only.
+	IPv6Native bool `json:"ipv6Native,omitempty"`
+	Tags       Tags `json:"tags,omitempty"`
 }
 
 // SecurityGroup is a named set of allow rules in one VPC. Its rules of both

@@ -448,7 +448,7 @@ func (p *addrPool) claim(a netip.Addr) error {
 		return err
 	}
 	if !free {
-		return model.Errorf(codeIPInUse, "Address %s is in use.", a)
+		return model.Errorf(model.CodeInvalidIPAddressInUse, "Address %s is in use.", a)
 	}
 	return nil
 }
@@ -520,7 +520,7 @@ func (p *addrPool) free4() int {
 }
 
 func (p *addrPool) insufficient() error {
-	return model.Errorf(codeInsufficientAddresses, "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", p.subnet.ID)
+	return model.Errorf(model.CodeInsufficientAddresses, "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", p.subnet.ID)
 }
 
 // noIPv6 is the error for IPv6 addresses requested in a subnet without an
@@ -574,9 +574,3 @@ func privateDNSName(region string, a netip.Addr) string {
 	}
 	return host + "." + region + ".compute.internal"
 }
-
-// EC2 codes this file returns that model has no constant for yet.
-const (
-	codeIPInUse               = "InvalidIPAddress.InUse"
-	codeInsufficientAddresses = "InsufficientFreeAddressesInSubnet"
-)

@@ -237,17 +237,7 @@ func (t *tx) newENI(pools *addrPools, sp eniSpec) (*eniRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v4 netip.Addr
-	if sp.privateIP.IsValid() {
-		v4 = sp.privateIP
-		err = pool.claim(v4)
-	} else {
-		v4, err = pool.take4()
-	}
-	if err != nil {
-		return nil, err
-	}
-	more, err := takeSecondary(pool, sp.secondary, sp.secondaryN)
+	v4s, err := takeIPv4s(pool, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -261,9 +251,38 @@ func (t *tx) newENI(pools *addrPools, sp eniSpec) (*eniRecord, error) {
 	id := model.ENIID(t.s.newID(model.KindENI))
 	return &eniRecord{ENI: model.ENI{
 		Scope: t.c.scope(), ID: id, VPC: sp.subnet.VPC, Subnet: sp.subnet.ID, Zone: sp.subnet.Zone,
-		Description: sp.description, MAC: macFor(id), PrivateIPs: append([]netip.Addr{v4}, more...), IPv6s: v6,
+		Description: sp.description, MAC: macFor(id), PrivateIPs: v4s, IPv6s: v6,
 		Groups: sp.groups, Conntrack: sp.conntrack, Tags: sp.tags,
 	}}, nil
+}
+
+// takeIPv4s takes a new interface's private IPv4 addresses, primary first:
+// none in an IPv6-only subnet, where asking for one is an error.
+func takeIPv4s(pool *addrPool, sp eniSpec) ([]netip.Addr, error) {
+	if sp.subnet.IPv6Native {
+		if sp.privateIP.IsValid() || len(sp.secondary) > 0 || sp.secondaryN > 0 {
+			return nil, ipv6OnlyError(sp.subnet.ID)
+		}
+		return nil, nil
+	}
+	var v4 netip.Addr
+	var err error
+	if sp.privateIP.IsValid() {
+		v4 = sp.privateIP
+		err = pool.claim(v4)
+	} else {
+		v4, err = pool.take4()
+	}
+	if err != nil {
+		return nil, err
+	}
+	more, err := takeSecondary(pool, sp.secondary, sp.secondaryN)
+	return append([]netip.Addr{v4}, more...), err
+}
+
+// ipv6OnlyError refuses a private IPv4 address in an IPv6-only subnet.
+func ipv6OnlyError(sid model.SubnetID) error {
+	return model.Errorf(model.CodeInvalidParameterValue, "The subnet %s is IPv6-only (ipv6Native): its interfaces have no private IPv4 address.", sid)
 }
 
 // CreateNetworkInterfaceInput is CreateNetworkInterface's request.
@@ -401,7 +420,7 @@ func requestHash(v any) string {
 }
 
 func idempotentMismatch() error {
-	return model.Errorf("IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
+	return model.Errorf(model.CodeIdempotentParameterMismatch, "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
 }
 
 // DeleteNetworkInterface deletes an unattached interface. An attached one
@@ -532,7 +551,7 @@ func (s *Service) AttachNetworkInterface(ctx context.Context, c Caller, in Attac
 }
 
 func interfaceInUse(id model.ENIID) error {
-	return model.Errorf("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", id)
+	return model.Errorf(model.CodeInvalidNetworkInterfaceInUse, "Interface: [%s] in use.", id)
 }
 
 // deviceIndexes maps the device indexes of an instance's interfaces to them.
@@ -590,7 +609,7 @@ func (s *Service) DetachNetworkInterface(ctx context.Context, c Caller, attachme
 			return err
 		}
 		if e.Attachment.DeviceIndex == 0 {
-			return model.Errorf("OperationNotPermitted", "The network interface at device index 0 and networkCard index 0 cannot be detached.")
+			return model.Errorf(model.CodeOperationNotPermitted, "The network interface at device index 0 and networkCard index 0 cannot be detached.")
 		}
 		inst, err := t.instanceRec(e.Attachment.Instance)
 		if err != nil {

@@ -357,10 +357,10 @@ func TestFreedAddressesAreReused(t *testing.T) {
 	}
 
 	_, err := s.CreateNetworkInterface(ctx, alice, CreateNetworkInterfaceInput{SubnetID: sub, PrivateIP: "10.0.1.5"})
-	wantAWSError(t, err, codeIPInUse, "Address 10.0.1.5 is in use.")
+	wantAWSError(t, err, model.CodeInvalidIPAddressInUse, "Address 10.0.1.5 is in use.")
 	one := int32(1)
 	_, err = s.RunInstances(ctx, alice, RunInstancesInput{ImageID: "lab", MinCount: &one, MaxCount: &one, SubnetID: sub, PrivateIP: "10.0.1.6"})
-	wantAWSError(t, err, codeIPInUse, "Address 10.0.1.6 is in use.")
+	wantAWSError(t, err, model.CodeInvalidIPAddressInUse, "Address 10.0.1.6 is in use.")
 
 	// An instance's interface is freed when the instance terminates.
 	r := mustRun(t, s, alice, RunInstancesInput{SubnetID: sub, PrivateIP: "10.0.1.200"})
@@ -487,7 +487,7 @@ func TestIndexesSurviveRestart(t *testing.T) {
 		t.Fatalf("token after restart made %s, want %s", again.ID, first.ID)
 	}
 	_, err := s.CreateNetworkInterface(ctx, alice, CreateNetworkInterfaceInput{SubnetID: sub, PrivateIP: "10.0.0.5"})
-	wantAWSError(t, err, codeIPInUse, "Address 10.0.0.5 is in use.")
+	wantAWSError(t, err, model.CodeInvalidIPAddressInUse, "Address 10.0.0.5 is in use.")
 	if got := mustENI(t, s, alice, CreateNetworkInterfaceInput{SubnetID: sub}).PrivateIPs[0]; got != netip.MustParseAddr("10.0.0.6") {
 		t.Fatalf("got %s, want 10.0.0.6 (.4 and .5 are used)", got)
 	}
@@ -536,7 +536,7 @@ func TestStoreWithoutIndexes(t *testing.T) {
 		t.Fatalf("got %s, want %s", next.PrivateIPs[0], want)
 	}
 	_, err := s.CreateNetworkInterface(ctx, alice, CreateNetworkInterfaceInput{SubnetID: sub0, PrivateIP: enis[40].PrivateIPs[0].String()})
-	wantAWSError(t, err, codeIPInUse, "is in use.")
+	wantAWSError(t, err, model.CodeInvalidIPAddressInUse, "is in use.")
 	if again := mustENI(t, s, alice, CreateNetworkInterfaceInput{SubnetID: string(subnets[149%40].ID), IPv6AddressCount: 1, ClientToken: "eni-149"}); again.ID != enis[149].ID {
 		t.Fatalf("token eni-149 made %s, want %s", again.ID, enis[149].ID)
 	}

@@ -97,7 +97,8 @@ type InstanceView struct {
 	// its state (see stateReasons).
 	StateTransitionReason string
 	StateReason           *StateReason
-	Tenancy               string // "host" when launched with Placement.HostId, else "default"
+	Tenancy               string         // "host" when launched with Placement.HostId, else "default"
+	Launch                LaunchSettings // the launch options it keeps (launchopts.go)
 }
 
 // Reservation is the instances one RunInstances launched.
@@ -109,7 +110,8 @@ type Reservation struct {
 
 // instanceView builds the view of r; enis maps interface IDs to records.
 func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[model.GroupID]string) InstanceView {
-	v := InstanceView{Instance: r.Instance, LaunchIndex: r.LaunchIndex, SourceDestCheck: true, Tenancy: "default"}
+	v := InstanceView{Instance: r.Instance, LaunchIndex: r.LaunchIndex, SourceDestCheck: true, Tenancy: "default",
+		Launch: r.launchAttributes.settings()}
 	if r.HostTenancy {
 		v.Tenancy = "host"
 	}
@@ -130,7 +132,10 @@ func instanceView(r *instanceRecord, enis map[model.ENIID]*eniRecord, names map[
 	v.StateTransitionReason, v.StateReason = stateReasons(&r.Instance)
 	if len(v.Interfaces) > 0 {
 		p := v.Interfaces[0]
-		v.PrivateIP, v.PrivateDNSName, v.SourceDestCheck = p.PrivateIPs[0], p.PrivateDNSName, p.SourceDestCheck
+		v.PrivateDNSName, v.SourceDestCheck = p.PrivateDNSName, p.SourceDestCheck
+		if len(p.PrivateIPs) > 0 { // none in an IPv6-only subnet
+			v.PrivateIP = p.PrivateIPs[0]
+		}
 	}
 	return v
 }
@@ -366,6 +371,9 @@ func instanceFields(v *InstanceView) fieldsFunc {
 			return []string{strconv.Itoa(v.LaunchIndex)}, true
 		case "availability-zone-id":
 			return nonEmpty(zoneID(v.Zone)), true
+		}
+		if vals, ok := v.Launch.fields(name); ok {
+			return vals, true
 		}
 		if vals, ok := labMachineFields[name]; ok {
 			return vals, true

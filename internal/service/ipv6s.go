@@ -53,7 +53,7 @@ func (p *addrPool) claim6(a netip.Addr) error {
 		return err
 	}
 	if !free {
-		return model.Errorf(codeIPInUse, "Address %s is in use.", a)
+		return model.Errorf(model.CodeInvalidIPAddressInUse, "Address %s is in use.", a)
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func (s *Service) CreateLabHost(ctx context.Context, c Caller, in CreateLabHostI
 		if dup, err := t.labHostTaken(h.Name); err != nil {
 			return err
 		} else if dup {
-			return model.Errorf("InvalidLabHost.Duplicate", "A lab host named '%s' already exists.", h.Name)
+			return model.Errorf(model.CodeInvalidLabHostDuplicate, "A lab host named '%s' already exists.", h.Name)
 		}
 		hosts, err := list[model.LabHost](t, model.KeyLabHost)
 		if err != nil {
@@ -89,7 +89,7 @@ func (s *Service) CreateLabHost(ctx context.Context, c Caller, in CreateLabHostI
 		}
 		for _, o := range hosts {
 			if o.VPC == vid && (o.IPv4 == h.IPv4 || (h.IPv6.IsValid() && o.IPv6 == h.IPv6)) {
-				return model.Errorf("InvalidIPAddress.InUse", "Lab host '%s' already uses that address in VPC %s.", o.Name, vid)
+				return model.Errorf(model.CodeInvalidIPAddressInUse, "Lab host '%s' already uses that address in VPC %s.", o.Name, vid)
 			}
 		}
 		if err := t.Put(labHostKey(c.Account, h.Name), []byte(model.ResourceKey(h.Scope, model.KeyLabHost, h.Name))); err != nil {
@@ -128,7 +128,7 @@ func (s *Service) DeleteLabHost(ctx context.Context, c Caller, name string) erro
 			return err
 		}
 		if !ok {
-			return model.Errorf("InvalidLabHost.NotFound", "The lab host '%s' does not exist", name)
+			return model.Errorf(model.CodeInvalidLabHostNotFound, "The lab host '%s' does not exist", name)
 		}
 		if err := t.Delete(labHostKey(c.Account, name)); err != nil {
 			return err

@@ -263,7 +263,7 @@ func validInstanceType(s string) bool {
 }
 
 func instanceLimit(asked, limit int) error {
-	return model.Errorf("InstanceLimitExceeded", "You have requested more instances (%d) than your current instance limit of %d allows for the specified instance type. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.", asked, limit)
+	return model.Errorf(model.CodeInstanceLimitExceeded, "You have requested more instances (%d) than your current instance limit of %d allows for the specified instance type. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.", asked, limit)
 }
 
 // reservationByToken returns the reservation a ClientToken launched, or
@@ -413,7 +413,7 @@ func (l *launch) count(regionRoom int) (int, error) {
 	n := min(l.max, limit)
 	demand := map[model.SubnetID]int{}
 	for _, p := range l.plans {
-		if p.existing == nil && !p.new.privateIP.IsValid() {
+		if p.existing == nil && !p.new.privateIP.IsValid() && !p.new.subnet.IPv6Native { // a /64 does not run out
 			demand[p.new.subnet.ID]++
 		}
 	}
@@ -566,10 +566,10 @@ func (t *tx) defaultSubnet(zone string) (*model.Subnet, error) {
 		}
 	}
 	if zone != "" {
-		return nil, model.Errorf("MissingInput", "No default subnet for availability zone: '%s'.", zone)
+		return nil, model.Errorf(model.CodeMissingInput, "No default subnet for availability zone: '%s'.", zone)
 	}
 	if len(subnets) == 0 {
-		return nil, model.Errorf("MissingInput", "No subnets found for the default VPC '%s'. Please specify a subnet.", v.ID)
+		return nil, model.Errorf(model.CodeMissingInput, "No subnets found for the default VPC '%s'. Please specify a subnet.", v.ID)
 	}
 	return &subnets[0], nil
 }

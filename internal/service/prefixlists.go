@@ -288,7 +288,7 @@ func (s *Service) ModifyManagedPrefixList(ctx context.Context, c Caller, in Modi
 			return err
 		}
 		if in.CurrentVersion != nil && *in.CurrentVersion != r.Version {
-			return model.Errorf("PrefixListVersionMismatch", "The prefix list has the incorrect version number.")
+			return model.Errorf(model.CodePrefixListVersionMismatch, "The prefix list has the incorrect version number.")
 		}
 		if in.Name != "" {
 			r.Name = in.Name

@@ -78,7 +78,7 @@ func (s SecondaryIPs) resolve(primary netip.Addr) (netip.Addr, []netip.Addr, err
 }
 
 func privateIPLimit() error {
-	return model.Errorf("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.")
+	return model.Errorf(model.CodePrivateIPAddressLimitExceeded, "Number of private addresses will exceed limit.")
 }
 
 // takeSecondary claims the given addresses and takes count more from pool.
@@ -130,6 +130,9 @@ func (s *Service) AssignPrivateIPAddresses(ctx context.Context, c Caller, in Ass
 		e, err := t.eniRec(eid)
 		if err != nil {
 			return err
+		}
+		if len(e.PrivateIPs) == 0 {
+			return ipv6OnlyError(e.Subnet)
 		}
 		_, given, err := SecondaryIPs{Specs: specs, Count: in.Count}.resolve(e.PrivateIPs[0])
 		if err != nil {

@@ -150,7 +150,7 @@ func (s *Service) internal(op string, err error) error {
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return model.Errorf("RequestCanceled", "The request was canceled.")
+		return model.Errorf(model.CodeRequestCanceled, "The request was canceled.")
 	}
 	s.log.Error("operation failed", "op", op, "err", err)
 	if errors.Is(err, store.ErrNoSpace) {

@@ -14,10 +14,12 @@ import (
 type CreateSubnetInput struct {
 	VpcID    string
 	CIDR     string
-	IPv6CIDR string // optional /64 inside the VPC's /56
-	Zone     string // optional; default <region>a
-	ZoneID   string // AvailabilityZoneId, instead of Zone
-	Tags     model.Tags
+	IPv6CIDR string // optional /64 inside the VPC's /56; required when IPv6Native
+	// IPv6Native makes an IPv6-only subnet: IPv6CIDR and no CIDR.
+	IPv6Native bool
+	Zone       string // optional; default <region>a
+	ZoneID     string // AvailabilityZoneId, instead of Zone
+	Tags       model.Tags
 }
 
 // CreateSubnet creates a subnet inside a VPC's block, overlapping no other.
@@ -29,7 +31,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 	if err != nil {
 		return nil, err
 	}
-	cidr, err := checkBlock(in.CIDR, "InvalidSubnet.Range")
+	cidr, err := subnetBlock(in)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +42,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 	if zone == "" {
 		zone = c.Region + "a"
 	} else if !validZone(c.Region, zone) {
-		return nil, model.Errorf("InvalidParameterValue", "Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %sa, %sb, %sc.", zone, c.Region, c.Region, c.Region)
+		return nil, model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %sa, %sb, %sc.", zone, c.Region, c.Region, c.Region)
 	}
 	var out *model.Subnet
 	err = s.txn(ctx, c, "CreateSubnet", func(t *tx) error {
@@ -48,8 +50,8 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 		if err != nil {
 			return err
 		}
-		if !v.CIDR.Contains(cidr.Addr()) || cidr.Bits() < v.CIDR.Bits() {
-			return model.Errorf("InvalidSubnet.Range", "The CIDR '%s' is invalid.", in.CIDR)
+		if !in.IPv6Native && !slices.ContainsFunc(v.IPv4Blocks(), func(b netip.Prefix) bool { return b.Contains(cidr.Addr()) && cidr.Bits() >= b.Bits() }) {
+			return model.Errorf(model.CodeInvalidSubnetRange, "The CIDR '%s' is invalid.", in.CIDR)
 		}
 		v6, err := checkSubnetIPv6(in.IPv6CIDR, v)
 		if err != nil {
@@ -60,17 +62,33 @@ func (s *Service) CreateSubnet(ctx context.Context, c Caller, in CreateSubnetInp
 			return err
 		}
 		for _, sn := range subnets {
-			if sn.VPC == vid && sn.CIDR.Overlaps(cidr) {
-				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.CIDR)
+			if sn.VPC == vid && cidr.IsValid() && sn.CIDR.Overlaps(cidr) {
+				return model.Errorf(model.CodeInvalidSubnetConflict, "The CIDR '%s' conflicts with another subnet", in.CIDR)
 			}
 			if sn.VPC == vid && v6.IsValid() && sn.IPv6CIDR.IsValid() && sn.IPv6CIDR.Overlaps(v6) {
-				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.IPv6CIDR)
+				return model.Errorf(model.CodeInvalidSubnetConflict, "The CIDR '%s' conflicts with another subnet", in.IPv6CIDR)
 			}
 		}
-		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: vid, Zone: zone, CIDR: cidr, IPv6CIDR: v6, Tags: in.Tags}
+		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: vid, Zone: zone, CIDR: cidr, IPv6CIDR: v6, Tags: in.Tags,
+			IPv6Native: in.IPv6Native, AssignIPv6OnCreation: in.IPv6Native}
 		return t.putNewSubnet(out)
 	})
 	return out, err
+}
+
+// subnetBlock validates CreateSubnet's IPv4 block: none for an IPv6-only
+// subnet (which needs an IPv6 one), one of /16 to /28 for the others.
+func subnetBlock(in CreateSubnetInput) (netip.Prefix, error) {
+	switch {
+	case !in.IPv6Native:
+		return checkBlock(in.CIDR, model.CodeInvalidSubnetRange)
+	case in.CIDR != "":
+		return netip.Prefix{}, model.Errorf(model.CodeInvalidParameterCombination,
+			"An IPv6-only subnet (ipv6Native) has no IPv4 CIDR block: cidrBlock cannot be used with it.")
+	case in.IPv6CIDR == "":
+		return netip.Prefix{}, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter ipv6CidrBlock")
+	}
+	return netip.Prefix{}, nil
 }
 
 // validZone reports whether zone is one of region's zones (zoneSuffixes).
@@ -88,7 +106,7 @@ func checkSubnetIPv6(s string, v *model.VPC) (netip.Prefix, error) {
 		return netip.Prefix{}, model.Errorf(model.CodeInvalidParameterValue, "Value (%s) for parameter ipv6CidrBlock is invalid. This is not a valid /64 IPv6 CIDR block.", s)
 	}
 	if !v.IPv6CIDR.IsValid() || !v.IPv6CIDR.Contains(p.Addr()) {
-		return netip.Prefix{}, model.Errorf("InvalidSubnet.Range", "The IPv6 CIDR '%s' is invalid: it is not inside the VPC's IPv6 block.", s)
+		return netip.Prefix{}, model.Errorf(model.CodeInvalidSubnetRange, "The IPv6 CIDR '%s' is invalid: it is not inside the VPC's IPv6 block.", s)
 	}
 	return p.Masked(), nil
 }
@@ -124,13 +142,13 @@ func subnetFields(v *model.Subnet) fieldsFunc {
 		case "vpc-id":
 			return []string{string(v.VPC)}, true
 		case "cidr", "cidr-block", "cidrBlock":
-			return []string{v.CIDR.String()}, true
+			return nonEmpty(prefixString(v.CIDR)), true
 		case "ipv6-cidr-block-association.ipv6-cidr-block":
 			return nonEmpty(prefixString(v.IPv6CIDR)), true
 		case "ipv6-cidr-block-association.state":
 			return nonEmpty(ifValid(v.IPv6CIDR, "associated")), true
 		case "ipv6-native":
-			return []string{"false"}, true
+			return []string{strconv.FormatBool(v.IPv6Native)}, true
 		case "map-public-ip-on-launch":
 			return []string{"false"}, true
 		case "availability-zone", "availabilityZone":

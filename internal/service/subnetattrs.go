@@ -47,7 +47,7 @@ func (s *Service) CreateDefaultSubnet(ctx context.Context, c Caller, zone, zoneI
 	err = s.txn(ctx, c, "CreateDefaultSubnet", func(t *tx) error {
 		v, err := t.defaultVPC()
 		if model.CodeOf(err) == model.CodeVPCIDNotSpecified {
-			return model.Errorf("DefaultVpcDoesNotExist", "No default VPC exists for this account in this region.")
+			return model.Errorf(model.CodeDefaultVpcDoesNotExist, "No default VPC exists for this account in this region.")
 		}
 		if err != nil {
 			return err
@@ -58,11 +58,11 @@ func (s *Service) CreateDefaultSubnet(ctx context.Context, c Caller, zone, zoneI
 		}
 		subnets = slices.DeleteFunc(subnets, func(sn model.Subnet) bool { return sn.VPC != v.ID })
 		if slices.ContainsFunc(subnets, func(sn model.Subnet) bool { return sn.DefaultForAz && sn.Zone == zone }) {
-			return model.Errorf("DefaultSubnetAlreadyExistsInAvailabilityZone", "A Default Subnet already exists in the availability zone %s.", zone)
+			return model.Errorf(model.CodeDefaultSubnetAlreadyExists, "A Default Subnet already exists in the availability zone %s.", zone)
 		}
 		cidr, ok := freeBlock(v.CIDR, 20, subnets)
 		if !ok {
-			return model.Errorf("InsufficientFreeAddressesInSubnet", "The default VPC has no free /20 block for a default subnet.")
+			return model.Errorf(model.CodeInsufficientAddresses, "The default VPC has no free /20 block for a default subnet.")
 		}
 		out = &model.Subnet{Scope: c.scope(), ID: model.SubnetID(s.newID(model.KindSubnet)), VPC: v.ID, Zone: zone, CIDR: cidr, DefaultForAz: true}
 		return t.putNewSubnet(out)
@@ -118,6 +118,10 @@ func (s *Service) ModifySubnetAttribute(ctx context.Context, c Caller, in Modify
 		}
 		if *in.AssignIpv6AddressOnCreation && !sn.IPv6CIDR.IsValid() {
 			return model.Errorf(model.CodeInvalidParameterValue, "Invalid value 'true' for assignIpv6AddressOnCreation: subnet %s has no IPv6 CIDR block.", sid)
+		}
+		if !*in.AssignIpv6AddressOnCreation && sn.IPv6Native {
+			return model.Errorf(model.CodeInvalidParameterValue, "Invalid value 'false' for assignIpv6AddressOnCreation: "+
+				"subnet %s is IPv6-only, and its interfaces need IPv6 addresses.", sid)
 		}
 		sn.AssignIPv6OnCreation = *in.AssignIpv6AddressOnCreation
 		return t.put(kindSubnet, string(sn.ID), sn)

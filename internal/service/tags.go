@@ -111,7 +111,7 @@ func resourceOf(id string) (taggable, error) {
 			}
 		}
 	}
-	return taggable{}, model.Errorf("InvalidID", "The ID '%s' is not valid", id)
+	return taggable{}, model.Errorf(model.CodeInvalidID, "The ID '%s' is not valid", id)
 }
 
 // CreateTags adds or overwrites tags on resources of any kind Palisade

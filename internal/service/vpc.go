@@ -136,7 +136,7 @@ type CreateVpcInput struct {
 
 // CreateVpc creates a VPC with its default security group.
 func (s *Service) CreateVpc(ctx context.Context, c Caller, in CreateVpcInput) (*model.VPC, error) {
-	cidr, err := checkBlock(in.CIDR, "InvalidVpc.Range")
+	cidr, err := checkBlock(in.CIDR, model.CodeInvalidVpcRange)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (t *tx) allocIPv6Block() (netip.Prefix, error) {
 		}
 		p = next
 	}
-	return netip.Prefix{}, model.Errorf("InsufficientCidrBlocks", "There are not enough free IPv6 /56 blocks in the pool %s.", t.s.cfg.IPv6Pool)
+	return netip.Prefix{}, model.Errorf(model.CodeInsufficientCidrBlocks, "There are not enough free IPv6 /56 blocks in the pool %s.", t.s.cfg.IPv6Pool)
 }
 
 // nextPrefix returns the prefix of the same length right after p.
@@ -217,7 +217,7 @@ func (s *Service) CreateDefaultVpc(ctx context.Context, c Caller) (*model.VPC, e
 	var out *model.VPC
 	err := s.txn(ctx, c, "CreateDefaultVpc", func(t *tx) error {
 		if _, err := t.defaultVPC(); err == nil {
-			return model.Errorf("DefaultVpcAlreadyExists", "A Default VPC already exists for this account in this region.")
+			return model.Errorf(model.CodeDefaultVpcAlreadyExists, "A Default VPC already exists for this account in this region.")
 		}
 		var err error
 		out, err = t.createDefaultVPC()
@@ -257,8 +257,16 @@ func vpcFields(v *model.VPC) fieldsFunc {
 			return []string{string(v.ID)}, true
 		// "cidr-block" and "isDefault" are not in AWS's documentation but
 		// AWS accepts them, and Ansible and Terraform send them.
-		case "cidr", "cidr-block", "cidr-block-association.cidr-block":
+		case "cidr", "cidr-block":
 			return []string{v.CIDR.String()}, true
+		case "cidr-block-association.cidr-block":
+			return prefixStrings(v.IPv4Blocks()), true
+		case "cidr-block-association.association-id":
+			ids := []string{primaryAssociation(v.ID)}
+			for _, b := range v.Secondary {
+				ids = append(ids, b.AssociationID)
+			}
+			return ids, true
 		case "cidr-block-association.state":
 			return []string{"associated"}, true
 		case "ipv6-cidr-block-association.ipv6-cidr-block":
@@ -276,6 +284,14 @@ func vpcFields(v *model.VPC) fieldsFunc {
 		}
 		return tagFields(v.Tags, name)
 	}
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 func prefixString(p netip.Prefix) string {

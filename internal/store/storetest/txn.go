@@ -46,7 +46,7 @@ func testTxnErrorWritesNothing(t *testing.T, e *env) {
 	s := e.open(t, Config{})
 	put(t, s, "keep", "v")
 	before := revision(t, s)
-	want := &codedError{"InvalidGroup.Duplicate"}
+	want := &codedError{"Test.Coded"}
 	_, err := s.Txn(context.Background(), func(tx store.Tx) error {
 		if err := tx.Put("new", []byte("x")); err != nil {
 			return err

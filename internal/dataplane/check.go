@@ -58,7 +58,7 @@ func (rs *ruleset) view(now time.Time) view {
 	for _, s := range rs.sets {
 		ids := make([]string, 0, len(s.elems))
 		for _, e := range s.elems {
-			if left, _ := e.exp.timeoutAt(now); e.exp == 0 || left >= checkMargin {
+			if e.checked(now) {
 				ids = append(ids, e.hexID())
 			}
 		}
@@ -264,12 +264,22 @@ func (t *Table) verify(rs *ruleset, names []string) error {
 	}
 	defer raw.Close()
 	sets := byName(rs.sets, func(s *set) string { return s.name })
+	now := time.Now()
 	for _, n := range names {
 		ids, err := kernelElems(raw, n)
 		if err != nil {
 			return err
 		}
-		if want := len(sets[n].elems); len(ids) != want {
+		want := len(sets[n].elems)
+		if sets[n].timeout {
+			want = 0
+			for _, e := range sets[n].elems {
+				if e.checked(now) {
+					want++
+				}
+			}
+		}
+		if len(ids) != want {
 			return fmt.Errorf("set %s holds %d elements in the kernel, want %d", n, len(ids), want)
 		}
 	}

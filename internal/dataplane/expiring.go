@@ -29,6 +29,13 @@ import (
 // the two clocks then makes at most one needless rebuild).
 const checkMargin = 3 * time.Second
 
+// checked reports whether Check compares e at now (kernelElems leaves out
+// the kernel's elements with less than checkMargin left alike).
+func (e element) checked(now time.Time) bool {
+	left, _ := e.exp.timeoutAt(now)
+	return e.exp == 0 || left >= checkMargin
+}
+
 // expiry is when an element stops matching: Unix milliseconds, 0 never.
 type expiry int64
 

@@ -109,3 +109,32 @@ func TestExpiringRules(t *testing.T) {
 		expectTCP(t, h2, a, false, 22, timedOut)
 	})
 }
+
+// A rule whose expiry has passed (the store still holds it: serve has not
+// revoked it yet) sends no element, even in a set large enough for Apply
+// to count back from the kernel, and Check agrees.
+func TestExpiredRulesSendNothing(t *testing.T) {
+	t.Parallel()
+	w := newTestVPC(t)
+	web := gid(1)
+	w.instance("10.0.1.10/24", "", web)
+	past := time.Now().Add(-time.Hour)
+	rules := []model.Rule{in("tcp", "203.0.113.0/24", 22, 22)}
+	for i := range bulkMin + 10 { // addresses not adjacent: one cell each
+		a := netip.AddrFrom4([4]byte{10, 9, byte(2 * i >> 8), byte(2 * i)})
+		rules = append(rules, expiringAt(in("tcp", a.String()+"/32", 22, 22), past))
+	}
+	w.apply(group(web, rules...))
+	w.tbl.genKnown = false
+	mustNoDrift(t, w.tbl)
+	raw, err := w.tbl.rawConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	name := groupSetName(web, model.Ingress, "t", false)
+	ids, err := kernelElems(raw, name)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("set %s holds %d elements (%v), want the permanent rule's 1", name, len(ids), err)
+	}
+}

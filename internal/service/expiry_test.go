@@ -210,3 +210,41 @@ func waitRules(t *testing.T, f *fixture, g model.GroupID, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A create-tags that moves an expiry later, seen through the watch, keeps
+// the rule past its old time; one that moves it sooner ends it then.
+func TestRunExpiryFollowsTagChanges(t *testing.T) {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	s, err := service.New(st, service.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{Service: s, clock: &clock{now: time.Now()}, t: t}
+	v := f.vpc(bob, "10.3.0.0/16", false)
+	g := f.group(bob, "web", v.ID)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- s.RunExpiry(rctx) }()
+	defer func() { cancel(); <-done }()
+	at := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	rules, err := f.Authorize(ctx, bob, service.AuthorizeInput{Group: service.GroupRef{ID: string(g.ID)}, Direction: model.Ingress,
+		Permissions: ssh("10.0.0.0/8"), Tags: expiresAt(at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := string(rules[0].Rule.ID)
+	if err := f.CreateTags(ctx, bob, []string{id}, expiresAt(time.Now().Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(at) + 500*time.Millisecond)
+	waitRules(t, f, g.ID, 1)
+	soon := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	if err := f.CreateTags(ctx, bob, []string{id}, expiresAt(soon)); err != nil {
+		t.Fatal(err)
+	}
+	waitRules(t, f, g.ID, 0)
+	if late := time.Since(soon); late > time.Second {
+		t.Errorf("revoked %v after the moved expiry", late)
+	}
+}

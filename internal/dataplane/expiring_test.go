@@ -138,3 +138,32 @@ func TestExpiredRulesSendNothing(t *testing.T) {
 		t.Fatalf("set %s holds %d elements (%v), want the permanent rule's 1", name, len(ids), err)
 	}
 }
+
+// Moving a rule's expiry (create-tags) replaces its elements in one batch
+// (destroy, then add with the new timeout): later, the rule outlives its
+// old time; sooner, it ends at the new one.
+func TestExpiryMoves(t *testing.T) {
+	t.Parallel()
+	w := newTestVPC(t)
+	web := gid(1)
+	a := w.instance("10.0.1.10/24", "", web)
+	h := w.host("198.51.100.7", "")
+	tcpEcho(t, a, 22)
+	rule := in("tcp", "198.51.100.0/24", 22, 22)
+	first := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	w.apply(group(web, expiringAt(rule, first)))
+	expectTCP(t, h, a, false, 22, connected)
+	if res := w.apply(group(web, expiringAt(rule, first.Add(time.Hour)))); res.Full {
+		t.Errorf("moving an expiry rebuilt the table: %+v", res)
+	}
+	mustNoDrift(t, w.tbl)
+	time.Sleep(time.Until(first) + 200*time.Millisecond)
+	expectTCP(t, h, a, false, 22, connected)
+	sooner := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	w.apply(group(web, expiringAt(rule, sooner)))
+	expectTCP(t, h, a, false, 22, connected)
+	time.Sleep(time.Until(sooner) + 200*time.Millisecond)
+	expectTCP(t, h, a, false, 22, timedOut)
+	w.tbl.genKnown = false
+	mustNoDrift(t, w.tbl)
+}

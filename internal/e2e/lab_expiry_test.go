@@ -56,7 +56,7 @@ func TestLabRuleExpiry(t *testing.T) {
 		return false
 	}
 
-	rule, at := allowFor(5 * time.Second)
+	rule, at := allowFor(8 * time.Second)
 	eventuallyTCP(t, a, ssh, connected)
 	expectTCP(t, b, ssh, timedOut)
 	session, _, err := dial(a, ssh, okWait)
@@ -65,7 +65,7 @@ func TestLabRuleExpiry(t *testing.T) {
 	}
 	defer session.Close()
 	if time.Until(at) < time.Second {
-		t.Skip("the lab took too long to come up for a 5 s expiry") // so as not to test a rule that expired before it applied
+		t.Skip("the lab took too long to come up for an 8 s expiry") // so as not to test a rule that expired before it applied
 	}
 	time.Sleep(time.Until(at) + time.Second) // "within 1 s"
 	if listed(l.ec2, rule) {
@@ -79,10 +79,10 @@ func TestLabRuleExpiry(t *testing.T) {
 		t.Errorf("the session established before the expiry: %v", err)
 	}
 
-	rule, at = allowFor(6 * time.Second)
+	rule, at = allowFor(8 * time.Second)
 	eventuallyTCP(t, a, ssh, connected)
 	if time.Until(at) < 2*time.Second {
-		t.Skip("the rule took too long to apply for a 6 s expiry")
+		t.Skip("the rule took too long to apply for an 8 s expiry")
 	}
 	l.crash()
 	time.Sleep(time.Until(at) + 500*time.Millisecond)

@@ -248,3 +248,38 @@ func TestRunExpiryFollowsTagChanges(t *testing.T) {
 		t.Errorf("revoked %v after the moved expiry", late)
 	}
 }
+
+// Two replicas on one store both watch and both try: the rule is revoked
+// once, and logged once.
+func TestRunExpiryOnTwoReplicas(t *testing.T) {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	var logs syncBuffer
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	var f *fixture
+	for range 2 {
+		s, err := service.New(st, service.DefaultConfig(), service.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f = &fixture{Service: s, clock: &clock{now: time.Now()}, t: t}
+		wg.Go(func() { s.RunExpiry(rctx) })
+	}
+	v := f.vpc(bob, "10.3.0.0/16", false)
+	g := f.group(bob, "web", v.ID)
+	at := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	rules, err := f.Authorize(ctx, bob, service.AuthorizeInput{Group: service.GroupRef{ID: string(g.ID)}, Direction: model.Ingress,
+		Permissions: append(ssh("10.0.0.0/8"), ssh("192.0.2.0/24")...), Tags: expiresAt(at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRules(t, f, g.ID, 0)
+	time.Sleep(200 * time.Millisecond) // the other replica has tried by now
+	for _, r := range rules {
+		if n := strings.Count(logs.String(), "rule="+string(r.Rule.ID)); n != 1 {
+			t.Errorf("%s logged %d times:\n%s", r.Rule.ID, n, logs.String())
+		}
+	}
+}

@@ -21,7 +21,7 @@ with nftables.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newAgentCmd(), newAccountCmd(), newLabCmd(), newExplainCmd(), newAuditCmd(), newBenchCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newAgentCmd(), newAccountCmd(), newLabCmd(), newExplainCmd(), newAuditCmd(), newBenchCmd(), newAllowCmd())
 	return root
 }
 

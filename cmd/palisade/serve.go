@@ -146,6 +146,8 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 
+	stopExpiry := startExpiry(ctx, svc)
+	defer stopExpiry()
 	if cfg.Dataplane == dataplaneLab {
 		stopAgent, err := startAgent(ctx, st, svc, cfg.Host, log, clock, reg)
 		if err != nil {
@@ -171,6 +173,18 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 	root.console = console.New(svc, accounts, console.Options{Region: clientRegion(cfg.Service.Regions), Log: log})
 	return serveUntilDone(ctx, limitListener(ln, cfg.MaxConnections, tlsConf), scheme, root, log)
+}
+
+// startExpiry revokes rules as they expire (model.ExpiresAtTag) until the
+// returned function is called.
+func startExpiry(ctx context.Context, svc *service.Service) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = svc.RunExpiry(ctx) // returns ctx's error
+	}()
+	return func() { cancel(); <-done }
 }
 
 // resolveDataDir picks the data directory and creates it.

@@ -47,6 +47,10 @@ type DataplaneConfig struct {
 	// Logger receives the control plane's and the agent's messages; nil
 	// discards.
 	Logger *slog.Logger
+	// Expiring gives every rule of the setup the tag palisade:expires-at,
+	// a day ahead: the kernel then holds them as elements with timeouts,
+	// in sets with the timeout flag, whose per-packet cost this measures.
+	Expiring bool
 }
 
 // DefaultDataplaneConfig returns the sizes of the issues: 10,000 rules over
@@ -188,7 +192,7 @@ func (r *dpRun) setUp(ctx context.Context) error {
 	r.res.Setup = SetupReport{
 		Instances: 4 + len(r.sc.ruleInst), RuleInterfaces: r.cfg.Interfaces, RulesPerInterface: r.cfg.RulesPerInterface,
 		HeavyRules: r.cfg.HeavyRules, ManyGroups: r.cfg.ManyGroups, ManyGroupRules: r.cfg.ManyGroupRules, RouterRules: v.rules(), Members: r.sc.members,
-		Seconds: time.Since(r.start).Seconds(),
+		Expiring: r.cfg.Expiring, Seconds: time.Since(r.start).Seconds(),
 	}
 	return nil
 }

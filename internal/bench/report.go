@@ -71,7 +71,8 @@ type SetupReport struct {
 	ManyGroupRules    int     `json:"many_group_rules"` // rules of each
 	RouterRules       int     `json:"router_rules"`     // rules of all groups on the router's interfaces
 	Members           int     `json:"referenced_group_members"`
-	Seconds           float64 `json:"seconds"` // creating it, and the agent applying it
+	Expiring          bool    `json:"expiring_rules"` // every rule carries an expiry (--expiring)
+	Seconds           float64 `json:"seconds"`        // creating it, and the agent applying it
 }
 
 // TrafficReport holds one side's traffic runs.
@@ -229,6 +230,9 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "Setup through the EC2 API (%s): %d instances; %d rules on the router: %d interfaces × %d rules, the server's interface with %d rules (raised quota), the many-groups server's with %d groups × %d CIDR rules before the group that allows; a referenced group of %d members\n\n",
 		(time.Duration(s.Seconds*1000) * time.Millisecond).Round(time.Second), s.Instances, s.RouterRules, s.RuleInterfaces, s.RulesPerInterface, s.HeavyRules,
 		s.ManyGroups, s.ManyGroupRules, s.Members)
+	if s.Expiring {
+		fmt.Fprintf(w, "Every rule of the setup expires a day ahead (--expiring): kernel element timeouts, sets with the timeout flag\n\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	c := r.Checks
 	fmt.Fprintln(tw, "metric\tbaseline\tfirewall\tresult\ttarget\t")

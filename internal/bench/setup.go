@@ -191,10 +191,15 @@ func (b *builder) rules(ctx context.Context) error {
 
 // authorize adds the permissions to a group's ingress, 100 per request.
 func (b *builder) authorize(ctx context.Context, group string, perms []types.IpPermission) error {
+	var tags []types.TagSpecification
+	if b.cfg.Expiring {
+		tags = []types.TagSpecification{{ResourceType: types.ResourceTypeSecurityGroupRule, Tags: []types.Tag{{
+			Key: aws.String(model.ExpiresAtTag), Value: aws.String(time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339))}}}}
+	}
 	for len(perms) > 0 {
 		n := min(100, len(perms))
 		_, err := b.ec2().AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
-			GroupId: aws.String(group), IpPermissions: perms[:n]})
+			GroupId: aws.String(group), IpPermissions: perms[:n], TagSpecifications: tags})
 		if err != nil {
 			return err
 		}

@@ -474,3 +474,67 @@ func TestRegionSwitch(t *testing.T) {
 		t.Fatalf("eu-west-1 groups:\n%s", page)
 	}
 }
+
+// The editor's Expires after gives a rule the expiry tag; an unchanged row
+// keeps its rule and its expiry; Never replaces it with a rule that stays.
+func TestSaveRulesWithExpiry(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	alice := service.Caller{Account: aliceAcct, Region: region}
+	g, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "web", Description: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, csrf := f.signIn(t, aliceKey, aliceSecret)
+	edit := f.srv.URL + "/console/groups/" + string(g.ID) + "/inbound/edit"
+	row := func(id, expires string) url.Values {
+		return url.Values{"csrf": {csrf}, "action": {"save"}, "rule_id": {id}, "type": {"SSH"}, "protocol": {""}, "ports": {""},
+			"source_kind": {"custom"}, "source": {"192.0.2.0/24"}, "description": {""}, "expires": {expires}}
+	}
+	inbound := func() []model.Rule {
+		t.Helper()
+		rules, _, err := f.svc.DescribeSecurityGroupRules(ctx, alice, nil, []service.Filter{{Name: "group-id", Values: []string{string(g.ID)}}}, service.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []model.Rule
+		for _, r := range rules {
+			if r.Rule.Direction == model.Ingress {
+				out = append(out, r.Rule)
+			}
+		}
+		return out
+	}
+	_, page := do(t, cl, "GET", edit, nil)
+	if !strings.Contains(page, "<span>Expires after</span><select name=\"expires\"") || !strings.Contains(page, ">1 hour</option>") {
+		t.Fatalf("the editor has no labelled Expires after list:\n%s", page)
+	}
+	before := time.Now()
+	if resp, page := do(t, cl, "POST", edit, row("", "1h")); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: HTTP %d\n%s", resp.StatusCode, page)
+	}
+	rules := inbound()
+	at, ok := rules[0].ExpiresAt()
+	if len(rules) != 1 || !ok || at.Before(before.Add(time.Hour-time.Second)) || at.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("rules %+v: want one expiring in 1 hour", rules)
+	}
+	if _, page := do(t, cl, "GET", f.srv.URL+"/console/groups/"+string(g.ID), nil); !strings.Contains(page, at.UTC().Format(time.RFC3339)) {
+		t.Errorf("the group's page does not show the expiry %s", at.UTC().Format(time.RFC3339))
+	}
+	_, page = do(t, cl, "GET", edit, nil)
+	if !strings.Contains(page, "Unchanged: "+at.UTC().Format(time.RFC3339)) {
+		t.Errorf("the editor does not show the rule's expiry")
+	}
+	do(t, cl, "POST", edit, row(string(rules[0].ID), ""))
+	if again := inbound(); len(again) != 1 || again[0].ID != rules[0].ID || !slices.Equal(again[0].Tags, rules[0].Tags) {
+		t.Fatalf("an unchanged row changed its rule: %+v, was %+v", again, rules)
+	}
+	do(t, cl, "POST", edit, row(string(rules[0].ID), "never"))
+	if again := inbound(); len(again) != 1 || again[0].ID == rules[0].ID || len(again[0].Tags) != 0 {
+		t.Fatalf("Never: %+v, want a new rule without expiry", again)
+	}
+	resp, page := do(t, cl, "POST", edit, row("", "3 days"))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "InvalidParameterValue") {
+		t.Fatalf("a bad Expires after: HTTP %d", resp.StatusCode)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
@@ -29,6 +30,43 @@ type editRow struct {
 	SourceKind  string
 	Source      string // a CIDR, sg-… or pl-… (Custom)
 	Description string
+	Expires     string // Expires after: "" (unchanged; never for a new rule), "never", or a choice's duration
+	ExpiresAt   string // the rule's expiry now (RFC 3339), "" for none
+}
+
+// expiryChoice is one entry of the Expires after list.
+type expiryChoice struct {
+	Value, Label string
+}
+
+// expiryChoices are the durations the editor offers: the rule gets the
+// tag model.ExpiresAtTag, now plus the duration.
+var expiryChoices = []expiryChoice{
+	{"never", "Never"}, {"15m", "15 minutes"}, {"1h", "1 hour"}, {"4h", "4 hours"}, {"24h", "1 day"}, {"168h", "1 week"},
+}
+
+// rowExpiry returns the tags a row's rule gets for its Expires after, and
+// whether that changes prev's expiry (prev is the row's stored rule, the
+// zero Rule for a new row).
+func rowExpiry(row editRow, prev model.Rule, now time.Time) (model.Tags, bool, error) {
+	cur, has := prev.Tags.Get(model.ExpiresAtTag)
+	switch row.Expires {
+	case "":
+		if has {
+			return model.Tags{{Key: model.ExpiresAtTag, Value: cur}}, false, nil
+		}
+		return nil, false, nil
+	case "never":
+		return nil, has, nil
+	}
+	for _, c := range expiryChoices {
+		if c.Value == row.Expires {
+			d, _ := time.ParseDuration(c.Value)
+			at := now.Add(d).Truncate(time.Second).UTC().Format(time.RFC3339)
+			return model.Tags{{Key: model.ExpiresAtTag, Value: at}}, true, nil
+		}
+	}
+	return nil, false, model.Errorf(model.CodeInvalidParameterValue, "Expires after %q is not one of the choices of the list.", clip(row.Expires))
 }
 
 // typeChoice is one entry of the Type list, with what it fills in.
@@ -78,7 +116,7 @@ func direction(s string) (model.Direction, bool) {
 func rowOf(r model.Rule) editRow {
 	v := viewRule(r)
 	row := editRow{ID: v.ID, Type: v.Type, Protocol: v.Wire, Ports: v.PortsInput, SourceKind: srcCustom,
-		Source: v.Peer, Description: r.Description}
+		Source: v.Peer, Description: r.Description, ExpiresAt: v.Expires}
 	switch v.Peer {
 	case "0.0.0.0/0":
 		row.SourceKind = srcAnywhere4
@@ -95,6 +133,7 @@ type editor struct {
 	Peer    string // Source or Destination
 	Rows    []editRow
 	Types   []typeChoice
+	Expiry  []expiryChoice
 	TypesJS template.JS
 	MyIP    string
 	Preview *preview
@@ -107,7 +146,7 @@ type preview struct {
 
 func (c *Console) newEditor(r *http.Request, g *model.SecurityGroup, dir string) *editor {
 	js, _ := json.Marshal(typeChoices)
-	e := &editor{Group: g, Dir: dir, Peer: "Source", Types: typeChoices, TypesJS: template.JS(js)}
+	e := &editor{Group: g, Dir: dir, Peer: "Source", Types: typeChoices, TypesJS: template.JS(js), Expiry: expiryChoices}
 	if dir == "outbound" {
 		e.Peer = "Destination"
 	}
@@ -152,6 +191,13 @@ func (c *Console) saveRules(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	e.Rows = formRows(r)
+	for i := range e.Rows {
+		for _, rule := range g.Rules {
+			if string(rule.ID) == e.Rows[i].ID {
+				e.Rows[i].ExpiresAt = viewRule(rule).Expires
+			}
+		}
+	}
 	in, pv, err := c.plan(r, g, d, e.Rows)
 	if err == nil && r.PostForm.Get("action") == "preview" {
 		e.Preview = pv
@@ -185,7 +231,7 @@ func formRows(r *http.Request) []editRow {
 	for i := range n {
 		rows = append(rows, editRow{ID: at("rule_id", i), Type: at("type", i), Protocol: at("protocol", i),
 			Ports: at("ports", i), SourceKind: at("source_kind", i), Source: at("source", i),
-			Description: at("description", i)})
+			Description: at("description", i), Expires: at("expires", i)})
 	}
 	return rows
 }
@@ -199,6 +245,7 @@ func (c *Console) plan(r *http.Request, g *model.SecurityGroup, d model.Directio
 		old[string(rule.ID)] = rule
 	}
 	kept := map[string]bool{}
+	now := time.Now()
 	for _, row := range rows {
 		spec, err := c.spec(r, row)
 		if err != nil {
@@ -208,7 +255,11 @@ func (c *Console) plan(r *http.Request, g *model.SecurityGroup, d model.Directio
 		if err != nil {
 			return in, nil, err
 		}
-		if prev, ok := old[row.ID]; ok && !kept[row.ID] && len(rules) == 1 &&
+		tags, expChanged, err := rowExpiry(row, old[row.ID], now)
+		if err != nil {
+			return in, nil, err
+		}
+		if prev, ok := old[row.ID]; ok && !kept[row.ID] && len(rules) == 1 && !expChanged &&
 			rules[0].Key() == prev.Key() && rules[0].Description == prev.Description {
 			kept[row.ID] = true
 			continue
@@ -217,6 +268,10 @@ func (c *Console) plan(r *http.Request, g *model.SecurityGroup, d model.Directio
 			return in, nil, model.KindRule.NotFound(row.ID)
 		}
 		in.Add = append(in.Add, spec)
+		in.AddTags = append(in.AddTags, tags)
+		for i := range rules {
+			rules[i].Tags = tags
+		}
 		pv.Added = append(pv.Added, viewRules(rules)...)
 	}
 	for _, rule := range g.RulesOf(d) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
@@ -36,11 +37,15 @@ type ruleView struct {
 	PortsInput  string // as the editor takes it: 22, 1000-2000, 8-0
 	Peer        string // the source or destination
 	Description string
+	Expires     string // when the rule ends on its own (model.ExpiresAtTag), "" never
 }
 
 func viewRule(r model.Rule) ruleView {
 	v := ruleView{ID: string(r.ID), Type: model.ServiceName(r), Wire: r.Protocol.String(), Peer: r.Peer.String(),
 		Description: r.Description}
+	if at, ok := r.ExpiresAt(); ok {
+		v.Expires = at.UTC().Format(time.RFC3339)
+	}
 	n, ok := r.Protocol.Number()
 	switch {
 	case !ok:

@@ -22,6 +22,7 @@ import (
 type box struct {
 	addr   netip.Prefix
 	lo, hi uint32
+	exp    expiry // the rule's (expiring.go)
 }
 
 // cell is one disjoint piece of a union of boxes.
@@ -67,12 +68,28 @@ func cells(boxes []box) []cell {
 	return out
 }
 
+// mergeActive returns the address ranges of the active boxes, cut where
+// their expiry changes when some expire.
 func mergeActive(boxes []box, active map[int]bool) []addrRange {
 	ps := make([]netip.Prefix, 0, len(active))
+	expiring := false
 	for i := range active {
 		ps = append(ps, boxes[i].addr)
+		expiring = expiring || boxes[i].exp != 0
 	}
-	return mergePrefixes(ps)
+	if !expiring {
+		return mergePrefixes(ps)
+	}
+	pieces := make([]piece[netip.Addr], 0, len(active))
+	for i := range active {
+		b := boxes[i]
+		pieces = append(pieces, piece[netip.Addr]{b.addr.Masked().Addr(), lastAddr(b.addr), b.exp})
+	}
+	var out []addrRange
+	for _, p := range cover(pieces, addrAxis, lastOf(pieces[0].lo)) {
+		out = append(out, addrRange{p.lo, p.hi, p.exp})
+	}
+	return out
 }
 
 // mergePrefixes returns the disjoint, sorted, maximal address ranges that
@@ -80,7 +97,7 @@ func mergeActive(boxes []box, active map[int]bool) []addrRange {
 func mergePrefixes(ps []netip.Prefix) []addrRange {
 	rs := make([]addrRange, len(ps))
 	for i, p := range ps {
-		rs[i] = addrRange{p.Masked().Addr(), lastAddr(p)}
+		rs[i] = addrRange{lo: p.Masked().Addr(), hi: lastAddr(p)}
 	}
 	slices.SortFunc(rs, func(a, b addrRange) int { return a.lo.Compare(b.lo) })
 	var out []addrRange

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -31,7 +32,7 @@ func (t *Table) Check() (drift bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	diffs := compareViews(t.last.view(), got)
+	diffs := compareViews(t.last.view(time.Now()), got)
 	if len(diffs) == 0 {
 		t.gen, t.genKnown = gen, genOK
 		return false, nil
@@ -46,18 +47,23 @@ func (t *Table) Check() (drift bool, err error) {
 // so that the kernel's table and a ruleset compare as plain strings.
 type view map[string]string
 
-func (rs *ruleset) view() view {
+// view describes rs as the kernel should hold it at now: without the
+// elements that time out within checkMargin (expiring.go), which the
+// kernel may have dropped already.
+func (rs *ruleset) view(now time.Time) view {
 	v := view{}
 	for _, o := range rs.objs {
 		v["obj "+o.name] = fmt.Sprintf("type %d %s", nftables.ObjTypeCtTimeout, describeObj(o))
 	}
 	for _, s := range rs.sets {
-		ids := make([]string, len(s.elems))
-		for i, e := range s.elems {
-			ids[i] = e.hexID()
+		ids := make([]string, 0, len(s.elems))
+		for _, e := range s.elems {
+			if e.checked(now) {
+				ids = append(ids, e.hexID())
+			}
 		}
 		slices.Sort(ids)
-		v["set "+s.name] = describeSet(s.typeText(), s.interval, s.keyLen(), ids)
+		v["set "+s.name] = describeSet(s.typeText(), s.interval, s.timeout, s.keyLen(), ids)
 	}
 	for _, c := range rs.chains {
 		rules := make([][]expr.Any, len(c.rules))
@@ -83,8 +89,8 @@ func describeObj(o *ctTimeoutObj) string {
 	return b.String()
 }
 
-func describeSet(typ string, interval bool, keyLen int, ids []string) string {
-	return fmt.Sprintf("type %s interval %v keylen %d\n%s", typ, interval, keyLen, strings.Join(ids, "\n"))
+func describeSet(typ string, interval, timeout bool, keyLen int, ids []string) string {
+	return fmt.Sprintf("type %s interval %v timeout %v keylen %d\n%s", typ, interval, timeout, keyLen, strings.Join(ids, "\n"))
 }
 
 func describeChain(base *int32, rules [][]expr.Any) string {
@@ -194,7 +200,7 @@ func (t *Table) kernelSets(raw *netlink.Conn, v view) error {
 		if s.IsMap {
 			typ += " : " + s.DataType.Name
 		}
-		v["set "+s.Name] = describeSet(typ, s.Interval, int(s.KeyType.Bytes), ids)
+		v["set "+s.Name] = describeSet(typ, s.Interval, s.HasTimeout, int(s.KeyType.Bytes), ids)
 	}
 	return nil
 }
@@ -260,12 +266,22 @@ func (t *Table) verify(rs *ruleset, names []string) error {
 	}
 	defer raw.Close()
 	sets := byName(rs.sets, func(s *set) string { return s.name })
+	now := time.Now()
 	for _, n := range names {
 		ids, err := kernelElems(raw, n)
 		if err != nil {
 			return err
 		}
-		if want := len(sets[n].elems); len(ids) != want {
+		want := len(sets[n].elems)
+		if sets[n].timeout {
+			want = 0
+			for _, e := range sets[n].elems {
+				if e.checked(now) {
+					want++
+				}
+			}
+		}
+		if len(ids) != want {
 			return fmt.Errorf("set %s holds %d elements in the kernel, want %d", n, len(ids), want)
 		}
 	}

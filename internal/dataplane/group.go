@@ -81,6 +81,7 @@ func fingerprint(entries []*policy.Entry) string {
 		for _, p := range e.Prefixes {
 			b = p.AppendTo(append(b, ' '))
 		}
+		b = strconv.AppendInt(append(b, ' '), int64(ruleExpiry(r)), 10)
 		b = append(b, ';')
 	}
 	return string(b)
@@ -118,6 +119,7 @@ func renderGroup(g model.GroupID, d model.Direction, fp string, entries []*polic
 	}
 	for _, s := range out.sets {
 		sortElems(s)
+		s.timeout = slices.ContainsFunc(s.elems, func(e element) bool { return e.exp != 0 })
 	}
 	return out, nil
 }
@@ -138,15 +140,16 @@ func (o *groupOut) cidrs(g model.GroupID, d model.Direction, v6 bool, entries []
 			if p.Addr().Is6() != v6 {
 				continue
 			}
+			exp := ruleExpiry(e.Rule)
 			switch {
 			case e.Span.IsAll() && one:
-				whole = append(whole, box{p, uint32(n), uint32(n)})
+				whole = append(whole, box{p, uint32(n), uint32(n), exp})
 			case e.Span.IsAll():
-				whole = append(whole, box{p, 0, 255})
+				whole = append(whole, box{p, 0, 255, exp})
 			case keyLoad(n) == nil:
 				return fmt.Errorf("rule %s: protocol %d has no ports: %w", e.Rule.ID, n, ErrInvalid)
 			default:
-				byProto[n] = append(byProto[n], box{p, uint32(e.Span.From), uint32(e.Span.To)})
+				byProto[n] = append(byProto[n], box{p, uint32(e.Span.From), uint32(e.Span.To), exp})
 			}
 		}
 	}
@@ -192,7 +195,7 @@ func coversAll(cs []cell, v6 bool) bool {
 		all = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 	}
 	return len(cs) == 1 && cs[0].lo == 0 && cs[0].hi == 255 &&
-		slices.Equal(cs[0].addrs, []addrRange{{all.Addr(), lastAddr(all)}})
+		slices.Equal(cs[0].addrs, []addrRange{{lo: all.Addr(), hi: lastAddr(all)}}) // and no expiry
 }
 
 // cellElems turns a cell into set elements: with proto nil the cell's span
@@ -211,7 +214,9 @@ func cellElems(c cell, proto *uint8) []element {
 			los, his = append(los, protoVal(*proto), portVal(q0)), append(his, protoVal(*proto), portVal(q1))
 			texts = append(texts, protoName(*proto), numRange(q0, q1, itoa16))
 		}
-		out = append(out, rangeElem(los, his, texts))
+		e := rangeElem(los, his, texts)
+		e.exp = a.exp
+		out = append(out, e)
 	}
 	return out
 }
@@ -281,15 +286,18 @@ func refPortsOf(entries []*policy.Entry) (refPorts, error) {
 	whole := map[model.Proto]bool{}
 	for _, e := range entries {
 		n, one := e.Rule.Protocol.Number()
+		exp := ruleExpiry(e.Rule)
 		switch {
 		case !one:
-			rp.all = true
-		case e.Span.IsAll():
+			rp.all = true // an expiry, if any, is the store's only (expiring.go)
+		case e.Span.IsAll() && (exp == 0 || keyLoad(n) == nil):
 			whole[n] = true
 		case keyLoad(n) == nil:
 			return rp, fmt.Errorf("rule %s: protocol %d has no ports: %w", e.Rule.ID, n, ErrInvalid)
 		default:
-			rp.spans[n] = append(rp.spans[n], span{e.Span.From, e.Span.To})
+			// An expiring rule on every port is a span, so that its
+			// elements can time out.
+			rp.spans[n] = append(rp.spans[n], span{e.Span.From, e.Span.To, exp})
 		}
 	}
 	if rp.all {
@@ -335,9 +343,11 @@ func refSet(g model.GroupID, d model.Direction, k int, protos []model.Proto, spa
 		for _, n := range protos {
 			p := uint8(n)
 			for _, sp := range merged[n] {
-				s.elems = append(s.elems, rangeElem(
+				e := rangeElem(
 					[]value{protoVal(p), portVal(sp.lo)}, []value{protoVal(p), portVal(sp.hi)},
-					[]string{protoName(p), numRange(sp.lo, sp.hi, itoa16)}))
+					[]string{protoName(p), numRange(sp.lo, sp.hi, itoa16)})
+				e.exp = sp.exp
+				s.elems = append(s.elems, e)
 			}
 		}
 		return s
@@ -347,19 +357,37 @@ func refSet(g model.GroupID, d model.Direction, k int, protos []model.Proto, spa
 		p := uint8(n)
 		for _, sp := range merged[n] {
 			for v := uint32(sp.lo); v <= uint32(sp.hi); v++ {
-				s.elems = append(s.elems, plainElem(true, protoVal(p), portVal(uint16(v))))
+				e := plainElem(true, protoVal(p), portVal(uint16(v)))
+				e.exp = sp.exp
+				s.elems = append(s.elems, e)
 			}
 		}
 	}
 	return s
 }
 
-// span is a range of ports (or ICMP type<<8|code) of one protocol.
-type span struct{ lo, hi uint16 }
+// span is a range of ports (or ICMP type<<8|code) of one protocol, and
+// when the rule that opens it expires.
+type span struct {
+	lo, hi uint16
+	exp    expiry
+}
 
 // mergeSpans returns the disjoint, sorted, maximal ranges that spans cover
-// (the kernel refuses overlapping elements of an interval set).
+// (the kernel refuses overlapping elements of an interval set), cut where
+// their expiry changes when some expire.
 func mergeSpans(spans []span) []span {
+	if slices.ContainsFunc(spans, func(sp span) bool { return sp.exp != 0 }) {
+		ps := make([]piece[uint16], len(spans))
+		for i, sp := range spans {
+			ps[i] = piece[uint16]{sp.lo, sp.hi, sp.exp}
+		}
+		var out []span
+		for _, p := range cover(ps, portAxis, 0xffff) {
+			out = append(out, span{p.lo, p.hi, p.exp})
+		}
+		return out
+	}
 	spans = slices.Clone(spans)
 	slices.SortFunc(spans, func(a, b span) int { return int(a.lo) - int(b.lo) })
 	var out []span

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -200,7 +201,7 @@ func TestCheckFindsDrift(t *testing.T) {
 		"table deleted": func(c *nftables.Conn) { c.DelTable(tbl.tbl) },
 		"own address deleted": func(c *nftables.Conn) {
 			s := tbl.nftSet(tbl.last.sets[1])
-			c.SetDeleteElements(s, nftElems(tbl.last.sets[1], tbl.last.sets[1].elems[:1]))
+			c.SetDeleteElements(s, nftElems(tbl.last.sets[1], tbl.last.sets[1].elems[:1], time.Time{}))
 		},
 		"chain flushed": func(c *nftables.Conn) {
 			c.FlushChain(&nftables.Chain{Name: groupChainName(gid(1), 1), Table: tbl.tbl})
@@ -208,16 +209,16 @@ func TestCheckFindsDrift(t *testing.T) {
 		"map entry retargeted": func(c *nftables.Conn) {
 			m := tbl.last.sets[3]
 			e := m.elems[0]
-			c.SetDeleteElements(tbl.nftSet(m), nftElems(m, []element{e}))
+			c.SetDeleteElements(tbl.nftSet(m), nftElems(m, []element{e}, time.Time{}))
 			e.verdict = m.elems[1].verdict
-			c.SetAddElements(tbl.nftSet(m), nftElems(m, []element{e}))
+			c.SetAddElements(tbl.nftSet(m), nftElems(m, []element{e}, time.Time{}))
 		},
 		"map verdict changed": func(c *nftables.Conn) {
 			m := tbl.last.sets[4] // in_ports: its last element is the lab host's accept
 			e := m.elems[len(m.elems)-1]
-			c.SetDeleteElements(tbl.nftSet(m), nftElems(m, []element{e}))
+			c.SetDeleteElements(tbl.nftSet(m), nftElems(m, []element{e}, time.Time{}))
 			e.verdict = &expr.Verdict{Kind: expr.VerdictDrop}
-			c.SetAddElements(tbl.nftSet(m), nftElems(m, []element{e}))
+			c.SetAddElements(tbl.nftSet(m), nftElems(m, []element{e}, time.Time{}))
 		},
 	}
 	for name, edit := range edits {

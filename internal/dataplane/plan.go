@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"slices"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -54,7 +55,7 @@ func diff(old, cur *ruleset) (p *plan, ok bool) {
 		case was == s: // reused from the previous build
 		case was == nil:
 			p.addSets = append(p.addSets, s)
-		case was.typeText() != s.typeText() || was.interval != s.interval:
+		case was.typeText() != s.typeText() || was.interval != s.interval || was.timeout != s.timeout:
 			return nil, false
 		default:
 			if d := cur.elemDelta(was, s); len(d.add)+len(d.del) > 0 {
@@ -146,7 +147,7 @@ func diffElems(old, cur *set) elemDelta {
 		case k > 0:
 			d.add, c = append(d.add, c[0]), c[1:]
 		default:
-			if !sameVerdict(o[0].verdict, c[0].verdict) {
+			if !sameVerdict(o[0].verdict, c[0].verdict) || o[0].exp != c[0].exp {
 				d.del, d.add = append(d.del, o[0]), append(d.add, c[0])
 			}
 			o, c = o[1:], c[1:]
@@ -276,19 +277,20 @@ func (p *plan) enqueue(t *Table) error {
 	for _, o := range p.addObjs {
 		addCtTimeoutObj(c, t.tbl, o)
 	}
+	now := time.Now()
 	for _, s := range p.addSets {
 		var es []element
 		if !s.vmap {
 			es = s.elems
 		}
-		if err := c.AddSet(t.nftSet(s), nftElems(s, es)); err != nil {
+		if err := c.AddSet(t.nftSet(s), nftElems(s, es, now)); err != nil {
 			return err
 		}
 	}
 	for _, ch := range p.addChains {
 		c.AddChain(t.nftChain(ch))
 	}
-	if err := p.enqueueElems(t); err != nil {
+	if err := p.enqueueElems(t, now); err != nil {
 		return err
 	}
 	p.enqueueRules(t)
@@ -304,21 +306,29 @@ func (p *plan) enqueue(t *Table) error {
 	return nil
 }
 
-func (p *plan) enqueueElems(t *Table) error {
+// enqueueElems queues the element changes. In a set with expiring
+// elements a deletion is a destroy: the kernel may have dropped the
+// element on its own (its timeout passed), and deleting a missing element
+// would fail the batch.
+func (p *plan) enqueueElems(t *Table, now time.Time) error {
 	c := t.conn
 	for _, d := range p.elems {
-		if err := c.SetDeleteElements(t.nftSet(d.s), nftElems(d.s, d.del)); err != nil {
+		del := c.SetDeleteElements
+		if d.s.timeout {
+			del = c.SetDestroyElements
+		}
+		if err := del(t.nftSet(d.s), nftElems(d.s, d.del, time.Time{})); err != nil {
 			return err
 		}
 	}
 	for _, d := range p.elems {
-		if err := c.SetAddElements(t.nftSet(d.s), nftElems(d.s, d.add)); err != nil {
+		if err := c.SetAddElements(t.nftSet(d.s), nftElems(d.s, d.add, now)); err != nil {
 			return err
 		}
 	}
 	for _, s := range p.addSets {
 		if s.vmap && len(s.elems) > 0 {
-			if err := c.SetAddElements(t.nftSet(s), nftElems(s, s.elems)); err != nil {
+			if err := c.SetAddElements(t.nftSet(s), nftElems(s, s.elems, now)); err != nil {
 				return err
 			}
 		}
@@ -357,16 +367,28 @@ func (t *Table) nftSet(s *set) *nftables.Set {
 	if s.vmap {
 		ns.IsMap, ns.DataType = true, nftables.TypeVerdict
 	}
+	ns.HasTimeout = s.timeout
 	return ns
 }
 
-func nftElems(s *set, es []element) []nftables.SetElement {
-	out := make([]nftables.SetElement, len(es))
-	for i, e := range es {
-		out[i] = nftables.SetElement{Key: e.key, KeyEnd: e.end}
+// nftElems converts elements for the kernel. With now set (an addition),
+// an expiring element gets its timeout, and one whose expiry has passed
+// is left out: the kernel would never drop it.
+func nftElems(s *set, es []element, now time.Time) []nftables.SetElement {
+	out := make([]nftables.SetElement, 0, len(es))
+	for _, e := range es {
+		ne := nftables.SetElement{Key: e.key, KeyEnd: e.end}
 		if s.vmap {
-			out[i].VerdictData = e.verdict
+			ne.VerdictData = e.verdict
 		}
+		if e.exp != 0 && !now.IsZero() {
+			left, ok := e.exp.timeoutAt(now)
+			if !ok {
+				continue
+			}
+			ne.Timeout = left
+		}
+		out = append(out, ne)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
@@ -63,7 +64,8 @@ func dump(c *netlink.Conn, msgType uint16, attrs []netlink.Attribute) ([][]byte,
 	return out, nil
 }
 
-// kernelElems lists the elements of a set as element ids (see element.id).
+// kernelElems lists the elements of a set as element ids (see element.id),
+// leaving out those that time out within checkMargin (expiring.go).
 func kernelElems(c *netlink.Conn, set string) ([]string, error) {
 	replies, err := dump(c, unix.NFT_MSG_GETSETELEM, []netlink.Attribute{
 		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: cstr(TableName)},
@@ -79,8 +81,10 @@ func kernelElems(c *netlink.Conn, set string) ([]string, error) {
 				return nil
 			}
 			return walk(b, func(_ uint16, b []byte) error {
-				e, err := decodeElem(b)
-				ids = append(ids, e.hexID())
+				e, left, err := decodeElem(b)
+				if left < 0 || left >= checkMargin {
+					ids = append(ids, e.hexID())
+				}
 				return err
 			})
 		})
@@ -92,10 +96,15 @@ func kernelElems(c *netlink.Conn, set string) ([]string, error) {
 	return ids, nil
 }
 
-func decodeElem(b []byte) (element, error) {
+// decodeElem decodes one element and the time it has left (-1: no
+// timeout).
+func decodeElem(b []byte) (element, time.Duration, error) {
 	var e element
+	left := time.Duration(-1)
 	err := walk(b, func(typ uint16, b []byte) error {
 		switch typ {
+		case unix.NFTA_SET_ELEM_EXPIRATION:
+			left = time.Duration(binary.BigEndian.Uint64(b)) * time.Millisecond
 		case unix.NFTA_SET_ELEM_KEY:
 			return walk(b, func(_ uint16, v []byte) error { e.key = v; return nil })
 		case nftaSetElemKeyEnd:
@@ -119,7 +128,7 @@ func decodeElem(b []byte) (element, error) {
 		}
 		return nil
 	})
-	return e, err
+	return e, left, err
 }
 
 // kernelObjs describes the table's ct timeout objects by name, as

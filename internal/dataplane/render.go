@@ -45,8 +45,13 @@ func (s *set) writeText(b *strings.Builder) {
 		kind = "map"
 	}
 	fmt.Fprintf(b, "\t%s %s {\n\t\ttype %s\n", kind, s.name, s.typeText())
-	if s.interval {
+	switch {
+	case s.interval && s.timeout:
+		b.WriteString("\t\tflags interval,timeout\n")
+	case s.interval:
 		b.WriteString("\t\tflags interval\n")
+	case s.timeout:
+		b.WriteString("\t\tflags timeout\n")
 	}
 	if len(s.elems) > 0 {
 		b.WriteString("\t\telements = {\n")

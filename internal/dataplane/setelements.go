@@ -18,6 +18,7 @@ type set struct {
 	name     string
 	fields   []keyType // more than one: a concatenation
 	interval bool      // elements are ranges (key … end); with ≥ 2 fields the kernel picks pipapo
+	timeout  bool      // some elements expire (expiring.go): the set has the timeout flag
 	vmap     bool      // a verdict map (ifname : verdict)
 	elems    []element // sorted by key
 }
@@ -52,11 +53,14 @@ func (s *set) typeText() string {
 type element struct {
 	key, end []byte        // end: interval sets only (the last value of every field)
 	verdict  *expr.Verdict // verdict maps only: what the element decides
+	exp      expiry        // when the element ends (a kernel timeout); 0 never
 	text     string
 }
 
 // id identifies the element within its set (keys have the set's length).
-func (e element) id() string { return string(e.key) + string(e.end) + verdictID(e.verdict) }
+func (e element) id() string {
+	return string(e.key) + string(e.end) + verdictID(e.verdict) + "@" + strconv.FormatInt(int64(e.exp), 10)
+}
 
 // hexID identifies the element readably, for kernel comparisons.
 func (e element) hexID() string {
@@ -145,8 +149,12 @@ func numRange[T uint8 | uint16](lo, hi T, name func(T) string) string {
 	return fmt.Sprintf("%d-%d", lo, hi)
 }
 
-// addrRange is a run of addresses of one family, [lo, hi].
-type addrRange struct{ lo, hi netip.Addr }
+// addrRange is a run of addresses of one family, [lo, hi], and when the
+// rules that allow it expire (expiring.go).
+type addrRange struct {
+	lo, hi netip.Addr
+	exp    expiry
+}
 
 // text writes the range as a prefix when it is one, else lo-hi.
 func (r addrRange) text() string {

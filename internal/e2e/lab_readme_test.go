@@ -128,3 +128,121 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 type labHost struct {
 	Name, Namespace, VpcId, Ipv4Address string
 }
+
+// TestLabREADMESSHForOneHour follows README.md's "SSH for one hour" with
+// its commands, on the lab of the walkthrough before it, with seconds for
+// the hour (enough of them for a loaded machine, where one aws CLI command
+// can take two): palisade allow --my-ip and --cidr, then the aws CLI's tag
+// when authorizing, create-tags and describe-security-group-rules. The
+// stranger gets in, and times out once the rule has expired.
+func TestLabREADMESSHForOneHour(t *testing.T) {
+	testutil.RequireCommand(t, awsCLI)
+	testutil.RequireCommand(t, "nc")
+	l := startLab(t)
+	env := append(profileEnv(t, l.dir), "AWS_ENDPOINT_URL="+l.endpoint)
+	ep := "--endpoint-url=" + l.endpoint
+	aws := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := run(t, env, awsCLI, append([]string{ep}, args...)...)
+		if code != 0 {
+			t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return strings.TrimSpace(stdout)
+	}
+	pal := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := palisade(t, env, args...)
+		if code != 0 {
+			t.Fatalf("palisade %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return stdout
+	}
+	sg := aws("ec2", "create-security-group", "--group-name", "ssh", "--description", "SSH from the office", "--query", "GroupId", "--output", "text")
+	i := aws("ec2", "run-instances", "--image-id", "lab", "--security-group-ids", sg, "--query", "Instances[0].InstanceId", "--output", "text")
+	aws("ec2", "wait", "instance-running", "--instance-ids", i)
+	ip := aws("ec2", "describe-instances", "--instance-ids", i, "--query", "Reservations[0].Instances[0].PrivateIpAddress", "--output", "text")
+	vpc := aws("ec2", "describe-instances", "--instance-ids", i, "--query", "Reservations[0].Instances[0].VpcId", "--output", "text")
+	stranger := hostNamespace(t, pal("lab", "host", "add", uniqueName("stranger"), "--vpc", vpc, "--ip", "198.51.100.7"))
+	waitNS(t, i, stranger)
+	listener := exec.Command("ip", "netns", "exec", i, "nc", "-l", "-k", "22")
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
+	knock := func() string {
+		_, stderr, _ := run(t, baseEnv(t), "ip", "netns", "exec", stranger, "nc", "-vz", "-w", "3", ip, "22")
+		if s := strings.TrimSpace(stderr); strings.Contains(s, "succeeded") || strings.Contains(s, "timed out") {
+			return map[bool]string{true: "succeeded", false: "timed out"}[strings.Contains(s, "succeeded")]
+		}
+		time.Sleep(200 * time.Millisecond) // nc -l may not listen yet
+		return "not yet"
+	}
+	// waitExpired waits past an expiry (RFC 3339: whole seconds), then
+	// checks that the rule is gone and the stranger times out.
+	waitExpired := func(rule, expires string) {
+		t.Helper()
+		at, err := time.Parse(time.RFC3339, expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(at) + time.Second)
+		if got := knock(); got != "timed out" {
+			t.Errorf("nc -vz -w 3 %s 22 from the stranger after %s expired: %s", ip, rule, got)
+		}
+		if out := aws("ec2", "describe-security-group-rules", "--filters", "Name=tag-key,Values=palisade:expires-at", "--query", "SecurityGroupRules[].SecurityGroupRuleId", "--output", "text"); strings.Contains(out, rule) {
+			t.Errorf("%s still listed after its expiry: %s", rule, out)
+		}
+		if l.logged("rule expired", "rule="+rule, "group="+sg, "expires_at="+expires) != 1 {
+			t.Errorf("serve's log does not name %s once:\n%s", rule, l.log)
+		}
+	}
+
+	var mine allowedRule
+	if err := json.Unmarshal([]byte(pal("allow", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--my-ip", "--for", "6s")), &mine); err != nil {
+		t.Fatal(err)
+	}
+	if mine.CIDR != "127.0.0.1/32" || !strings.HasPrefix(mine.RuleID, "sgr-") || mine.ExpiresAt == "" {
+		t.Errorf("palisade allow --my-ip: %+v, want a rule for 127.0.0.1/32 with an expiry", mine)
+	}
+	var theirs allowedRule
+	if err := json.Unmarshal([]byte(pal("allow", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "198.51.100.7/32", "--for", "6s")), &theirs); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "nc from the stranger to port 22", "succeeded", knock)
+	waitExpired(theirs.RuleID, theirs.ExpiresAt)
+	waitExpired(mine.RuleID, mine.ExpiresAt)
+
+	until := strings.TrimSpace(mustRun(t, "date", "-u", "-d", "+8 seconds", "+%Y-%m-%dT%H:%M:%SZ"))
+	rule := aws("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "198.51.100.0/24",
+		"--tag-specifications", "ResourceType=security-group-rule,Tags=[{Key=palisade:expires-at,Value="+until+"}]",
+		"--query", "SecurityGroupRules[0].SecurityGroupRuleId", "--output", "text")
+	eventually(t, "nc from the stranger to port 22", "succeeded", knock)
+	waitExpired(rule, until)
+
+	rule = aws("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "198.51.100.0/24",
+		"--query", "SecurityGroupRules[0].SecurityGroupRuleId", "--output", "text")
+	until = strings.TrimSpace(mustRun(t, "date", "-u", "-d", "+10 seconds", "+%Y-%m-%dT%H:%M:%SZ"))
+	aws("ec2", "create-tags", "--resources", rule, "--tags", "Key=palisade:expires-at,Value="+until)
+	if out := aws("ec2", "describe-security-group-rules", "--filters", "Name=tag-key,Values=palisade:expires-at", "--query", "SecurityGroupRules[].SecurityGroupRuleId", "--output", "text"); out != rule {
+		t.Errorf("describe-security-group-rules --filters Name=tag-key,Values=palisade:expires-at: %q, want %s", out, rule)
+	}
+	eventually(t, "nc from the stranger to port 22", "succeeded", knock)
+	waitExpired(rule, until)
+	l.stop()
+}
+
+// allowedRule is what palisade allow prints.
+type allowedRule struct {
+	RuleID    string `json:"securityGroupRuleId"`
+	CIDR      string `json:"cidr"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+func mustRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return string(out)
+}

@@ -245,9 +245,16 @@ func TestGoldenLabHosts(t *testing.T) {
 	h.fails("InvalidLabHost.NotFound", "PalisadeDeleteLabHost", "Name", "office")
 }
 
+func TestGoldenCallerAddress(t *testing.T) {
+	h := newAPIHarness(t)
+	goldenXML(t, "PalisadeGetCallerAddress", h.ok("PalisadeGetCallerAddress"))
+	h.fails("UnknownParameter", "PalisadeGetCallerAddress", "DryRun", "true")
+}
+
 // handlerTables are the action tables of the actions_*.go files.
 var handlerTables = []func() Table{
 	vpcActions, groupActions, ruleActions, tagActions, eniActions, instanceActions, prefixListActions, accountActions, labActions,
+	callerActions,
 }
 
 // TestGoldenCoverage fails when an action of the actions_*.go files has no

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -21,6 +22,7 @@ type Call struct {
 	Action   string
 	Params   *Params
 	Service  *service.Service
+	Remote   netip.Addr // the address the request came from (its connection's peer)
 }
 
 // Handler serves one Action: parse reads every parameter (so that unknown
@@ -95,6 +97,7 @@ func ec2Actions() Table {
 // every action the server answers is in one of these tables.
 var actionTables = []func() Table{
 	accountActions,    // actions_account.go: Palisade's accounts
+	callerActions,     // actions_caller.go: the caller's address
 	eniActions,        // actions_enis.go
 	groupActions,      // actions_groups.go
 	hostActions,       // actions_hosts.go: the hosts that run agents
@@ -208,7 +211,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ex *exchange) err
 		return err
 	}
 	c := &Call{Ctx: r.Context(), Caller: service.Caller{Account: model.AccountID(id.AccountID), Region: id.Region},
-		Identity: id, Action: req.Action, Params: req.Params, Service: s.svc}
+		Identity: id, Action: req.Action, Params: req.Params, Service: s.svc, Remote: remoteAddr(r)}
 	out, err := s.dispatch(c, h)
 	if err != nil {
 		return err

@@ -136,9 +136,14 @@ func joinGroups(gs []model.GroupID) string {
 	return strings.Join(s, ", ")
 }
 
-// describeEntry renders a rule for a person: "tcp 22 from 203.0.113.5/32".
+// describeEntry renders a rule for a person: "tcp 22 from 203.0.113.5/32",
+// and "until 2026-12-02T16:00:00Z" for a rule that expires.
 func describeEntry(e *Entry, prep string) string {
 	r := e.Rule
 	what := r.TrafficText()
-	return fmt.Sprintf("%s %s %s", what, prep, r.Peer)
+	s := fmt.Sprintf("%s %s %s", what, prep, r.Peer)
+	if at, ok := r.Tags.Get(model.ExpiresAtTag); ok {
+		s += " until " + at
+	}
+	return s
 }

@@ -87,3 +87,15 @@ func TestExplainAgreesWithPathAndDecide(t *testing.T) {
 		}
 	}
 }
+
+// An expiring rule's text says until when it allows.
+func TestExplainSaysUntil(t *testing.T) {
+	ssh := in("tcp", "10.0.0.0/16", 22, 22)
+	ssh.Tags = model.Tags{{Key: model.ExpiresAtTag, Value: "2026-12-02T16:00:00Z"}}
+	web := gid(1)
+	c := Compile(Snapshot{Groups: []model.SecurityGroup{group(web, ssh, allOut4())}, ENIs: []model.ENI{iface(eniID(1), gs(web), addr("10.0.1.5"))}})
+	e := c.Explain(Endpoint{Addr: addr("10.0.9.9")}, Endpoint{eniID(1), addr("10.0.1.5")}, model.ProtoTCP, 22)
+	if len(e.Ingress.Rules) != 1 || e.Ingress.Rules[0].Text != "tcp 22 from 10.0.0.0/16 until 2026-12-02T16:00:00Z" {
+		t.Fatalf("ingress rules %+v", e.Ingress.Rules)
+	}
+}

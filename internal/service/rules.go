@@ -30,6 +30,9 @@ func (s *Service) Authorize(ctx context.Context, c Caller, in AuthorizeInput) ([
 	if in.Direction == model.Egress && in.Group.ID == "" {
 		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter groupId")
 	}
+	if err := model.CheckExpiryTags(in.Tags, s.now()); err != nil {
+		return nil, err
+	}
 	var out []GroupRule
 	err := s.txn(ctx, c, "AuthorizeSecurityGroup"+dirName(in.Direction), func(t *tx) error {
 		// As on AWS, a group that does not exist is the first thing said.
@@ -588,6 +591,9 @@ type ApplyRulesInput struct {
 	Direction model.Direction
 	Remove    []string // rule IDs of this direction
 	Add       []model.PermissionSpec
+	// AddTags, when set, holds the tags of the rules of Add[i] at i (the
+	// console's "expires after" sets model.ExpiresAtTag there).
+	AddTags []model.Tags
 }
 
 // ApplyRules removes and adds rules of one group and direction in one
@@ -597,6 +603,14 @@ type ApplyRulesInput struct {
 func (s *Service) ApplyRules(ctx context.Context, c Caller, in ApplyRulesInput) ([]GroupRule, error) {
 	if in.GroupID == "" {
 		return nil, model.Errorf(model.CodeMissingParameter, "The request must contain the parameter groupId")
+	}
+	for _, tags := range in.AddTags {
+		if err := checkTagSet(tags); err != nil {
+			return nil, err
+		}
+		if err := model.CheckExpiryTags(tags, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	var out []GroupRule
 	err := s.txn(ctx, c, "ApplyRules", func(t *tx) error {
@@ -608,9 +622,18 @@ func (s *Service) ApplyRules(ctx context.Context, c Caller, in ApplyRulesInput) 
 		if err != nil {
 			return err
 		}
-		rules, err := t.expand(g, in.Direction, in.Add, false)
-		if err != nil {
-			return err
+		var rules []model.Rule
+		for i, p := range in.Add {
+			rs, err := t.expand(g, in.Direction, []model.PermissionSpec{p}, false)
+			if err != nil {
+				return err
+			}
+			for j := range rs {
+				if i < len(in.AddTags) {
+					rs[j].Tags = in.AddTags[i]
+				}
+			}
+			rules = append(rules, rs...)
 		}
 		if err := model.CheckNoRepeats(rules); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/store"
@@ -131,6 +132,9 @@ func (s *Service) CreateTags(ctx context.Context, c Caller, resourceIDs []string
 	if err := checkTagSet(tags); err != nil {
 		return err
 	}
+	if err := checkRuleExpiry(resourceIDs, tags, s.now()); err != nil {
+		return err
+	}
 	return s.txn(ctx, c, "CreateTags", func(t *tx) error {
 		ed := newTagEditor(t)
 		for _, id := range resourceIDs {
@@ -149,6 +153,17 @@ func (s *Service) CreateTags(ctx context.Context, c Caller, resourceIDs []string
 		}
 		return ed.flush()
 	})
+}
+
+// checkRuleExpiry validates model.ExpiresAtTag when the request sets it
+// on a rule (sgr-); on other resources the tag means nothing.
+func checkRuleExpiry(resourceIDs []string, tags model.Tags, now time.Time) error {
+	for _, id := range resourceIDs {
+		if strings.HasPrefix(id, model.KindRule.Prefix()) {
+			return model.CheckExpiryTags(tags, now)
+		}
+	}
+	return nil
 }
 
 // TagKey is one Tag.N of DeleteTags: a key, and optionally the value the

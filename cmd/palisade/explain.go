@@ -274,7 +274,7 @@ func probeKernel(e *explanation) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	fp := bench.FirstPacket{From: from, To: to, Router: l.RouterNamespace(e.From.VpcID),
+	fp := bench.FirstPacket{From: from, To: to, Router: l.RouterNamespace(model.VpcID(e.From.VpcID)),
 		Src: netip.MustParseAddr(e.From.Address), Dst: netip.MustParseAddr(e.To.Address)}
 	p, err := model.ParseProtocol(e.Protocol)
 	if err != nil {
@@ -298,7 +298,7 @@ func labEnd(e explainEnd) (bench.LabEnd, error) {
 		if e.InstanceState != string(model.StateRunning) {
 			return bench.LabEnd{}, fmt.Errorf("instance %s is %s: only a running instance is in the lab", e.InstanceID, e.InstanceState)
 		}
-		return bench.LabEnd{NS: e.InstanceID, Dev: fmt.Sprintf("eth%d", *e.DeviceIndex), RouterIf: lab.RouterIfName(e.NetworkInterfaceID)}, nil
+		return bench.LabEnd{NS: e.InstanceID, Dev: fmt.Sprintf("eth%d", *e.DeviceIndex), RouterIf: lab.RouterIfName(model.ENIID(e.NetworkInterfaceID))}, nil
 	case e.LabHost != "":
 		return bench.LabEnd{NS: e.LabHostNamespace, Dev: "eth0", RouterIf: lab.HostIfName(e.LabHostNamespace)}, nil
 	case e.NetworkInterfaceID != "":

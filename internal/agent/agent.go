@@ -69,12 +69,12 @@ func DefaultConfig() Config {
 // Lab is what the agent needs of the machine's wiring; *lab.Lab is the
 // real one.
 type Lab interface {
-	EnsureVPC(vpcID string) error
-	RemoveVPC(vpcID string) error
-	RouterNamespace(vpcID string) string
-	EnsureOverlay(vpcID string, o lab.Overlay) error
+	EnsureVPC(vpcID model.VpcID) error
+	RemoveVPC(vpcID model.VpcID) error
+	RouterNamespace(vpcID model.VpcID) string
+	EnsureOverlay(vpcID model.VpcID, o lab.Overlay) error
 	EnsureInstance(inst lab.Instance) error
-	RemoveInstance(id string) error
+	RemoveInstance(id model.InstanceID) error
 	EnsureHost(h lab.Host) error
 	RemoveHost(name string) error
 	List() (lab.State, error)
@@ -128,7 +128,7 @@ type vpcState struct {
 	overlay  *lab.Overlay // as last ensured
 	// instances and hosts are wired as recorded here: a reconcile wires
 	// only what differs (a whole reconcile wires everything again).
-	instances map[string]lab.Instance
+	instances map[model.InstanceID]lab.Instance
 	hosts     map[string]lab.Host
 }
 
@@ -314,12 +314,12 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	id := v.vpc.ID
 	st := a.vpcs[id]
 	if st == nil || whole {
-		if err := a.lab.EnsureVPC(string(id)); err != nil {
+		if err := a.lab.EnsureVPC(id); err != nil {
 			return fmt.Errorf("router: %w", err)
 		}
 	}
 	if st == nil {
-		t, err := a.cfg.OpenFirewall(a.lab.RouterNamespace(string(id)), a.log.With("vpc", id))
+		t, err := a.cfg.OpenFirewall(a.lab.RouterNamespace(id), a.log.With("vpc", id))
 		if err != nil {
 			return fmt.Errorf("open firewall: %w", err)
 		}
@@ -344,7 +344,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	errs := []error{a.joinHosts(st, v, whole)}
 	errs = append(errs, a.wire(st, v, whole))
 	for _, p := range v.pending {
-		if _, wired := st.instances[string(p.ID)]; wired && a.reported[p.ID].rev != p.Rev {
+		if _, wired := st.instances[p.ID]; wired && a.reported[p.ID].rev != p.Rev {
 			a.report(p)
 		}
 	}
@@ -368,7 +368,7 @@ func (a *Agent) joinHosts(st *vpcState, v *vpcView, whole bool) error {
 		return fmt.Errorf("the vpc has instances on %d other hosts, and this host has no underlay address", len(o.Peers))
 	}
 	st.overlay = nil
-	if err := a.lab.EnsureOverlay(string(v.vpc.ID), o); err != nil {
+	if err := a.lab.EnsureOverlay(v.vpc.ID, o); err != nil {
 		return fmt.Errorf("overlay: %w", err)
 	}
 	st.overlay = &o
@@ -380,10 +380,10 @@ func (a *Agent) joinHosts(st *vpcState, v *vpcView, whole bool) error {
 // gone. It goes on past a failure and returns them all.
 func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 	if whole || st.instances == nil {
-		st.instances, st.hosts = map[string]lab.Instance{}, map[string]lab.Host{}
+		st.instances, st.hosts = map[model.InstanceID]lab.Instance{}, map[string]lab.Host{}
 	}
 	var errs []error
-	seen := map[string]bool{}
+	seen := map[model.InstanceID]bool{}
 	for _, inst := range v.instances {
 		seen[inst.ID] = true
 		if was, ok := st.instances[inst.ID]; ok && was.VPC == inst.VPC && slices.EqualFunc(was.NICs, inst.NICs, lab.NIC.Equal) {
@@ -404,12 +404,12 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 				continue
 			}
 			delete(st.instances, id)
-			a.unreport(model.InstanceID(id))
+			a.unreport(id)
 		}
 	}
-	clear(seen)
+	seenHosts := map[string]bool{}
 	for _, h := range v.hosts {
-		seen[h.Name] = true
+		seenHosts[h.Name] = true
 		if was, ok := st.hosts[h.Name]; ok && was == h {
 			continue
 		}
@@ -421,7 +421,7 @@ func (a *Agent) wire(st *vpcState, v *vpcView, whole bool) error {
 		st.hosts[h.Name] = h
 	}
 	for name := range st.hosts {
-		if !seen[name] {
+		if !seenHosts[name] {
 			a.log.Info("removing lab host", "host", name)
 			if err := a.lab.RemoveHost(name); err != nil {
 				errs = append(errs, fmt.Errorf("remove lab host %s: %w", name, err))
@@ -439,7 +439,7 @@ func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
 		return
 	}
 	for _, d := range policy.CutsCompiled(st.compiled, now) {
-		was := dataplane.Port{ENI: d.ENI, IfName: lab.RouterIfName(string(d.ENI)), Policy: st.compiled.Policy(d.ENI)}
+		was := dataplane.Port{ENI: d.ENI, IfName: lab.RouterIfName(d.ENI), Policy: st.compiled.Policy(d.ENI)}
 		n, err := st.table.Cut(was, d.Classes, now.Policy(d.ENI))
 		if err != nil {
 			a.log.Error("cut untracked flows", "eni", d.ENI, "err", err)
@@ -456,16 +456,16 @@ func (a *Agent) cut(st *vpcState, now *policy.Compiled) {
 // the per-VPC wiring already removed them.
 func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcView) error {
 	var errs []error
-	vpcs := map[string]bool{}
+	vpcs := map[model.VpcID]bool{}
 	for id := range a.vpcs {
-		vpcs[string(id)] = true
+		vpcs[id] = true
 	}
 	if whole {
 		have, err := a.lab.List()
 		if err != nil {
 			return fmt.Errorf("list lab: %w", err)
 		}
-		inst, hosts := map[string]bool{}, map[string]bool{}
+		inst, hosts := map[model.InstanceID]bool{}, map[string]bool{}
 		for _, v := range views {
 			for _, i := range v.instances {
 				inst[i.ID] = true
@@ -480,7 +480,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 				if err := a.lab.RemoveInstance(i.ID); err != nil {
 					errs = append(errs, fmt.Errorf("remove instance %s: %w", i.ID, err))
 				} else {
-					a.unreport(model.InstanceID(i.ID))
+					a.unreport(i.ID)
 				}
 			}
 		}
@@ -497,7 +497,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 		}
 	}
 	for id := range vpcs {
-		if want[model.VpcID(id)] {
+		if want[id] {
 			continue
 		}
 		a.log.Info("removing vpc router", "vpc", id)
@@ -506,11 +506,11 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 		}
 		// The table holds the router namespace open: close it, or the
 		// deleted namespace lives on in the kernel.
-		if st := a.vpcs[model.VpcID(id)]; st != nil {
+		if st := a.vpcs[id]; st != nil {
 			if err := st.table.Close(); err != nil {
 				a.log.Error("close firewall", "vpc", id, "err", err)
 			}
-			delete(a.vpcs, model.VpcID(id))
+			delete(a.vpcs, id)
 		}
 	}
 	return errors.Join(errs...)

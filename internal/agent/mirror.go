@@ -333,7 +333,7 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 			}
 			continue
 		}
-		li := lab.Instance{ID: string(i.ID), VPC: string(i.VPC)}
+		li := lab.Instance{ID: i.ID, VPC: i.VPC}
 		for dev, eid := range i.ENIs {
 			e := w.enis[eid]
 			if e == nil || e.VPC != id || len(e.PrivateIPs) == 0 && len(e.IPv6s) == 0 {
@@ -354,7 +354,7 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 		switch {
 		case h == nil:
 		case w.place.local(h.Host):
-			v.hosts = append(v.hosts, lab.Host{Name: ns, VPC: string(h.VPC), IPv4: h.IPv4, IPv6: h.IPv6})
+			v.hosts = append(v.hosts, lab.Host{Name: ns, VPC: h.VPC, IPv4: h.IPv4, IPv6: h.IPv6})
 		default:
 			remote[h.Host] = append(remote[h.Host], h.IPv4)
 			if h.IPv6.IsValid() {
@@ -374,7 +374,7 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 	}
 	slices.SortFunc(v.peers, func(a, b peer) int { return cmpStr(a.host.Name, b.host.Name) })
 	slices.Sort(v.missing)
-	slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(a.ID, b.ID) })
+	slices.SortFunc(v.instances, func(a, b lab.Instance) int { return cmpStr(string(a.ID), string(b.ID)) })
 	slices.SortFunc(v.hosts, func(a, b lab.Host) int { return cmpStr(a.Name, b.Name) })
 	slices.Sort(v.ports)
 	v.ports = slices.Compact(v.ports)
@@ -389,7 +389,7 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 // overlay is the VPC router's overlay to the view's peers, as host self
 // (name, underlay) sees it.
 func (v *vpcView) overlay(self string, underlay netip.Addr) lab.Overlay {
-	o := lab.Overlay{VNI: lab.VNI(string(v.vpc.ID)), Local: underlay, MAC: lab.HostMAC(self)}
+	o := lab.Overlay{VNI: lab.VNI(v.vpc.ID), Local: underlay, MAC: lab.HostMAC(self)}
 	for _, p := range v.peers {
 		o.Peers = append(o.Peers, lab.Peer{Underlay: p.host.Underlay, MAC: lab.HostMAC(p.host.Name), Addrs: p.addrs})
 	}
@@ -453,7 +453,7 @@ func (in *Input) Desired(c *policy.Compiled) dataplane.Desired {
 	d := dataplane.Desired{HostIfaces: in.HostIfaces}
 	for _, eni := range in.Ports {
 		if p := c.Policy(eni); p != nil {
-			d.Ports = append(d.Ports, dataplane.Port{ENI: eni, IfName: lab.RouterIfName(string(eni)), Policy: p})
+			d.Ports = append(d.Ports, dataplane.Port{ENI: eni, IfName: lab.RouterIfName(eni), Policy: p})
 		}
 	}
 	return d
@@ -484,7 +484,7 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 // prefix length of its subnet (no IPv4 in an IPv6-only subnet), and its
 // other IPv4 and IPv6 addresses.
 func (w *mirror) nic(e *model.ENI, dev int) lab.NIC {
-	n := lab.NIC{ENI: string(e.ID), Device: dev}
+	n := lab.NIC{ENI: e.ID, Device: dev}
 	if e.Attachment != nil {
 		n.Device = e.Attachment.DeviceIndex
 	}

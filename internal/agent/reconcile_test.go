@@ -28,16 +28,16 @@ import (
 // an operation on an ID fail.
 type fakeLab struct {
 	mu        sync.Mutex
-	vpcs      map[string]bool
-	overlays  map[string]lab.Overlay
-	instances map[string]lab.Instance
+	vpcs      map[model.VpcID]bool
+	overlays  map[model.VpcID]lab.Overlay
+	instances map[model.InstanceID]lab.Instance
 	hosts     map[string]lab.Host
 	failures  map[string]int // "EnsureInstance i-…" → how many calls still fail
 	calls     map[string]int // by operation, and by operation and ID
 }
 
 func newFakeLab() *fakeLab {
-	return &fakeLab{vpcs: map[string]bool{}, overlays: map[string]lab.Overlay{}, instances: map[string]lab.Instance{},
+	return &fakeLab{vpcs: map[model.VpcID]bool{}, overlays: map[model.VpcID]lab.Overlay{}, instances: map[model.InstanceID]lab.Instance{},
 		hosts: map[string]lab.Host{}, failures: map[string]int{}, calls: map[string]int{}}
 }
 
@@ -60,20 +60,20 @@ func (f *fakeLab) failNext(op, id string, n int) {
 	f.failures[op+" "+id] = n
 }
 
-func (f *fakeLab) EnsureVPC(id string) error {
+func (f *fakeLab) EnsureVPC(id model.VpcID) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("EnsureVPC", id); err != nil {
+	if err := f.call("EnsureVPC", string(id)); err != nil {
 		return err
 	}
 	f.vpcs[id] = true
 	return nil
 }
 
-func (f *fakeLab) RemoveVPC(id string) error {
+func (f *fakeLab) RemoveVPC(id model.VpcID) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("RemoveVPC", id); err != nil {
+	if err := f.call("RemoveVPC", string(id)); err != nil {
 		return err
 	}
 	delete(f.vpcs, id)
@@ -86,12 +86,12 @@ func (f *fakeLab) RemoveVPC(id string) error {
 	return nil
 }
 
-func (f *fakeLab) RouterNamespace(id string) string { return "fake-" + id }
+func (f *fakeLab) RouterNamespace(id model.VpcID) string { return "fake-" + string(id) }
 
-func (f *fakeLab) EnsureOverlay(id string, o lab.Overlay) error {
+func (f *fakeLab) EnsureOverlay(id model.VpcID, o lab.Overlay) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("EnsureOverlay", id); err != nil {
+	if err := f.call("EnsureOverlay", string(id)); err != nil {
 		return err
 	}
 	if !f.vpcs[id] {
@@ -108,7 +108,7 @@ func (f *fakeLab) EnsureOverlay(id string, o lab.Overlay) error {
 func (f *fakeLab) EnsureInstance(inst lab.Instance) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("EnsureInstance", inst.ID); err != nil {
+	if err := f.call("EnsureInstance", string(inst.ID)); err != nil {
 		return err
 	}
 	if !f.vpcs[inst.VPC] {
@@ -118,10 +118,10 @@ func (f *fakeLab) EnsureInstance(inst lab.Instance) error {
 	return nil
 }
 
-func (f *fakeLab) RemoveInstance(id string) error {
+func (f *fakeLab) RemoveInstance(id model.InstanceID) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("RemoveInstance", id); err != nil {
+	if err := f.call("RemoveInstance", string(id)); err != nil {
 		return err
 	}
 	delete(f.instances, id)
@@ -167,13 +167,13 @@ func (f *fakeLab) snapshot() (instances []string, overlays map[string][]string) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for id := range f.instances {
-		instances = append(instances, id)
+		instances = append(instances, string(id))
 	}
 	slices.Sort(instances)
 	overlays = map[string][]string{}
 	for vpc, o := range f.overlays {
 		for _, p := range o.Peers {
-			overlays[vpc] = append(overlays[vpc], fmt.Sprintf("%s=%v", p.Underlay, p.Addrs))
+			overlays[string(vpc)] = append(overlays[string(vpc)], fmt.Sprintf("%s=%v", p.Underlay, p.Addrs))
 		}
 	}
 	return instances, overlays
@@ -483,7 +483,7 @@ func TestHostsWireOnlyTheirOwn(t *testing.T) {
 	eventually(t, "beta's router gone with its only instance", func() bool {
 		a2.lab.mu.Lock()
 		defer a2.lab.mu.Unlock()
-		return !a2.lab.vpcs[vpc]
+		return !a2.lab.vpcs[model.VpcID(vpc)]
 	})
 }
 

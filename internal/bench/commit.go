@@ -68,11 +68,11 @@ func (r *dpRun) kernelCommits(ctx context.Context) error {
 		return err
 	}
 	scratch := "vpc-" + randHex(17)
-	if err := r.baseLab.EnsureVPC(scratch); err != nil {
+	if err := r.baseLab.EnsureVPC(model.VpcID(scratch)); err != nil {
 		return err
 	}
-	defer r.baseLab.RemoveVPC(scratch)
-	t, err := dataplane.Open(filepath.Join("/run/netns", r.baseLab.RouterNamespace(scratch)), nil)
+	defer r.baseLab.RemoveVPC(model.VpcID(scratch))
+	t, err := dataplane.Open(filepath.Join("/run/netns", r.baseLab.RouterNamespace(model.VpcID(scratch))), nil)
 	if err != nil {
 		return err
 	}

@@ -290,7 +290,7 @@ func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 	if err := conntrackOnly(floor.router); err != nil {
 		return nil, nil, err
 	}
-	router := r.fwLab.RouterNamespace(r.sc.vpc)
+	router := r.fwLab.RouterNamespace(model.VpcID(r.sc.vpc))
 	sides = []*side{base, floor,
 		{name: "firewall", router: router, client: r.sc.cli.id, server: r.sc.srv.id, addr: r.sc.srv.addr, conntrak: true},
 		{name: "many groups", router: router, client: r.sc.cli.id, server: r.sc.many.id, addr: r.sc.many.addr, conntrak: true, noBulk: true},
@@ -325,20 +325,20 @@ func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 // firewall's instances' addresses and subnet.
 func (r *dpRun) baseline(s *side) error {
 	vpc := "vpc-" + randHex(17)
-	if err := r.baseLab.EnsureVPC(vpc); err != nil {
+	if err := r.baseLab.EnsureVPC(model.VpcID(vpc)); err != nil {
 		return err
 	}
-	s.router = r.baseLab.RouterNamespace(vpc)
+	s.router = r.baseLab.RouterNamespace(model.VpcID(vpc))
 	for _, x := range []struct {
 		ns   *string
 		addr netip.Addr
 	}{{&s.server, r.sc.srv.addr}, {&s.client, r.sc.cli.addr}} {
-		inst := lab.Instance{ID: "i-" + randHex(17), VPC: vpc, NICs: []lab.NIC{{
-			ENI: "eni-" + randHex(17), IPv4: netip.PrefixFrom(x.addr, 20)}}}
+		inst := lab.Instance{ID: model.InstanceID("i-" + randHex(17)), VPC: model.VpcID(vpc), NICs: []lab.NIC{{
+			ENI: model.ENIID("eni-" + randHex(17)), IPv4: netip.PrefixFrom(x.addr, 20)}}}
 		if err := r.baseLab.EnsureInstance(inst); err != nil {
 			return err
 		}
-		*x.ns = inst.ID
+		*x.ns = string(inst.ID)
 	}
 	return nil
 }

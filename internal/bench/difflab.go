@@ -91,10 +91,10 @@ func newDiffLab(l *lab.Lab, rng *rand.Rand, size labSize, log *slog.Logger) (_ *
 			w.Close()
 		}
 	}()
-	if err := l.EnsureVPC(string(w.vpc)); err != nil {
+	if err := l.EnsureVPC(model.VpcID(w.vpc)); err != nil {
 		return nil, err
 	}
-	w.router = l.RouterNamespace(string(w.vpc))
+	w.router = l.RouterNamespace(model.VpcID(w.vpc))
 	if w.table, err = dataplane.Open(filepath.Join("/run/netns", w.router), log); err != nil {
 		return nil, err
 	}
@@ -128,10 +128,10 @@ func (w *diffLab) eni(id model.ENIID, v4, v6 netip.Addr) model.ENI {
 // addInstance wires an instance with nics interfaces, each in a random
 // subnet, most with an IPv6 address.
 func (w *diffLab) addInstance(rng *rand.Rand, alloc *allocator, nics int) error {
-	inst := lab.Instance{ID: "i-" + randHex(17), VPC: string(w.vpc)}
+	inst := lab.Instance{ID: model.InstanceID("i-" + randHex(17)), VPC: model.VpcID(w.vpc)}
 	for d := range nics {
 		sn := rng.IntN(len(subnets4))
-		nic := lab.NIC{ENI: "eni-" + randHex(17), Device: d,
+		nic := lab.NIC{ENI: model.ENIID("eni-" + randHex(17)), Device: d,
 			IPv4: netip.PrefixFrom(alloc.next(subnets4[sn]), subnets4[sn].Bits())}
 		if rng.IntN(5) > 0 {
 			nic.IPv6 = netip.PrefixFrom(alloc.next(subnets6[sn]), subnets6[sn].Bits())
@@ -143,11 +143,11 @@ func (w *diffLab) addInstance(rng *rand.Rand, alloc *allocator, nics int) error 
 	}
 	for _, nic := range inst.NICs {
 		dev := fmt.Sprintf("eth%d", nic.Device)
-		t, err := openTap(inst.ID, dev, w.router, lab.RouterIfName(nic.ENI))
+		t, err := openTap(string(inst.ID), dev, w.router, lab.RouterIfName(nic.ENI))
 		if err != nil {
 			return err
 		}
-		e := &end{name: inst.ID + "/" + dev, eni: model.ENIID(nic.ENI), v4: nic.IPv4.Addr(), v6: nic.IPv6.Addr(), tap: t}
+		e := &end{name: string(inst.ID) + "/" + dev, eni: model.ENIID(nic.ENI), v4: nic.IPv4.Addr(), v6: nic.IPv6.Addr(), tap: t}
 		w.ends = append(w.ends, e)
 		w.enis = append(w.enis, w.eni(e.eni, e.v4, e.v6))
 	}
@@ -156,7 +156,7 @@ func (w *diffLab) addInstance(rng *rand.Rand, alloc *allocator, nics int) error 
 
 // addHost wires a lab host ("an outside computer").
 func (w *diffLab) addHost(v4, v6 netip.Addr) error {
-	h := lab.Host{Name: "pbh-" + randHex(8), VPC: string(w.vpc), IPv4: v4, IPv6: v6}
+	h := lab.Host{Name: "pbh-" + randHex(8), VPC: model.VpcID(w.vpc), IPv4: v4, IPv6: v6}
 	if err := w.lab.EnsureHost(h); err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (w *diffLab) apply(s policy.Snapshot) (*policy.Compiled, dataplane.Result, 
 	d := dataplane.Desired{HostIfaces: w.hosts}
 	for _, e := range w.ends {
 		if e.eni != "" {
-			d.Ports = append(d.Ports, dataplane.Port{ENI: e.eni, IfName: lab.RouterIfName(string(e.eni)), Policy: c.Policy(e.eni)})
+			d.Ports = append(d.Ports, dataplane.Port{ENI: e.eni, IfName: lab.RouterIfName(model.ENIID(e.eni)), Policy: c.Policy(e.eni)})
 		}
 	}
 	res, err := w.table.Apply(d)

@@ -60,14 +60,14 @@ func newTestVPC(t *testing.T) *testVPC {
 		}
 	})
 	w := &testVPC{t: t, lab: l, vpc: "vpc-" + randHex(17)}
-	if err := l.EnsureVPC(w.vpc); err != nil {
+	if err := l.EnsureVPC(model.VpcID(w.vpc)); err != nil {
 		t.Fatal(err)
 	}
-	w.tbl = openTable(t, l.RouterNamespace(w.vpc))
+	w.tbl = openTable(t, l.RouterNamespace(model.VpcID(w.vpc)))
 	return w
 }
 
-func (w *testVPC) router() string { return w.lab.RouterNamespace(w.vpc) }
+func (w *testVPC) router() string { return w.lab.RouterNamespace(model.VpcID(w.vpc)) }
 
 // instance makes an instance with one interface: v4 with its subnet's
 // prefix ("10.0.1.10/24"), v6 optional ("" for none).
@@ -75,13 +75,13 @@ func (w *testVPC) instance(v4, v6 string, groups ...model.GroupID) *node {
 	w.t.Helper()
 	w.seq++
 	eni := model.ENIID(fmt.Sprintf("eni-%017x", w.seq))
-	nic := lab.NIC{ENI: string(eni), IPv4: netip.MustParsePrefix(v4)}
-	n := &node{ns: "i-" + randHex(17), eni: eni, ifName: lab.RouterIfName(string(eni)), v4: nic.IPv4.Addr(), groups: groups}
+	nic := lab.NIC{ENI: model.ENIID(eni), IPv4: netip.MustParsePrefix(v4)}
+	n := &node{ns: "i-" + randHex(17), eni: eni, ifName: lab.RouterIfName(model.ENIID(eni)), v4: nic.IPv4.Addr(), groups: groups}
 	if v6 != "" {
 		nic.IPv6 = netip.MustParsePrefix(v6)
 		n.v6 = nic.IPv6.Addr()
 	}
-	if err := w.lab.EnsureInstance(lab.Instance{ID: n.ns, VPC: w.vpc, NICs: []lab.NIC{nic}}); err != nil {
+	if err := w.lab.EnsureInstance(lab.Instance{ID: model.InstanceID(n.ns), VPC: model.VpcID(w.vpc), NICs: []lab.NIC{nic}}); err != nil {
 		w.t.Fatal(err)
 	}
 	w.nodes = append(w.nodes, n)
@@ -91,7 +91,7 @@ func (w *testVPC) instance(v4, v6 string, groups ...model.GroupID) *node {
 // host makes a lab host ("an outside computer").
 func (w *testVPC) host(v4, v6 string) *node {
 	w.t.Helper()
-	h := lab.Host{Name: "pdh-" + randHex(8), VPC: w.vpc, IPv4: netip.MustParseAddr(v4)}
+	h := lab.Host{Name: "pdh-" + randHex(8), VPC: model.VpcID(w.vpc), IPv4: netip.MustParseAddr(v4)}
 	if v6 != "" {
 		h.IPv6 = netip.MustParseAddr(v6)
 	}

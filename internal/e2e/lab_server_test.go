@@ -175,7 +175,7 @@ func namesOf(st lab.State) []string {
 		names = append(names, v.Router)
 	}
 	for _, i := range st.Instances {
-		names = append(names, i.ID)
+		names = append(names, string(i.ID))
 	}
 	for _, h := range st.Hosts {
 		names = append(names, h.Name)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/model"
 )
 
 // Lab host names are each account's own: an account cannot learn from
@@ -75,7 +76,7 @@ func TestLabMovesHostsToTheirAccountNamespace(t *testing.T) {
 	if err := lb.RemoveHost(ns); err != nil {
 		t.Fatal(err)
 	}
-	if err := lb.EnsureHost(lab.Host{Name: old, VPC: v.ID, IPv4: netip.MustParseAddr(officeIP)}); err != nil {
+	if err := lb.EnsureHost(lab.Host{Name: old, VPC: model.VpcID(v.ID), IPv4: netip.MustParseAddr(officeIP)}); err != nil {
 		t.Fatal(err)
 	}
 	if !nsExists(old) || nsExists(ns) {

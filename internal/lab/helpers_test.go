@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/palisade/internal/labtest"
+	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policytest"
 	"palisade.dev/palisade/internal/testutil"
 )
@@ -27,9 +28,9 @@ var (
 	requireGone = labtest.RequireGone
 )
 
-func vpcID() string  { return "vpc-" + randHex(17) }
-func instID() string { return "i-" + randHex(17) }
-func eniID() string  { return "eni-" + randHex(17) }
+func vpcID() model.VpcID       { return model.VpcID("vpc-" + randHex(17)) }
+func instID() model.InstanceID { return model.InstanceID("i-" + randHex(17)) }
+func eniID() model.ENIID       { return model.ENIID("eni-" + randHex(17)) }
 
 // newLab returns a root-only Lab with a unique router prefix, and takes it
 // down (checking that nothing of it is left) when the test ends, even when
@@ -63,7 +64,7 @@ func requireEmpty(t *testing.T, l *Lab) {
 }
 
 // instance builds a one-NIC instance.
-func instance(vpc, addr string) Instance {
+func instance(vpc model.VpcID, addr string) Instance {
 	return Instance{ID: instID(), VPC: vpc, NICs: []NIC{{ENI: eniID(), IPv4: pfx(addr)}}}
 }
 
@@ -73,7 +74,7 @@ func with6(inst Instance, addr string) Instance {
 	return inst
 }
 
-func mustEnsureVPC(t *testing.T, l *Lab, id string) {
+func mustEnsureVPC(t *testing.T, l *Lab, id model.VpcID) {
 	t.Helper()
 	if err := l.EnsureVPC(id); err != nil {
 		t.Fatal(err)
@@ -98,31 +99,31 @@ func mustEnsureHost(t *testing.T, l *Lab, h Host) {
 
 // serve listens for TCP on addr (zero: all) inside namespace ns (see
 // labtest.ServeTCP: it greets with "<ns> <client address>").
-func serve(t *testing.T, ns string, addr netip.Addr) netip.AddrPort {
+func serve[N ~string](t *testing.T, ns N, addr netip.Addr) netip.AddrPort {
 	t.Helper()
-	return labtest.ServeTCP(t, ns, netip.AddrPortFrom(addr, 0)).Addr
+	return labtest.ServeTCP(t, string(ns), netip.AddrPortFrom(addr, 0)).Addr
 }
 
 // mustReach connects from ns to dst and checks who answered (server ns)
 // and whom it saw (src).
-func mustReach(t *testing.T, from string, dst netip.AddrPort, server string, src netip.Addr) {
+func mustReach[F, S ~string](t *testing.T, from F, dst netip.AddrPort, server S, src netip.Addr) {
 	t.Helper()
 	start := time.Now()
-	c, err := labtest.Dial(from, dst, labtest.OKWait)
+	c, err := labtest.Dial(string(from), dst, labtest.OKWait)
 	if err != nil {
 		t.Fatalf("%s → %s: %v", from, dst, err)
 	}
 	defer c.Close()
-	if c.Server != server || c.Src != src {
+	if c.Server != string(server) || c.Src != src {
 		t.Fatalf("%s → %s: answer from %s seeing %s, want %s seeing %s", from, dst, c.Server, c.Src, server, src)
 	}
 	t.Logf("%s → %s: %s saw %s in %v", from, dst, c.Server, c.Src, time.Since(start).Round(time.Millisecond))
 }
 
 // mustNotReach checks that a connection from ns to dst fails.
-func mustNotReach(t *testing.T, from string, dst netip.AddrPort) {
+func mustNotReach[F ~string](t *testing.T, from F, dst netip.AddrPort) {
 	t.Helper()
-	if c, err := labtest.Dial(from, dst, labtest.BlockedWait); err == nil {
+	if c, err := labtest.Dial(string(from), dst, labtest.BlockedWait); err == nil {
 		c.Close()
 		t.Fatalf("%s → %s: connected (answer from %s), want failure", from, dst, c.Server)
 	} else {
@@ -131,17 +132,17 @@ func mustNotReach(t *testing.T, from string, dst netip.AddrPort) {
 }
 
 // echoUDP answers every datagram to addr (zero: all) inside ns with itself.
-func echoUDP(t *testing.T, ns string, addr netip.Addr) netip.AddrPort {
+func echoUDP[N ~string](t *testing.T, ns N, addr netip.Addr) netip.AddrPort {
 	t.Helper()
-	return labtest.ServeUDP(t, ns, netip.AddrPortFrom(addr, 0)).Addr
+	return labtest.ServeUDP(t, string(ns), netip.AddrPortFrom(addr, 0)).Addr
 }
 
 // pingUDP sends n datagrams from ns to dst, one at a time, and waits for
 // each echo.
-func pingUDP(t *testing.T, ns string, dst netip.AddrPort, n int) {
+func pingUDP[N ~string](t *testing.T, ns N, dst netip.AddrPort, n int) {
 	t.Helper()
 	var c net.Conn
-	err := labtest.In(ns, func() error {
+	err := labtest.In(string(ns), func() error {
 		var err error
 		c, err = net.Dial("udp", dst.String())
 		return err
@@ -167,7 +168,7 @@ type counters struct{ rx, tx uint64 }
 
 // routerCounters reads the packet counters of the router-side interface
 // ifName of the VPC.
-func routerCounters(t *testing.T, l *Lab, vpc, ifName string) counters {
+func routerCounters(t *testing.T, l *Lab, vpc model.VpcID, ifName string) counters {
 	t.Helper()
 	s, err := openSpace(l.RouterNamespace(vpc))
 	if err != nil {
@@ -184,7 +185,7 @@ func routerCounters(t *testing.T, l *Lab, vpc, ifName string) counters {
 
 // forwarded reads the router namespace's IPv4 and IPv6 forwarded-datagram
 // counters (/proc/thread-self/net: /proc/net follows the main thread).
-func forwarded(t *testing.T, l *Lab, vpc string) (v4, v6 uint64) {
+func forwarded(t *testing.T, l *Lab, vpc model.VpcID) (v4, v6 uint64) {
 	t.Helper()
 	err := Do(l.RouterNamespace(vpc), func() error {
 		snmp, err := os.ReadFile("/proc/thread-self/net/snmp")
@@ -229,7 +230,7 @@ func snmpField(snmp, section, field string) uint64 {
 }
 
 // routerIndexes lists the router's interfaces as "name#index", sorted.
-func routerIndexes(t *testing.T, l *Lab, vpc string) []string {
+func routerIndexes(t *testing.T, l *Lab, vpc model.VpcID) []string {
 	t.Helper()
 	s, err := openSpace(l.RouterNamespace(vpc))
 	if err != nil {
@@ -249,7 +250,7 @@ func routerIndexes(t *testing.T, l *Lab, vpc string) []string {
 }
 
 // routerIndex returns the index of the router's interface ifName.
-func routerIndex(t *testing.T, l *Lab, vpc, ifName string) (int, bool) {
+func routerIndex(t *testing.T, l *Lab, vpc model.VpcID, ifName string) (int, bool) {
 	t.Helper()
 	s, err := openSpace(l.RouterNamespace(vpc))
 	if err != nil {
@@ -268,9 +269,9 @@ func routerIndex(t *testing.T, l *Lab, vpc, ifName string) (int, bool) {
 
 // requireNoLabRules fails when the instance still has policy-routing rules
 // of the lab.
-func requireNoLabRules(t *testing.T, id string) {
+func requireNoLabRules[N ~string](t *testing.T, id N) {
 	t.Helper()
-	s, err := openSpace(id)
+	s, err := openSpace(string(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func requireNoLabRules(t *testing.T, id string) {
 }
 
 func sortedInstances(insts ...Instance) []Instance {
-	slices.SortFunc(insts, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(insts, func(a, b Instance) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	return insts
 }
 
@@ -304,10 +305,10 @@ func equalState(a, b State) bool {
 // watchChanges subscribes, inside namespace ns, to the kernel's link,
 // address and route notifications; the returned function counts those that
 // arrived since the last call.
-func watchChanges(t *testing.T, ns string) func() int {
+func watchChanges[N ~string](t *testing.T, ns N) func() int {
 	t.Helper()
 	fd := -1
-	err := Do(ns, func() error {
+	err := Do(string(ns), func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 		if err != nil {

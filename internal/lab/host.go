@@ -3,16 +3,18 @@ package lab
 import (
 	"fmt"
 	"net/netip"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // Host is a lab host: an "outside computer" with one address, connected to
 // one VPC's router, that reaches the VPC's instances by their private
 // addresses with its own address as the source (no NAT).
 type Host struct {
-	Name string     // namespace name: 1–MaxHostNameLen of [A-Za-z0-9._-], not an instance id
-	VPC  string     // VPC id; EnsureVPC must have made its router
-	IPv4 netip.Addr // its address, outside the VPC's CIDRs
-	IPv6 netip.Addr // optional (zero when none), outside the VPC's CIDRs
+	Name string      // namespace name: 1–MaxHostNameLen of [A-Za-z0-9._-], not an instance id
+	VPC  model.VpcID // EnsureVPC must have made its router
+	IPv4 netip.Addr  // its address, outside the VPC's CIDRs
+	IPv6 netip.Addr  // optional (zero when none), outside the VPC's CIDRs
 }
 
 // EnsureHost makes the host's namespace with eth0 holding its address(es),

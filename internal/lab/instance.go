@@ -6,19 +6,21 @@ import (
 	"slices"
 
 	"github.com/vishvananda/netlink"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // Instance is a running instance as the lab wires it.
 type Instance struct {
-	ID   string // instance id ("i-" + 8 or 17 hex digits), also its namespace's name
-	VPC  string // VPC id; EnsureVPC must have made its router
-	NICs []NIC  // its network interfaces, one of them with Device 0
+	ID   model.InstanceID // also its namespace's name
+	VPC  model.VpcID      // EnsureVPC must have made its router
+	NICs []NIC            // its network interfaces, one of them with Device 0
 }
 
 // NIC is one network interface (ENI) of an instance.
 type NIC struct {
-	ENI    string // network interface id ("eni-" + 8 or 17 hex digits)
-	Device int    // device index: 0 is eth0 (the primary), 1 is eth1, … (≤ 99)
+	ENI    model.ENIID
+	Device int // device index: 0 is eth0 (the primary), 1 is eth1, … (≤ 99)
 	// IPv4 is the private address with its subnet's prefix length, e.g.
 	// 172.31.5.9/20. The subnet's base address + 1 is the gateway, so
 	// IPv4 may be neither of those two; prefix length ≤ 30. Zero for the
@@ -92,7 +94,7 @@ func (l *Lab) ensureInstance(inst Instance) error {
 		return err
 	}
 	defer r.Close()
-	s, err := l.claimMember(inst.ID, marker{role: roleInstance, vpc: inst.VPC, router: r.name})
+	s, err := l.claimMember(string(inst.ID), marker{role: roleInstance, vpc: inst.VPC, router: r.name})
 	if err != nil {
 		return err
 	}
@@ -111,11 +113,11 @@ func (l *Lab) ensureInstance(inst Instance) error {
 // ensureNIC wires one NIC: the veth, the router end (gateway addresses,
 // proxy ARP, routes to the NIC's addresses), the instance end (addresses,
 // default routes).
-func (l *Lab) ensureNIC(r, s *space, id string, nic NIC) error {
+func (l *Lab) ensureNIC(r, s *space, id model.InstanceID, nic NIC) error {
 	dev := devName(nic.Device)
 	outer, inner, err := l.plug(r, s, pair{
 		outer: RouterIfName(nic.ENI), inner: dev,
-		outerMark: marker{role: roleNIC, eni: nic.ENI, ns: id, dev: dev},
+		outerMark: marker{role: roleNIC, eni: nic.ENI, ns: string(id), dev: dev},
 		innerMark: marker{role: roleNIC, eni: nic.ENI},
 	})
 	if err != nil {
@@ -182,12 +184,12 @@ func instanceRules(nics []NIC) []netlink.Rule {
 // pruneNICs deletes the instance's veths whose ENI inst no longer lists (or
 // lists under another device).
 func (l *Lab) pruneNICs(r, s *space, inst Instance) error {
-	want := make(map[string]string, len(inst.NICs)) // ENI → device name
+	want := make(map[model.ENIID]string, len(inst.NICs)) // ENI → device name
 	for _, nic := range inst.NICs {
 		want[nic.ENI] = devName(nic.Device)
 	}
 	stale := func(name string, m marker) bool {
-		return m.role == roleNIC && (m.ns == inst.ID && want[m.eni] == "" ||
+		return m.role == roleNIC && (m.ns == string(inst.ID) && want[m.eni] == "" ||
 			m.ns == "" && want[m.eni] != name)
 	}
 	for _, sp := range []*space{r, s} {
@@ -231,13 +233,13 @@ func (l *Lab) claimMember(name string, want marker) (*space, error) {
 }
 
 // RemoveInstance removes the instance's namespace and its veths.
-func (l *Lab) RemoveInstance(id string) error {
-	if !IsInstanceID(id) {
+func (l *Lab) RemoveInstance(id model.InstanceID) error {
+	if !validID(model.KindInstance, id) {
 		return fmt.Errorf("instance id %q: %w", id, ErrInvalid)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.release(id, roleInstance); err != nil {
+	if err := l.release(string(id), roleInstance); err != nil {
 		return fmt.Errorf("remove instance %s: %w", id, err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // Errors of the lab; match them with errors.Is.
@@ -78,7 +80,7 @@ func New(cfg Config) (*Lab, error) {
 }
 
 // RouterNamespace returns the name of the router namespace of vpcID.
-func (l *Lab) RouterNamespace(vpcID string) string { return l.prefix + vpcID }
+func (l *Lab) RouterNamespace(vpcID model.VpcID) string { return l.prefix + string(vpcID) }
 
 // ours reports whether m marks a namespace of this lab (its router has our
 // prefix).
@@ -87,7 +89,7 @@ func (l *Lab) ours(m marker) bool {
 }
 
 // openRouter opens the router namespace of vpcID; ErrNoVPC when missing.
-func (l *Lab) openRouter(vpcID string) (*space, error) {
+func (l *Lab) openRouter(vpcID model.VpcID) (*space, error) {
 	name := l.RouterNamespace(vpcID)
 	m, found, err := namespaceMarker(name)
 	if err != nil {

@@ -58,7 +58,7 @@ func TestInstancesReachEachOtherThroughTheRouter(t *testing.T) {
 	})
 	t.Run("visible to ip netns exec", func(t *testing.T) {
 		ipCmd := testutil.RequireCommand(t, "ip")
-		out, err := exec.Command(ipCmd, "netns", "exec", a.ID, ipCmd, "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+		out, err := exec.Command(ipCmd, "netns", "exec", string(a.ID), ipCmd, "-o", "addr", "show", "dev", "eth0").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "inet 172.31.5.9/20") {
 			t.Errorf("ip netns exec %s ip addr: %v\n%s", a.ID, err, out)
 		}
@@ -156,7 +156,7 @@ func TestEnsureIsIdempotentAndAdopts(t *testing.T) {
 	ensureAll(l)
 	indexes := routerIndexes(t, l, vpc)
 	var watches []func() int
-	for _, ns := range []string{l.RouterNamespace(vpc), a.ID, b.ID, h.Name} {
+	for _, ns := range []string{l.RouterNamespace(vpc), string(a.ID), string(b.ID), h.Name} {
 		watches = append(watches, watchChanges(t, ns))
 	}
 	// The kernel finishes some work of the first Ensure asynchronously
@@ -271,7 +271,7 @@ func TestRemoveCleansUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	requireGone(t, a.ID, h.Name)
+	requireGone(t, string(a.ID), h.Name)
 	if _, ok := routerIndex(t, l, v1, RouterIfName(a.NICs[0].ENI)); ok {
 		t.Error("router interface of the removed instance is still there")
 	}
@@ -285,13 +285,13 @@ func TestRemoveCleansUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	requireGone(t, b.ID, l.RouterNamespace(v1))
+	requireGone(t, string(b.ID), l.RouterNamespace(v1))
 	for range 2 {
 		if err := l.Down(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	requireGone(t, c.ID, l.RouterNamespace(v2))
+	requireGone(t, string(c.ID), l.RouterNamespace(v2))
 	requireEmpty(t, l)
 }
 
@@ -380,7 +380,7 @@ func TestInterruptedCreationIsAdopted(t *testing.T) {
 	vpc := vpcID()
 	mustEnsureVPC(t, l, vpc)
 	a, b := instance(vpc, "10.2.0.5/24"), instance(vpc, "10.2.0.6/24")
-	for _, id := range []string{a.ID, b.ID} {
+	for _, id := range []string{string(a.ID), string(b.ID)} {
 		if err := createNamespace(id); err != nil {
 			t.Fatal(err)
 		}
@@ -388,13 +388,13 @@ func TestInterruptedCreationIsAdopted(t *testing.T) {
 	}
 	mustEnsure(t, l, a)
 	srv := serve(t, a.ID, netip.Addr{})
-	if err := Do(b.ID, func() error { return nil }); err != nil {
+	if err := Do(string(b.ID), func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.RemoveInstance(b.ID); err != nil {
 		t.Fatal(err)
 	}
-	requireGone(t, b.ID)
+	requireGone(t, string(b.ID))
 	mustEnsure(t, l, b)
 	mustReach(t, b.ID, netip.AddrPortFrom(ip("10.2.0.5"), srv.Port()), a.ID, ip("10.2.0.6"))
 }
@@ -437,8 +437,8 @@ func TestSecondaryAddresses(t *testing.T) {
 	mustReach(t, b.ID, srv, a.ID, ip("172.31.16.40"))
 	// What a sends from a secondary address reaches b with that source.
 	srvB := serve(t, b.ID, ip("172.31.16.40"))
-	c, err := labtest.DialFrom(a.ID, ip("172.31.5.10"), srvB, labtest.OKWait)
-	if err != nil || c.Server != b.ID || c.Src != ip("172.31.5.10") {
+	c, err := labtest.DialFrom(string(a.ID), ip("172.31.5.10"), srvB, labtest.OKWait)
+	if err != nil || c.Server != string(b.ID) || c.Src != ip("172.31.5.10") {
 		t.Fatalf("from a's secondary address: %+v %v, want %s seeing 172.31.5.10", c, err, b.ID)
 	}
 	c.Close()
@@ -478,8 +478,8 @@ func TestIPv6OnlyNICWithSeveralAddresses(t *testing.T) {
 	// a reaches out from one of its addresses (which one is the kernel's
 	// source selection, as on an instance).
 	srvB := serve(t, b.ID, netip.Addr{})
-	c, err := labtest.Dial(a.ID, netip.AddrPortFrom(ip("2001:db8:1:b::11"), srvB.Port()), labtest.OKWait)
-	if err != nil || c.Server != b.ID || !slices.Contains(a.NICs[0].addrs(), c.Src) {
+	c, err := labtest.Dial(string(a.ID), netip.AddrPortFrom(ip("2001:db8:1:b::11"), srvB.Port()), labtest.OKWait)
+	if err != nil || c.Server != string(b.ID) || !slices.Contains(a.NICs[0].addrs(), c.Src) {
 		t.Errorf("%s → %s: %+v %v, want an answer to one of its addresses", a.ID, b.ID, c, err)
 	}
 	if err == nil {

@@ -11,11 +11,13 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // VPC is a VPC the lab has wired: its id and its router namespace.
 type VPC struct {
-	ID     string
+	ID     model.VpcID
 	Router string // name of the router namespace
 }
 
@@ -72,7 +74,7 @@ func (l *Lab) inspect(name string, st *State) error {
 		st.VPCs = append(st.VPCs, VPC{ID: m.vpc, Router: name})
 	case roleInstance:
 		nics, err := readNICs(s)
-		st.Instances = append(st.Instances, Instance{ID: name, VPC: m.vpc, NICs: nics})
+		st.Instances = append(st.Instances, Instance{ID: model.InstanceID(name), VPC: m.vpc, NICs: nics})
 		return err
 	case roleHost:
 		h, err := readHost(s)
@@ -161,7 +163,7 @@ func (l *Lab) Down() error {
 	}
 	var errs []error
 	for _, inst := range st.Instances {
-		errs = append(errs, l.release(inst.ID, roleInstance))
+		errs = append(errs, l.release(string(inst.ID), roleInstance))
 	}
 	for _, h := range st.Hosts {
 		errs = append(errs, l.release(h.Name, roleHost))

@@ -2,6 +2,8 @@ package lab
 
 import (
 	"strings"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // markerTag starts the alias of everything the lab made. The version lets a
@@ -20,11 +22,11 @@ const (
 // they do not apply.
 type marker struct {
 	role   string
-	vpc    string // VPC id (namespaces)
-	router string // router namespace name (namespaces)
-	eni    string // ENI id (veth ends of instances)
-	ns     string // namespace at the other end (router-side veth ends)
-	dev    string // interface name at the other end (router-side veth ends)
+	vpc    model.VpcID // VPC id (namespaces)
+	router string      // router namespace name (namespaces)
+	eni    model.ENIID // ENI id (veth ends of instances)
+	ns     string      // namespace at the other end (router-side veth ends)
+	dev    string      // interface name at the other end (router-side veth ends)
 }
 
 // String renders m as the alias "palisade-lab/v1 role=… key=value …".
@@ -32,8 +34,8 @@ func (m marker) String() string {
 	var b strings.Builder
 	b.WriteString(markerTag)
 	for _, kv := range [][2]string{
-		{"role", m.role}, {"vpc", m.vpc}, {"router", m.router},
-		{"eni", m.eni}, {"ns", m.ns}, {"dev", m.dev},
+		{"role", m.role}, {"vpc", string(m.vpc)}, {"router", m.router},
+		{"eni", string(m.eni)}, {"ns", m.ns}, {"dev", m.dev},
 	} {
 		if kv[1] != "" {
 			b.WriteString(" " + kv[0] + "=" + kv[1])
@@ -63,11 +65,11 @@ func (m *marker) set(k, v string) bool {
 	case "role":
 		m.role = v
 	case "vpc":
-		m.vpc = v
+		m.vpc = model.VpcID(v)
 	case "router":
 		m.router = v
 	case "eni":
-		m.eni = v
+		m.eni = model.ENIID(v)
 	case "ns":
 		m.ns = v
 	case "dev":

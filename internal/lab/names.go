@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // Prefixes of the interface names on the router side. A data plane that must
@@ -29,15 +31,15 @@ const digits32 = "0123456789abcdefghijklmnopqrstuv"
 // a valid ENI id; the lab refuses those) maps to "e_" + 13 digits of its
 // SHA-256, which cannot collide with the two forms above. The alias of the
 // interface carries the ENI id in clear for people reading `ip link`.
-func RouterIfName(eniID string) string {
-	hex, ok := strings.CutPrefix(eniID, "eni-")
+func RouterIfName(eniID model.ENIID) string {
+	hex, ok := strings.CutPrefix(string(eniID), "eni-")
 	switch {
 	case ok && len(hex) == 17 && isLowerHex(hex):
 		return ENIIfPrefix + packHex(hex)
 	case ok && len(hex) == 8 && isLowerHex(hex):
 		return ENIIfPrefix + hex
 	default:
-		return ENIIfPrefix + "_" + hashName(eniID, 13)
+		return ENIIfPrefix + "_" + hashName(string(eniID), 13)
 	}
 }
 
@@ -95,16 +97,12 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// validID reports whether s is prefix + 8 or 17 lower-case hex digits, the
-// two forms of EC2 resource ids.
-func validID(s, prefix string) bool {
-	hex, ok := strings.CutPrefix(s, prefix)
-	return ok && (len(hex) == 8 || len(hex) == 17) && isLowerHex(hex)
+// validID reports whether id is a well-formed ID of kind k, by model's
+// grammar (the one the API checks).
+func validID[T ~string](k model.Kind, id T) bool {
+	_, err := model.ParseID(k, string(id))
+	return err == nil
 }
-
-// IsInstanceID reports whether s has the form of an instance id ("i-" + 8
-// or 17 lower-case hex digits), the names reserved for instance namespaces.
-func IsInstanceID(s string) bool { return validID(s, "i-") }
 
 // devName is the name of the interface of device index d inside an instance.
 func devName(d int) string { return fmt.Sprintf("eth%d", d) }
@@ -121,7 +119,7 @@ const MaxHostNameLen = 64 + 1 + 12
 // MaxHostNameLen bytes of letters, digits, '.', '_' and '-', not "." or
 // "..", and not the form of an instance id.
 func validHostName(name string) bool {
-	if name == "" || len(name) > MaxHostNameLen || name == "." || name == ".." || IsInstanceID(name) {
+	if name == "" || len(name) > MaxHostNameLen || name == "." || name == ".." || model.IsInstanceID(name) {
 		return false
 	}
 	return validChars(name)

@@ -52,15 +52,15 @@ func TestNamespacesStayRemovableAfterIPNetnsAdd(t *testing.T) {
 
 	srv := serve(t, b.ID, netip.Addr{})
 	mustReach(t, a.ID, netip.AddrPortFrom(ip("172.31.5.10"), srv.Port()), b.ID, ip("172.31.5.9"))
-	testutil.IPNetns(t, "exec", a.ID, "true")
+	testutil.IPNetns(t, "exec", string(a.ID), "true")
 	if err := l.RemoveInstance(a.ID); err != nil {
 		t.Fatal(err)
 	}
-	requireGone(t, a.ID)
+	requireGone(t, string(a.ID))
 	if err := l.Down(); err != nil {
 		t.Fatalf("down: %v", err)
 	}
-	requireGone(t, b.ID, h.Name, l.RouterNamespace(vpc))
+	requireGone(t, string(b.ID), h.Name, l.RouterNamespace(vpc))
 	requireEmpty(t, l)
 	testutil.IPNetns(t, "delete", other)
 	requireNoNames(t)
@@ -117,12 +117,12 @@ func TestIPNetnsRacesTheLab(t *testing.T) {
 		if err := l.RemoveHost(h.Name); err != nil {
 			t.Fatal(err)
 		}
-		requireGone(t, insts[0].ID, h.Name)
+		requireGone(t, string(insts[0].ID), h.Name)
 		if round%2 == 0 {
 			if err := l.RemoveVPC(vpc); err != nil {
 				t.Fatal(err)
 			}
-			requireGone(t, l.RouterNamespace(vpc), insts[1].ID)
+			requireGone(t, l.RouterNamespace(vpc), string(insts[1].ID))
 		}
 	}
 	if err := l.Down(); err != nil {

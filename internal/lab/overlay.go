@@ -11,6 +11,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // OverlayIfName is the router-side VXLAN interface that joins a VPC's router
@@ -50,8 +52,8 @@ type Peer struct {
 // VNI is the VXLAN network identifier of a VPC: 24 bits of a hash of its
 // ID, never 0. Two VPCs whose VNIs collide cannot both have routers with
 // an overlay on one host (EnsureOverlay then fails for the second).
-func VNI(vpcID string) uint32 {
-	sum := sha256.Sum256([]byte("vni/" + vpcID))
+func VNI(vpcID model.VpcID) uint32 {
+	sum := sha256.Sum256([]byte("vni/" + string(vpcID)))
 	v := uint32(sum[0])<<16 | uint32(sum[1])<<8 | uint32(sum[2])
 	if v == 0 {
 		v = 1
@@ -71,8 +73,8 @@ func HostMAC(host string) net.HardwareAddr {
 
 // EnsureOverlay makes the VPC router's overlay match o. An overlay with no
 // peers is removed: a VPC on one host needs none.
-func (l *Lab) EnsureOverlay(vpcID string, o Overlay) error {
-	if !validID(vpcID, "vpc-") {
+func (l *Lab) EnsureOverlay(vpcID model.VpcID, o Overlay) error {
+	if !validID(model.KindVPC, vpcID) {
 		return fmt.Errorf("vpc id %q: %w", vpcID, ErrInvalid)
 	}
 	if err := validOverlay(o); err != nil {
@@ -99,7 +101,7 @@ func (l *Lab) EnsureOverlay(vpcID string, o Overlay) error {
 }
 
 // RemoveOverlay removes the VPC router's overlay, if it has one.
-func (l *Lab) RemoveOverlay(vpcID string) error {
+func (l *Lab) RemoveOverlay(vpcID model.VpcID) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r, err := l.openRouter(vpcID)

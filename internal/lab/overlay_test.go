@@ -3,12 +3,14 @@ package lab
 import (
 	"net/netip"
 	"testing"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // twoHosts is one VPC with a router on each of two stand-in machines, each
 // wired by a Lab of its own, as two agents on two computers would.
 type twoHosts struct {
-	vpc      string
+	vpc      model.VpcID
 	labs     [2]*Lab
 	machines []Machine
 }

@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // validInstance checks the form of inst; errors wrap ErrInvalid.
 func validInstance(inst Instance) error {
-	if !IsInstanceID(inst.ID) {
+	if !validID(model.KindInstance, inst.ID) {
 		return fmt.Errorf("instance id %q: %w", inst.ID, ErrInvalid)
 	}
-	if !validID(inst.VPC, "vpc-") {
+	if !validID(model.KindVPC, inst.VPC) {
 		return fmt.Errorf("instance %s: vpc id %q: %w", inst.ID, inst.VPC, ErrInvalid)
 	}
-	devices, enis, addrs := map[int]bool{}, map[string]bool{}, map[netip.Addr]bool{}
+	devices, enis, addrs := map[int]bool{}, map[model.ENIID]bool{}, map[netip.Addr]bool{}
 	for _, nic := range inst.NICs {
 		if err := validNIC(nic); err != nil {
 			return fmt.Errorf("instance %s: %w", inst.ID, err)
@@ -40,7 +42,7 @@ func validInstance(inst Instance) error {
 // unicast in netip's sense: not unspecified, loopback, multicast or
 // link-local (private and ULA addresses are fine).
 func validNIC(nic NIC) error {
-	if !validID(nic.ENI, "eni-") {
+	if !validID(model.KindENI, nic.ENI) {
 		return fmt.Errorf("eni id %q: %w", nic.ENI, ErrInvalid)
 	}
 	if nic.Device < 0 || nic.Device > maxDevice {
@@ -87,7 +89,7 @@ func (l *Lab) validHost(h Host) error {
 		return fmt.Errorf("host name %q (want 1–%d of [A-Za-z0-9._-], no instance id, not %s…): %w",
 			h.Name, MaxHostNameLen, l.prefix, ErrInvalid)
 	}
-	if !validID(h.VPC, "vpc-") {
+	if !validID(model.KindVPC, h.VPC) {
 		return fmt.Errorf("host %s: vpc id %q: %w", h.Name, h.VPC, ErrInvalid)
 	}
 	if !h.IPv4.Is4() || !h.IPv4.IsGlobalUnicast() {

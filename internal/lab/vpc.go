@@ -2,12 +2,14 @@ package lab
 
 import (
 	"fmt"
+
+	"palisade.dev/palisade/internal/model"
 )
 
 // EnsureVPC makes the router namespace of vpcID: lo up, forwarding on for
 // IPv4 and IPv6 (in that namespace only).
-func (l *Lab) EnsureVPC(vpcID string) error {
-	if !validID(vpcID, "vpc-") {
+func (l *Lab) EnsureVPC(vpcID model.VpcID) error {
+	if !validID(model.KindVPC, vpcID) {
 		return fmt.Errorf("vpc id %q: %w", vpcID, ErrInvalid)
 	}
 	l.mu.Lock()
@@ -25,8 +27,8 @@ func (l *Lab) EnsureVPC(vpcID string) error {
 }
 
 // RemoveVPC removes the VPC's instances, its lab hosts and its router.
-func (l *Lab) RemoveVPC(vpcID string) error {
-	if !validID(vpcID, "vpc-") {
+func (l *Lab) RemoveVPC(vpcID model.VpcID) error {
+	if !validID(model.KindVPC, vpcID) {
 		return fmt.Errorf("vpc id %q: %w", vpcID, ErrInvalid)
 	}
 	l.mu.Lock()
@@ -45,10 +47,10 @@ func (l *Lab) RemoveVPC(vpcID string) error {
 }
 
 // removeMembers removes the instances and hosts of st that are in vpcID.
-func (l *Lab) removeMembers(st State, vpcID string) error {
+func (l *Lab) removeMembers(st State, vpcID model.VpcID) error {
 	for _, inst := range st.Instances {
 		if inst.VPC == vpcID {
-			if err := l.release(inst.ID, roleInstance); err != nil {
+			if err := l.release(string(inst.ID), roleInstance); err != nil {
 				return err
 			}
 		}
@@ -65,7 +67,7 @@ func (l *Lab) removeMembers(st State, vpcID string) error {
 
 // removeRouter deletes the lab's veth ends in the router namespace of vpcID
 // (so that peers left behind lose them at once), then the namespace.
-func (l *Lab) removeRouter(vpcID string) error {
+func (l *Lab) removeRouter(vpcID model.VpcID) error {
 	name := l.RouterNamespace(vpcID)
 	m, found, err := namespaceMarker(name)
 	if err != nil || !found {

@@ -329,7 +329,7 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	t0 := time.Now()
 	compiled := v.compiler.Compile()
 	t1 := time.Now()
-	res, err := st.table.Apply(v.input().Desired(compiled))
+	res, err := st.table.Apply(v.fw.Desired(compiled))
 	if err != nil {
 		return fmt.Errorf("apply firewall: %w", err)
 	}

@@ -283,6 +283,7 @@ type vpcView struct {
 	local    bool
 	compiler *policy.Compiler
 	ports    []model.ENIID // ENIs attached to this host's running instances, enforced
+	fw       Input         // the firewall's input: ports and outside interfaces
 	// pending are the pending instances of instances: once wired, the
 	// agent reports them (model.HostRoot) and the service makes them
 	// running.
@@ -383,6 +384,7 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 		only[p] = true
 	}
 	n.compiler.Enforce(only)
+	v.fw = v.firewallInput()
 	return v
 }
 
@@ -434,8 +436,10 @@ type Input struct {
 	HostIfaces []string
 }
 
-func (v *vpcView) input() *Input {
-	in := &Input{Ports: v.ports}
+// firewallInput is the view's firewall input, made once with the view:
+// the one hand-off from the mirror to the data plane (Input.Desired).
+func (v *vpcView) firewallInput() Input {
+	in := Input{Ports: v.ports}
 	for _, h := range v.hosts {
 		in.HostIfaces = append(in.HostIfaces, lab.HostIfName(h.Name))
 	}
@@ -475,9 +479,9 @@ func ReadInput(ctx context.Context, st store.Store, vpc model.VpcID) (*Input, er
 	if w.vpcs[vpc] == nil {
 		return nil, fmt.Errorf("%s is not in the store", vpc)
 	}
-	in := w.view(vpc).input()
+	in := w.view(vpc).fw
 	in.Snapshot = w.snapshot(vpc, in.Ports)
-	return in, nil
+	return &in, nil
 }
 
 // nic is the lab wiring of one interface: its primary addresses with the

@@ -213,7 +213,7 @@ func newBenchHelperCmd() *cobra.Command {
 
 func newBenchClusterCmd() *cobra.Command {
 	cfg := bench.DefaultClusterConfig()
-	var output, cpuProfile string
+	var output, cpuProfile, heapProfile string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "cluster",
@@ -254,13 +254,19 @@ with them, everything it writes lives under a prefix of its own
 			defer stop()
 			cfg.Progress = cmd.ErrOrStderr()
 			cfg.Logger = benchLogger(cmd.ErrOrStderr(), verbose)
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+			for _, p := range []struct {
+				path string
+				w    *io.Writer
+			}{{cpuProfile, &cfg.CPUProfile}, {heapProfile, &cfg.HeapProfile}} {
+				if p.path == "" {
+					continue
+				}
+				f, err := os.Create(p.path)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				cfg.CPUProfile = f
+				*p.w = f
 			}
 			res, err := bench.RunCluster(ctx, cfg)
 			if err != nil {
@@ -284,6 +290,7 @@ with them, everything it writes lives under a prefix of its own
 	f.DurationVar(&cfg.Limit, "limit", cfg.Limit, "how long every host may take to apply one change before the run fails")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measurement to this file (go tool pprof)")
+	f.StringVar(&heapProfile, "memprofile", "", "write a heap profile, taken once every agent has started, to this file")
 	f.BoolVar(&verbose, "verbose", false, "log what the agents and the service do")
 	return cmd
 }

@@ -55,10 +55,11 @@ type ClusterConfig struct {
 	// Limit bounds the wait for every host to converge on one change.
 	Limit time.Duration
 	// CPUProfile, when set, receives a CPU profile of this process over
-	// the measurement (go tool pprof).
-	CPUProfile io.Writer
-	Progress   io.Writer
-	Logger     *slog.Logger
+	// the measurement, and HeapProfile a heap profile once every agent has
+	// started (go tool pprof).
+	CPUProfile, HeapProfile io.Writer
+	Progress                io.Writer
+	Logger                  *slog.Logger
 }
 
 // DefaultClusterConfig returns the sizes of the target: 1,000
@@ -433,6 +434,11 @@ func (c *cluster) startAgents(ctx context.Context) error {
 	c.res.StartSeconds = time.Since(start).Seconds()
 	fmt.Fprintf(c.cfg.Progress, "all %d agents converged in %.1f s\n", n, c.res.StartSeconds)
 	c.res.AgentHeapKiB = float64(heapAlloc()-before) / 1024 / float64(n)
+	if c.cfg.HeapProfile != nil {
+		if err := pprof.WriteHeapProfile(c.cfg.HeapProfile); err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -138,6 +139,27 @@ type ClusterLatency struct {
 	LatencyReport
 	RepeatP50Ms []float64 `json:"repeat_p50_ms"`
 	RepeatP99Ms []float64 `json:"repeat_p99_ms"`
+	// DuringGC counts the samples during which this process collected
+	// garbage: every agent's heap is one heap here, not one per host.
+	DuringGC int `json:"samples_during_gc"`
+}
+
+// sample adds d, measured since the process had completed gc cycles.
+func (l *ClusterLatency) sample(d time.Duration, gc uint64) {
+	l.add(d)
+	if gcCycles() != gc {
+		l.DuringGC++
+	}
+}
+
+// gcCycles is the number of garbage collections the process started.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 func (l *ClusterLatency) endRepeat(from int) {
@@ -414,6 +436,8 @@ func (c *cluster) startAgents(ctx context.Context) error {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(c.cfg.Limit):
+			return fmt.Errorf("agents starting: none of the %d starting finished its first reconcile within %v", startSlots, c.cfg.Limit)
 		}
 		cfg := agent.DefaultConfig()
 		cfg.Unplaced = false
@@ -466,19 +490,21 @@ func (c *cluster) measure(ctx context.Context) error {
 		fmt.Fprintf(c.cfg.Progress, "repeat %d of %d: %d rule and %d membership changes\n", r+1, c.cfg.Repeats, c.cfg.Changes, c.cfg.Changes)
 		rules, mems := len(c.res.RuleChange.SamplesMs), len(c.res.MemberChange.SamplesMs)
 		for k := range c.cfg.Changes {
+			gc := gcCycles()
 			d, err := c.ruleChange(ctx, r*c.cfg.Changes+k)
 			if err != nil {
 				return fmt.Errorf("rule change: %w", err)
 			}
-			c.res.RuleChange.add(d)
+			c.res.RuleChange.sample(d, gc)
 			// An interface leaves members, and joins again at the next
 			// change; then the next instance's.
 			eni := c.enis[(next/2)%len(c.enis)]
+			gc = gcCycles()
 			d, err = c.memberChange(ctx, eni, next%2 == 1)
 			if err != nil {
 				return fmt.Errorf("membership change: %w", err)
 			}
-			c.res.MemberChange.add(d)
+			c.res.MemberChange.sample(d, gc)
 			next++
 			changes += 2
 		}
@@ -676,6 +702,8 @@ func (r *ClusterResult) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "agents: %.0f KiB of heap per agent (after GC); process resident %.0f MiB; CPU of this process (agents, clients, service) %.1f ms per change\n",
 		r.AgentHeapKiB, r.ProcessRSSMiB, r.ProcessCPUMsPerChange)
+	fmt.Fprintf(w, "samples during a garbage collection of this process (all agents' heaps are one heap here): rule %d of %d, membership %d of %d\n",
+		r.RuleChange.DuringGC, len(r.RuleChange.SamplesMs), r.MemberChange.DuringGC, len(r.MemberChange.SamplesMs))
 	fmt.Fprintf(w, "anchors: %s\n", strings.Join(clusterAnchors, "; "))
 	_, err := fmt.Fprintf(w, "wall time %s\n", (time.Duration(r.WallSeconds*1000) * time.Millisecond).Round(time.Second))
 	return err

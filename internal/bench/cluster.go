@@ -115,6 +115,9 @@ type ClusterResult struct {
 	// every host's agent having compiled a policy that reflects it.
 	RuleChange   ClusterLatency `json:"rule_change_to_all_hosts"`
 	MemberChange ClusterLatency `json:"membership_change_to_all_hosts"`
+	// WarmUpMs are the changes before the measurement, not counted:
+	// rule, membership, rule, membership.
+	WarmUpMs []float64 `json:"warm_up_ms"`
 
 	// EtcdRSSMiB is each member's resident memory at the end (empty for a
 	// cluster the benchmark did not start); EtcdCPUMsPerChange the CPU
@@ -483,6 +486,9 @@ func (c *cluster) measure(ctx context.Context) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if err := c.warmUp(ctx); err != nil {
+		return err
+	}
 	etcd0, self0 := cpuOf(c.cfg.EtcdPIDs), selfCPU()
 	changes := 0
 	next := 0 // the instance whose interface leaves or joins members next
@@ -491,7 +497,9 @@ func (c *cluster) measure(ctx context.Context) error {
 		rules, mems := len(c.res.RuleChange.SamplesMs), len(c.res.MemberChange.SamplesMs)
 		for k := range c.cfg.Changes {
 			gc := gcCycles()
-			d, err := c.ruleChange(ctx, r*c.cfg.Changes+k)
+			// Authorize a port, revoke it at the next change; then the next port.
+			i := r*c.cfg.Changes + k
+			d, err := c.ruleChange(ctx, int32(1000+i/2), i%2 == 0)
 			if err != nil {
 				return fmt.Errorf("rule change: %w", err)
 			}
@@ -518,13 +526,33 @@ func (c *cluster) measure(ctx context.Context) error {
 	return nil
 }
 
-// ruleChange authorizes (even k) or revokes (odd k) a rule in app, and
-// returns the time from the call returning to every host having it.
-func (c *cluster) ruleChange(ctx context.Context, k int) (time.Duration, error) {
-	port := int32(1000 + k/2)
+// warmUp makes two changes of each kind that are not counted: in most
+// runs the first change after the start (and after the collection that
+// measured the agents' heap) was the slowest, by up to seconds at a
+// thousand hosts. Their times are in the result.
+func (c *cluster) warmUp(ctx context.Context) error {
+	last := c.enis[len(c.enis)-1]
+	for i, step := range []func() (time.Duration, error){
+		func() (time.Duration, error) { return c.ruleChange(ctx, 999, true) },
+		func() (time.Duration, error) { return c.memberChange(ctx, last, false) },
+		func() (time.Duration, error) { return c.ruleChange(ctx, 999, false) },
+		func() (time.Duration, error) { return c.memberChange(ctx, last, true) },
+	} {
+		d, err := step()
+		if err != nil {
+			return fmt.Errorf("warm-up change %d: %w", i+1, err)
+		}
+		c.res.WarmUpMs = append(c.res.WarmUpMs, float64(d.Microseconds())/1000)
+	}
+	return nil
+}
+
+// ruleChange authorizes or revokes a rule for port in app, and returns
+// the time from the call returning to every host having it.
+func (c *cluster) ruleChange(ctx context.Context, port int32, authorize bool) (time.Duration, error) {
 	perm := []model.PermissionSpec{{Protocol: "tcp", FromPort: &port, ToPort: &port, IPv4: []model.SourceSpec{{Value: "198.51.100.7/32"}}}}
 	var err error
-	if k%2 == 0 {
+	if authorize {
 		_, err = c.svc.Authorize(ctx, clusterCaller, service.AuthorizeInput{Group: service.GroupRef{ID: string(c.app)}, Direction: model.Ingress, Permissions: perm})
 	} else {
 		_, err = c.svc.Revoke(ctx, clusterCaller, service.RevokeInput{Group: service.GroupRef{ID: string(c.app)}, Direction: model.Ingress, Permissions: perm})
@@ -702,6 +730,7 @@ func (r *ClusterResult) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "agents: %.0f KiB of heap per agent (after GC); process resident %.0f MiB; CPU of this process (agents, clients, service) %.1f ms per change\n",
 		r.AgentHeapKiB, r.ProcessRSSMiB, r.ProcessCPUMsPerChange)
+	fmt.Fprintf(w, "warm-up changes before the measurement, not counted (rule, membership, rule, membership): %s ms\n", joinFloats(r.WarmUpMs, "%.1f"))
 	fmt.Fprintf(w, "samples during a garbage collection of this process (all agents' heaps are one heap here): rule %d of %d, membership %d of %d\n",
 		r.RuleChange.DuringGC, len(r.RuleChange.SamplesMs), r.MemberChange.DuringGC, len(r.MemberChange.SamplesMs))
 	fmt.Fprintf(w, "anchors: %s\n", strings.Join(clusterAnchors, "; "))

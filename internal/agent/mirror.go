@@ -49,6 +49,10 @@ type vpcNet struct {
 	scope     *model.Scope // whose prefix lists the compiler holds; nil before the VPC record
 	instances map[model.InstanceID]bool
 	hosts     map[string]bool // namespace names
+	// view is the VPC's view as last derived, until something it reads
+	// changes (rewire): a rule or membership change, which only the
+	// compiler reads, costs no walk over the VPC's instances and peers.
+	view *vpcView
 }
 
 // placement says which instances and lab hosts a host wires: those placed
@@ -113,10 +117,14 @@ func (w *mirror) apply(key string, value []byte, rev int64) error {
 			w.scoped(cur)
 		}
 		w.dirty[model.VpcID(id)] = true
+		if n := w.nets[model.VpcID(id)]; n != nil {
+			n.view = nil
+		}
 		return err
 	case model.KeySubnet:
 		old, cur, err := put(w.subnets, model.SubnetID(id), value)
 		touch(w, old, cur, func(s *model.Subnet) model.VpcID { return s.VPC })
+		rewire(w, old, cur, func(s *model.Subnet) model.VpcID { return s.VPC })
 		return err
 	case model.KeyGroup:
 		old, cur, err := put(w.groups, model.GroupID(id), value)
@@ -137,6 +145,9 @@ func (w *mirror) apply(key string, value []byte, rev int64) error {
 			w.net(cur.VPC).compiler.PutENI(cur)
 		}
 		touch(w, old, cur, func(e *model.ENI) model.VpcID { return e.VPC })
+		if !sameWiring(old, cur) {
+			rewire(w, old, cur, func(e *model.ENI) model.VpcID { return e.VPC })
+		}
 		return err
 	case model.KeyInstance:
 		old, cur, err := put(w.instances, model.InstanceID(id), value)
@@ -149,6 +160,7 @@ func (w *mirror) apply(key string, value []byte, rev int64) error {
 			w.revs[cur.ID] = rev
 		}
 		touch(w, old, cur, func(i *model.Instance) model.VpcID { return i.VPC })
+		rewire(w, old, cur, func(i *model.Instance) model.VpcID { return i.VPC })
 		return err
 	case model.KeyPrefixList:
 		old, cur, err := put(w.lists, model.PrefixListID(id), value)
@@ -174,6 +186,7 @@ func (w *mirror) apply(key string, value []byte, rev int64) error {
 			w.net(cur.VPC).hosts[ns] = true
 		}
 		touch(w, old, cur, func(h *model.LabHost) model.VpcID { return h.VPC })
+		rewire(w, old, cur, func(h *model.LabHost) model.VpcID { return h.VPC })
 		return err
 	}
 	return nil
@@ -189,6 +202,9 @@ func (w *mirror) applyHost(name string, value []byte) error {
 	}
 	for id := range w.vpcs {
 		w.dirty[id] = true
+	}
+	for _, n := range w.nets {
+		n.view = nil
 	}
 	if value == nil {
 		return nil
@@ -254,6 +270,29 @@ func touch[V any](w *mirror, old, cur *V, vpc func(*V) model.VpcID) {
 	}
 }
 
+// rewire drops the cached views of a resource's old and new VPCs.
+func rewire[V any](w *mirror, old, cur *V, vpc func(*V) model.VpcID) {
+	for _, x := range []*V{old, cur} {
+		if x == nil {
+			continue
+		}
+		if n := w.nets[vpc(x)]; n != nil {
+			n.view = nil
+		}
+	}
+}
+
+// sameWiring reports whether two values of an interface (nil: none) look
+// alike to view: its VPC, subnet, addresses and device index. The other
+// fields (groups, conntrack timeouts, description) are the compiler's.
+func sameWiring(a, b *model.ENI) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.VPC == b.VPC && a.Subnet == b.Subnet && slices.Equal(a.PrivateIPs, b.PrivateIPs) && slices.Equal(a.IPv6s, b.IPv6s) &&
+		(a.Attachment == nil) == (b.Attachment == nil) && (a.Attachment == nil || a.Attachment.DeviceIndex == b.Attachment.DeviceIndex)
+}
+
 // changed returns the VPCs changed since the last call.
 func (w *mirror) changed() map[model.VpcID]bool {
 	dirty := w.dirty
@@ -288,6 +327,11 @@ type vpcView struct {
 	// agent reports them (model.HostRoot) and the service makes them
 	// running.
 	pending []pendingInstance
+	// ov is the overlay as last derived for ovSelf and ovUnderlay (the
+	// view's peers do not change while the view is cached).
+	ov         *lab.Overlay
+	ovSelf     string
+	ovUnderlay netip.Addr
 }
 
 // peer is another host that has the VPC.
@@ -316,8 +360,13 @@ func (w *mirror) vpcIDs() []model.VpcID {
 // view derives VPC id's wiring, peers and enforced ports from the mirror,
 // in the time of its own instances and hosts, and tells its compiler which
 // interfaces to enforce: this host's. Group membership spans every host.
+// The view is kept until something it reads changes; callers do not
+// modify it.
 func (w *mirror) view(id model.VpcID) *vpcView {
 	n := w.net(id)
+	if n.view != nil {
+		return n.view
+	}
 	v := &vpcView{vpc: w.vpcs[id], compiler: n.compiler, local: w.place.unplaced}
 	remote := map[model.HostID][]netip.Addr{}
 	for iid := range n.instances {
@@ -385,16 +434,23 @@ func (w *mirror) view(id model.VpcID) *vpcView {
 	}
 	n.compiler.Enforce(only)
 	v.fw = v.firewallInput()
+	n.view = v
 	return v
 }
 
 // overlay is the VPC router's overlay to the view's peers, as host self
 // (name, underlay) sees it.
+// The same view returns the same overlay, peers and all, so that
+// comparing it with the last one ensured is quick.
 func (v *vpcView) overlay(self string, underlay netip.Addr) lab.Overlay {
+	if v.ov != nil && v.ovSelf == self && v.ovUnderlay == underlay {
+		return *v.ov
+	}
 	o := lab.Overlay{VNI: lab.VNI(v.vpc.ID), Local: underlay, MAC: lab.HostMAC(self)}
 	for _, p := range v.peers {
 		o.Peers = append(o.Peers, lab.Peer{Underlay: p.host.Underlay, MAC: lab.HostMAC(p.host.Name), Addrs: p.addrs})
 	}
+	v.ov, v.ovSelf, v.ovUnderlay = &o, self, underlay
 	return o
 }
 

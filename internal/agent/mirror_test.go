@@ -226,3 +226,89 @@ func TestMirrorLabHostsOfTwoAccounts(t *testing.T) {
 		t.Fatalf("after alice's delete: %+v", hs)
 	}
 }
+
+// TestMirrorViewCachedUntilWiringChanges: the mirror keeps a VPC's view
+// (its instances, peers, enforced ports) across changes that only the
+// compiler reads (a group's rules, an interface's groups), and after any
+// change the view it gives equals one derived afresh, for a host that has
+// some of the instances, with the others on two other hosts whose records
+// come and go.
+func TestMirrorViewCachedUntilWiringChanges(t *testing.T) {
+	hosts := []model.Host{
+		{ID: "h-00000000000000001", Name: "alpha", Underlay: netip.MustParseAddr("192.168.77.1")},
+		{ID: "h-00000000000000002", Name: "beta", Underlay: netip.MustParseAddr("192.168.77.2")},
+		{ID: "h-00000000000000003", Name: "gamma", Underlay: netip.MustParseAddr("192.168.77.3")},
+	}
+	describe := func(v *vpcView) string {
+		var peers []string
+		for _, p := range v.peers {
+			peers = append(peers, fmt.Sprintf("%s=%v", p.host.Name, p.addrs))
+		}
+		o := v.overlay("alpha", hosts[0].Underlay)
+		return fmt.Sprintf("local %v instances %v hosts %v peers %v missing %v ports %v pending %v overlay %v",
+			v.local, v.instances, v.hosts, peers, v.missing, v.ports, v.pending, o)
+	}
+	for seed := range 10 {
+		s := &storeSim{rng: rand.New(rand.NewPCG(uint64(seed), 7)), kv: map[string][]byte{},
+			scopes: []model.Scope{{Account: "111111111111", Region: "us-east-1"}}}
+		s.vpcs = []model.VPC{{Scope: s.scopes[0], ID: "vpc-0000000000000000a"}, {Scope: s.scopes[0], ID: "vpc-0000000000000000b"}}
+		w := newMirror(placement{self: hosts[0].ID})
+		for _, v := range s.vpcs {
+			s.put(w, v.Scope, model.KeyVPC, string(v.ID), v)
+		}
+		for step := range 300 {
+			v := s.rng.IntN(len(s.vpcs))
+			vpc := s.vpcs[v]
+			switch s.rng.IntN(4) {
+			case 0: // an instance starts or stops on one of the hosts, or on none
+				n := s.rng.IntN(6)
+				id := model.InstanceID(fmt.Sprintf("i-%d%016x", v, n))
+				state := model.StateRunning
+				if s.rng.IntN(4) == 0 {
+					state = model.StateStopped
+				}
+				var on model.HostID
+				if h := s.rng.IntN(4); h < 3 {
+					on = hosts[h].ID
+				}
+				eni := model.ENIID(fmt.Sprintf("eni-%d%016x", v, n))
+				s.put(w, vpc.Scope, model.KeyInstance, string(id), model.Instance{Scope: vpc.Scope, ID: id, VPC: vpc.ID, State: state, Host: on, ENIs: []model.ENIID{eni}})
+			case 1: // another host's record comes or goes
+				h := hosts[1+s.rng.IntN(2)]
+				var b []byte
+				if s.rng.IntN(3) > 0 {
+					b, _ = json.Marshal(h)
+				}
+				if err := w.apply(model.HostKey(h.Name), b, 1); err != nil {
+					t.Fatal(err)
+				}
+			default: // groups, interfaces (groups or addresses), prefix lists
+				s.change(w)
+			}
+			for _, vpc := range s.vpcs {
+				got := describe(w.view(vpc.ID))
+				w.nets[vpc.ID].view = nil
+				if want := describe(w.view(vpc.ID)); got != want {
+					t.Fatalf("seed %d step %d %s: cached view\n%s\nafresh\n%s", seed, step, vpc.ID, got, want)
+				}
+			}
+		}
+		// Only the compiler reads a group's rules and an interface's
+		// groups: the view stays.
+		vpc := s.vpcs[0]
+		g := model.SecurityGroup{Scope: vpc.Scope, ID: s.groupID(0, 1), VPC: vpc.ID, Name: "g", Rules: []model.Rule{s.rule(0)}}
+		s.put(w, vpc.Scope, model.KeyGroup, string(g.ID), g)
+		eni := model.ENI{Scope: vpc.Scope, ID: "eni-00000000000000009", VPC: vpc.ID, PrivateIPs: []netip.Addr{netip.MustParseAddr("10.0.0.99")}}
+		s.put(w, vpc.Scope, model.KeyENI, string(eni.ID), eni)
+		before := w.view(vpc.ID)
+		eni.Groups = []model.GroupID{g.ID}
+		s.put(w, vpc.Scope, model.KeyENI, string(eni.ID), eni)
+		if w.view(vpc.ID) != before {
+			t.Fatalf("seed %d: an interface's groups changed and the view was derived again", seed)
+		}
+		s.put(w, vpc.Scope, model.KeyGroup, string(g.ID), g)
+		if w.view(vpc.ID) != before {
+			t.Fatalf("seed %d: a group changed and the view was derived again", seed)
+		}
+	}
+}

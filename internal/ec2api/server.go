@@ -95,6 +95,7 @@ func ec2Actions() Table {
 var actionTables = []func() Table{
 	accountActions,    // actions_account.go: Palisade's accounts
 	eniActions,        // actions_enis.go
+	flowLogActions,    // actions_flowlogs.go
 	groupActions,      // actions_groups.go
 	insightActions,    // actions_insight.go: explain, audit
 	instanceActions,   // actions_instances.go

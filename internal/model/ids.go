@@ -22,6 +22,7 @@ const (
 	KindPrefixList
 	KindReservation
 	KindAttachment
+	KindFlowLog
 )
 
 type kindInfo struct {
@@ -42,6 +43,7 @@ var kinds = [...]kindInfo{
 	KindPrefixList:  {"pl-", "prefix list", CodeInvalidPrefixListIDMalformed, CodeInvalidPrefixListIDNotFound, "The prefix list ID '%s' does not exist"},
 	KindReservation: {"r-", "reservation", CodeInvalidParameterValue, CodeInvalidParameterValue, "The reservation ID '%s' does not exist"},
 	KindAttachment:  {"eni-attach-", "attachment", CodeInvalidParameterValue, "InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist"},
+	KindFlowLog:     {"fl-", "flow log", CodeInvalidFlowLogIDMalformed, CodeInvalidFlowLogIDNotFound, "These flow log ids in the input list are not found: [TotalCount: 1] %s"},
 }
 
 // Prefix is the text every ID of this kind starts with, e.g. "sg-".

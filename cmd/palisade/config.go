@@ -32,6 +32,8 @@ type serveConfig struct {
 	MaxConnections int
 	// Store selects bolt (the default) or an etcd cluster.
 	Store storeConfig
+	// Observe: flow logs and hit counters of the lab data plane.
+	Observe observeConfig
 }
 
 // Data planes of --dataplane.
@@ -50,6 +52,7 @@ func defaultServeConfig() serveConfig {
 		Service:        service.DefaultConfig(),
 		MaxConnections: 1024,
 		Store:          defaultStoreConfig(),
+		Observe:        defaultObserveConfig(),
 	}
 }
 
@@ -71,6 +74,7 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 	fs.Var((*regionsValue)(&c.Service.Regions), "regions",
 		"comma-separated regions to serve; requests signed for any other are refused (default: the commercial AWS regions)")
 	c.Store.flags(fs)
+	c.Observe.flags(fs)
 }
 
 // check validates c, naming the flags.
@@ -88,6 +92,9 @@ func (c serveConfig) check() error {
 		return fmt.Errorf("--tls-cert and --tls-key: give both or neither")
 	case c.MaxConnections < 1:
 		return fmt.Errorf("--max-connections %d: must be at least 1", c.MaxConnections)
+	}
+	if err := c.Observe.check(); err != nil {
+		return err
 	}
 	if err := service.CheckRegions(c.Service.Regions); err != nil {
 		return fmt.Errorf("--regions: %w", err)

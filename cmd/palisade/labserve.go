@@ -33,13 +33,14 @@ const agentHost = "local"
 // stop is called. When it stops, every namespace and firewall stays as it
 // is: the last rules stay in force while the control plane is down, and the
 // next start adopts them.
-func startAgent(ctx context.Context, st store.Store, svc *service.Service, log *slog.Logger) (stop func(), err error) {
+func startAgent(ctx context.Context, st store.Store, svc *service.Service, obs agent.ObserveConfig, log *slog.Logger) (stop func(), err error) {
 	l, err := lab.New(lab.Config{Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	cfg := agent.DefaultConfig()
 	cfg.Host = agentHost
+	cfg.Observe = obs
 	a := agent.New(st, l, cfg, log)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -21,7 +21,8 @@ with nftables.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newAccountCmd(), newLabCmd(), newExplainCmd(), newAuditCmd(), newBenchCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newAccountCmd(), newLabCmd(), newExplainCmd(), newAuditCmd(), newBenchCmd(),
+		newFlowsCmd(), newRulesCmd())
 	return root
 }
 

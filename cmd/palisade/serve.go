@@ -20,6 +20,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	"golang.org/x/net/netutil"
 
+	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/console"
 	"palisade.dev/palisade/internal/ec2api"
@@ -117,8 +118,9 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 	defer closeLogged(log, "store", st.Close)
 	opts := []service.Option{service.WithLogger(log)}
+	ring := agent.NewFlowRing(0)
 	if cfg.Dataplane == dataplaneLab {
-		opts = append(opts, service.WithWiring()) // instances are pending until wired
+		opts = append(opts, service.WithWiring(), service.WithFlows(ring)) // instances are pending until wired
 	}
 	svc, err := service.New(st, cfg.Service, opts...)
 	if err != nil {
@@ -141,7 +143,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 
 	if cfg.Dataplane == dataplaneLab {
-		stopAgent, err := startAgent(ctx, st, svc, log)
+		stopAgent, err := startAgent(ctx, st, svc, cfg.Observe.agentConfig(dir, ring), log)
 		if err != nil {
 			return err
 		}

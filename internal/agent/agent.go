@@ -39,11 +39,13 @@ type Config struct {
 	// prefix, the only keys it writes, and the service makes the instance
 	// running. "" writes no report (for a service without WithWiring).
 	Host string
+	// Observe configures flow logs and hit counters (flows.go).
+	Observe ObserveConfig
 }
 
 // DefaultConfig returns the agent's defaults.
 func DefaultConfig() Config {
-	return Config{DriftEvery: 2 * time.Second, Debounce: 2 * time.Millisecond}
+	return Config{DriftEvery: 2 * time.Second, Debounce: 2 * time.Millisecond, Observe: DefaultObserveConfig()}
 }
 
 // Agent keeps this machine's lab and firewalls in step with the store.
@@ -63,6 +65,7 @@ type Agent struct {
 	// outbox the report changes still to write (a nil value deletes).
 	reported map[model.InstanceID]wiredReport
 	outbox   map[string][]byte
+	obs      *observation // flow logs and hit counters
 }
 
 // wiredReport is one report the agent wrote: its key and the revision of
@@ -86,7 +89,7 @@ type vpcState struct {
 func New(st store.Store, l *lab.Lab, cfg Config, log *slog.Logger) *Agent {
 	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), mirror: newMirror(),
 		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1),
-		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}}
+		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}, obs: newAgentObservation(st, cfg, log)}
 }
 
 // Applied delivers the store revision of the latest reconcile.
@@ -97,6 +100,7 @@ func (a *Agent) Applied() <-chan int64 { return a.applied }
 // When Run returns, every firewall stays as it was: rules stay in force
 // while the control plane is down.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.obs.closeAll()
 	for {
 		err := a.follow(ctx)
 		if ctx.Err() != nil {
@@ -247,10 +251,14 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	t0 := time.Now()
 	compiled := v.compiler.Compile()
 	t1 := time.Now()
-	res, err := st.table.Apply(v.input().Desired(compiled))
+	view := a.mirror.obsView(id, compiled, a.cfg.Observe.Hits)
+	d := v.input().Desired(compiled)
+	d.Observe = a.obs.wants(view)
+	res, err := st.table.Apply(d)
 	if err != nil {
 		return fmt.Errorf("apply firewall: %w", err)
 	}
+	a.obs.track(view, st.table)
 	if res.Full {
 		a.log.Info("firewall programmed", "vpc", id, "chains", res.Chains, "sets", res.Sets, "elements", res.Elements, "commit", res.Commit)
 	}
@@ -410,6 +418,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 		// The table holds the router namespace open: close it, or the
 		// deleted namespace lives on in the kernel.
 		if st := a.vpcs[model.VpcID(id)]; st != nil {
+			a.obs.stop(model.VpcID(id))
 			if err := st.table.Close(); err != nil {
 				a.log.Error("close firewall", "vpc", id, "err", err)
 			}

@@ -100,6 +100,7 @@ var actionTables = []func() Table{
 	insightActions,    // actions_insight.go: explain, audit
 	instanceActions,   // actions_instances.go
 	labActions,        // actions_lab.go: lab hosts
+	observeActions,    // actions_observe.go: flows, rule hit counters
 	prefixListActions, // actions_prefixlists.go
 	ruleActions,       // actions_rules.go
 	tagActions,        // actions_tags.go

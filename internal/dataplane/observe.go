@@ -142,6 +142,8 @@ const (
 	msgConfig        = 1
 	cfgCmd           = 1
 	cfgMode          = 2
+	cfgTimeout       = 4 // flush a batch after this long, in 1/100 s
+	cfgQThresh       = 5 // copies per batch
 	cmdBind          = 1
 	cmdPFUnbind      = 4
 	copyPacket       = 2
@@ -168,9 +170,15 @@ func (o *Observer) setup() error {
 	mode := make([]byte, 6)
 	binary.BigEndian.PutUint32(mode, logSnap)
 	mode[4] = copyPacket
+	be32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	// Batches of up to batchCopies copies, flushed after batchWait at
+	// the latest: one wakeup of the reader per batch instead of per new
+	// flow (the kernel's default is one copy per message).
 	for _, attrs := range [][]netlink.Attribute{
 		{{Type: cfgCmd, Data: []byte{cmdBind}}},
 		{{Type: cfgMode, Data: mode}},
+		{{Type: cfgQThresh, Data: be32(batchCopies)}},
+		{{Type: cfgTimeout, Data: be32(uint32(batchWait / (10 * time.Millisecond)))}},
 	} {
 		if err := o.config(attrs); err != nil {
 			return fmt.Errorf("nflog bind group %d: %w", LogGroup, err)
@@ -192,6 +200,13 @@ func (o *Observer) config(attrs []netlink.Attribute) error {
 	})
 	return err
 }
+
+// Batching of the copies: a copy reaches the reader at most batchWait
+// after its packet.
+const (
+	batchCopies = 64
+	batchWait   = 100 * time.Millisecond
+)
 
 // ErrLost is returned by Read when the kernel dropped copies because the
 // reader fell behind (the socket's buffer overflowed); reading goes on.

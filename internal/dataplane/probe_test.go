@@ -38,7 +38,7 @@ const (
 
 // tcpEcho listens on port of every address of n (IPv4 and IPv6) and echoes
 // what it reads, until the test ends.
-func tcpEcho(t *testing.T, n *node, port uint16) {
+func tcpEcho(t testing.TB, n *node, port uint16) {
 	t.Helper()
 	var ln net.Listener
 	err := lab.Do(n.ns, func() (err error) {

@@ -48,7 +48,7 @@ type flowOut struct {
 func TestLabFlowLogsNameTheRule(t *testing.T) {
 	l := startLabArgs(t, "--hit-counters", "--flow-window", "2s")
 	v := newVPC(t, l.ec2, false)
-	g := newGroup(t, l.ec2, v.ID, tcp(22, officeIP+"/32"))
+	g := newGroup(t, l.ec2, v.ID, tcp(22, officeIP+"/32"), tcp(2222, officeIP+"/32"))
 	revokeEgress(t, l.ec2, g, allTraffic("0.0.0.0/0"))
 	i := launch(t, l.ec2, v, g)
 	a := l.addHost(t, "us-east-1", v.ID, officeIP, "")
@@ -56,6 +56,7 @@ func TestLabFlowLogsNameTheRule(t *testing.T) {
 	serveTCP(t, i.ID, 22)
 	serveTCP(t, a, 9)
 	rule := ruleFor(t, l.ec2, g, 22, officeIP+"/32")
+	unused := ruleFor(t, l.ec2, g, 2222, officeIP+"/32")
 
 	format := "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} " +
 		"${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${security-group-rule-ids} ${reject-side}"
@@ -158,6 +159,22 @@ func TestLabFlowLogsNameTheRule(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("palisade rules: no hits on %s after 30 s:\n%s", rule, stdout)
 		}
+	}
+
+	// The audit names the rule that never matched (PAL.4), not the one that did.
+	stdout, stderr, code := palisade(t, env, "audit", "--output", "json", "--endpoint-url", l.endpoint)
+	var audit struct{ Findings []struct{ Control, RuleID string } }
+	if code != 0 || json.Unmarshal([]byte(stdout), &audit) != nil {
+		t.Fatalf("palisade audit: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var pal4 []string
+	for _, f := range audit.Findings {
+		if f.Control == "PAL.4" {
+			pal4 = append(pal4, f.RuleID)
+		}
+	}
+	if !slices.Contains(pal4, unused) || slices.Contains(pal4, rule) {
+		t.Errorf("audit PAL.4 names %v; want %s (never hit) and not %s (hit)", pal4, unused, rule)
 	}
 }
 

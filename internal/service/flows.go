@@ -121,7 +121,7 @@ func (s *Service) RuleHits(ctx context.Context, c Caller, groupID string) ([]Rul
 		if ok, err := t.get(kindGroup, string(id), &g); err != nil || !ok {
 			return orNotFound(err, model.KindGroup, groupID)
 		}
-		sum, err := t.hitsOf(c.scope(), []model.GroupID{id})
+		sum, _, err := t.hitsOf(c.scope(), []model.GroupID{id})
 		if err != nil {
 			return err
 		}
@@ -133,19 +133,28 @@ func (s *Service) RuleHits(ctx context.Context, c Caller, groupID string) ([]Rul
 	return out, err
 }
 
-// hitsOf sums every host's hit counters of the groups' rules.
-func (t *tx) hitsOf(scope model.Scope, groups []model.GroupID) (model.GroupHits, error) {
+// hitsOf sums every host's hit counters of the groups' rules; counted says
+// whether any host published counters in the scope (they are on).
+func (t *tx) hitsOf(scope model.Scope, groups []model.GroupID) (sum model.GroupHits, counted bool, err error) {
 	page, err := t.List(model.HostRoot, store.ListOptions{})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	sum := model.GroupHits{}
+	sum = model.GroupHits{}
+	want := make(map[model.GroupID]bool, len(groups))
+	for _, g := range groups {
+		want[g] = true
+	}
 	for _, kv := range page.KVs {
 		if !strings.Contains(kv.Key, "/hits/") {
 			continue
 		}
 		_, sc, g, ok := model.ParseHitsKey(kv.Key)
-		if !ok || sc != scope || !slices.Contains(groups, g) {
+		if !ok || sc != scope {
+			continue
+		}
+		counted = true
+		if !want[g] {
 			continue
 		}
 		var h model.GroupHits
@@ -156,5 +165,5 @@ func (t *tx) hitsOf(scope model.Scope, groups []model.GroupID) (model.GroupHits,
 			sum[r] = sum[r].Add(v)
 		}
 	}
-	return sum, nil
+	return sum, counted, nil
 }

@@ -163,7 +163,9 @@ func TestLabFlowLogsNameTheRule(t *testing.T) {
 
 	// The audit names the rule that never matched (PAL.4), not the one that did.
 	stdout, stderr, code := palisade(t, env, "audit", "--output", "json", "--endpoint-url", l.endpoint)
-	var audit struct{ Findings []struct{ Control, RuleID string } }
+	var audit struct {
+		Findings []struct{ Control, RuleID string }
+	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &audit) != nil {
 		t.Fatalf("palisade audit: exit %d\n%s%s", code, stdout, stderr)
 	}

@@ -94,7 +94,7 @@ type ruleHitXML struct {
 }
 
 func runRuleHits(c *Call, group string) (any, error) {
-	hits, err := c.Service.RuleHits(c.Ctx, c.Caller, group)
+	hits, _, err := c.Service.RuleHits(c.Ctx, c.Caller, group)
 	if err != nil {
 		return nil, err
 	}

@@ -109,28 +109,29 @@ type RuleHit struct {
 }
 
 // RuleHits returns the hit counters of a group's rules, in the group's
-// order (rules never hit have zero counters).
-func (s *Service) RuleHits(ctx context.Context, c Caller, groupID string) ([]RuleHit, error) {
+// order (rules never hit have zero counters); counted says whether any
+// host counts (publishes counters in the caller's scope).
+func (s *Service) RuleHits(ctx context.Context, c Caller, groupID string) (out []RuleHit, counted bool, err error) {
 	id, err := model.ParseGroupID(groupID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []RuleHit
 	err = s.read(ctx, c, "RuleHits", func(t *tx) error {
 		var g model.SecurityGroup
 		if ok, err := t.get(kindGroup, string(id), &g); err != nil || !ok {
 			return orNotFound(err, model.KindGroup, groupID)
 		}
-		sum, _, err := t.hitsOf(c.scope(), []model.GroupID{id})
+		sum, any, err := t.hitsOf(c.scope(), []model.GroupID{id})
 		if err != nil {
 			return err
 		}
+		counted = any
 		for _, r := range g.Rules {
 			out = append(out, RuleHit{Rule: r, Hits: sum[r.ID]})
 		}
 		return nil
 	})
-	return out, err
+	return out, counted, err
 }
 
 // hitsOf sums every host's hit counters of the groups' rules; counted says

@@ -108,15 +108,16 @@ func (o *observation) track(v *obsView, t *dataplane.Table) {
 		o.stop(v.vpc)
 		return
 	}
-	if vo == nil {
-		var err error
-		if vo, err = o.start(v.vpc, t); err != nil {
-			o.log.Error("observe vpc: no flow logs or hit counters for it", "vpc", v.vpc, "err", err)
-			return
-		}
-		o.vpcs[v.vpc] = vo
+	if vo != nil {
+		vo.view.Store(v)
+		return
 	}
-	vo.view.Store(v)
+	vo, err := o.start(v, t)
+	if err != nil {
+		o.log.Error("observe vpc: no flow logs or hit counters for it", "vpc", v.vpc, "err", err)
+		return
+	}
+	o.vpcs[v.vpc] = vo
 }
 
 // stop ends the VPC's observer, writing its last window.
@@ -178,13 +179,16 @@ func (c counts) minus(o counts) counts {
 	return counts{c.packets - o.packets, c.bytes - o.bytes}
 }
 
-func (o *observation) start(id model.VpcID, t *dataplane.Table) (*vpcObserver, error) {
+// start observes a VPC: its view is in place before the first copy.
+func (o *observation) start(v *obsView, t *dataplane.Table) (*vpcObserver, error) {
 	src, err := t.Observer()
 	if err != nil {
 		return nil, err
 	}
+	id := v.vpc
 	vo := &vpcObserver{o: o, vpc: id, tbl: t, src: src, done: make(chan struct{}),
 		flows: map[dataplane.FlowKey]*flow{}, windowStart: time.Now(), skipped: map[model.ENIID]int{}}
+	vo.view.Store(v)
 	vo.wg.Go(vo.read)
 	vo.wg.Go(vo.tick)
 	o.log.Info("observing vpc: flow logs and hit counters", "vpc", id)
@@ -316,12 +320,12 @@ func (vo *vpcObserver) windowStartLocked() time.Time {
 // longer has as ended.
 func (vo *vpcObserver) readCounters() {
 	vo.mu.Lock()
-	any := false
+	live := false
 	for _, f := range vo.flows {
-		any = any || f.accepted && !f.ended
+		live = live || f.accepted && !f.ended
 	}
 	vo.mu.Unlock()
-	if !any {
+	if !live {
 		return
 	}
 	cs, err := vo.tbl.FlowCounters()

@@ -121,11 +121,11 @@ func (s *Service) RuleHits(ctx context.Context, c Caller, groupID string) (out [
 		if ok, err := t.get(kindGroup, string(id), &g); err != nil || !ok {
 			return orNotFound(err, model.KindGroup, groupID)
 		}
-		sum, any, err := t.hitsOf(c.scope(), []model.GroupID{id})
+		sum, published, err := t.hitsOf(c.scope(), []model.GroupID{id})
 		if err != nil {
 			return err
 		}
-		counted = any
+		counted = published
 		for _, r := range g.Rules {
 			out = append(out, RuleHit{Rule: r, Hits: sum[r.ID]})
 		}

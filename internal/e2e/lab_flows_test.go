@@ -68,13 +68,26 @@ func TestLabFlowLogsNameTheRule(t *testing.T) {
 		t.Fatalf("create-flow-logs: %+v", made)
 	}
 	waitObserved(t, "palisade-"+v.ID)
+	env := profileEnv(t, l.dir)
+	follow := followFlows(t, env, "flows", "--follow", "--output", "json", "--instance", i.ID, "--endpoint-url", l.endpoint)
 
 	eventuallyTCP(t, a, port(i.IP, 22), connected)
+	accepted := time.Now()
 	expectTCP(t, a, port(i.IP, 23), timedOut)
 	expectTCP(t, i.ID, port(office, 9), timedOut)
 	sent := time.Now()
 
-	env := profileEnv(t, l.dir)
+	// --follow prints the accepted flow as it comes, as one JSON object a line.
+	select {
+	case f := <-follow:
+		t.Logf("palisade flows --follow printed the accepted flow %v after its connection", time.Since(accepted).Round(10*time.Millisecond))
+		if !slices.Contains(f.RuleIDs, rule) {
+			t.Errorf("followed record names %v, want %s", f.RuleIDs, rule)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("palisade flows --follow printed no ACCEPT record of tcp 22 within 20 s")
+	}
+
 	want := map[string]func(flowOut) bool{
 		"ACCEPT tcp 22 with its rule": func(f flowOut) bool {
 			return f.Action == "ACCEPT" && f.DstPort == 22 && f.DstAddr == i.IP.String() && slices.Contains(f.RuleIDs, rule)
@@ -178,6 +191,34 @@ func TestLabFlowLogsNameTheRule(t *testing.T) {
 	if !slices.Contains(pal4, unused) || slices.Contains(pal4, rule) {
 		t.Errorf("audit PAL.4 names %v; want %s (never hit) and not %s (hit)", pal4, unused, rule)
 	}
+}
+
+// followFlows runs `palisade args…` (flows --follow --output json) until
+// the test ends, and delivers the first ACCEPT record of tcp 22 it prints.
+func followFlows(t *testing.T, env []string, args ...string) <-chan flowOut {
+	t.Helper()
+	cmd := exec.Command(palisadeBin, args...)
+	cmd.Env = env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	got := make(chan flowOut, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var f flowOut
+			if json.Unmarshal(sc.Bytes(), &f) == nil && f.Action == "ACCEPT" && f.DstPort == 22 {
+				got <- f
+				return
+			}
+		}
+	}()
+	return got
 }
 
 func missingFlows(want map[string]func(flowOut) bool, flows []flowOut) []string {

@@ -46,10 +46,13 @@ func (c observeConfig) check() error {
 	return nil
 }
 
-// agentConfig is the agent's observation config: files under dataDir, live
-// records into ring.
-func (c observeConfig) agentConfig(dataDir string, ring *agent.FlowRing) agent.ObserveConfig {
+// agentConfig is the agent's observation config: files under dataDir
+// (given to own, the data directory's owner), live records into ring.
+func (c observeConfig) agentConfig(dataDir string, own owner, ring *agent.FlowRing) agent.ObserveConfig {
 	cfg := agent.DefaultObserveConfig()
+	if own.set {
+		cfg.Chown = own.chown
+	}
 	cfg.DataDir, cfg.Hits, cfg.Window, cfg.Ring = filepath.Clean(dataDir), c.HitCounters, c.FlowWindow, ring
 	cfg.MaxDiskBytes = int64(c.FlowLogMaxMB) << 20
 	return cfg

@@ -143,7 +143,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 
 	if cfg.Dataplane == dataplaneLab {
-		stopAgent, err := startAgent(ctx, st, svc, cfg.Observe.agentConfig(dir, ring), log)
+		stopAgent, err := startAgent(ctx, st, svc, cfg.Observe.agentConfig(dir, own, ring), log)
 		if err != nil {
 			return err
 		}

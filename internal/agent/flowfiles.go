@@ -38,8 +38,10 @@ func flowLogPath(root string, f *model.FlowLog, end time.Time, seq uint64) strin
 }
 
 // writeFlowLog writes one file: a header line of the field names, then one
-// line per record. It appears whole (written aside, then renamed).
-func writeFlowLog(path string, fields []string, recs []model.FlowRecord) (int64, error) {
+// line per record. It appears whole (written aside, then renamed). chown
+// (nil: none) gives the file and its directories up to root/FlowLogDir
+// away.
+func writeFlowLog(root, path string, fields []string, recs []model.FlowRecord, chown func(string) error) (int64, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	fmt.Fprintln(zw, strings.Join(fields, " "))
@@ -55,6 +57,14 @@ func writeFlowLog(path string, fields []string, recs []model.FlowRecord) (int64,
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, buf.Bytes(), 0o640); err != nil {
 		return 0, err
+	}
+	if chown != nil {
+		top := filepath.Join(root, FlowLogDir)
+		for p := tmp; strings.HasPrefix(p, top); p = filepath.Dir(p) {
+			if err := chown(p); err != nil {
+				return 0, err
+			}
+		}
 	}
 	return int64(buf.Len()), os.Rename(tmp, path)
 }

@@ -70,3 +70,21 @@ func TestFlowRingKeepsTheLatest(t *testing.T) {
 		t.Errorf("another account's: %+v", other)
 	}
 }
+
+func TestWriteFlowLogGivesFilesAway(t *testing.T) {
+	root := t.TempDir()
+	f := &model.FlowLog{Scope: model.Scope{Account: "123456789012", Region: "us-east-1"}, ID: "fl-0123456789abcdef0",
+		Destination: "arn:aws:s3:::b"}
+	path := flowLogPath(root, f, time.Now(), 1)
+	var given []string
+	chown := func(p string) error { given = append(given, p); return nil }
+	if _, err := writeFlowLog(root, path, []string{"version"}, []model.FlowRecord{{Version: 2}}, chown); err != nil {
+		t.Fatal(err)
+	}
+	if len(given) == 0 || given[0] != path+".tmp" || given[len(given)-1] != filepath.Join(root, FlowLogDir) {
+		t.Errorf("chown of %v", given)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Error(err)
+	}
+}

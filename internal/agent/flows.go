@@ -35,6 +35,9 @@ type ObserveConfig struct {
 	MaxDiskBytes int64
 	// Ring receives the records live (palisade flows); nil keeps none.
 	Ring *FlowRing
+	// Chown, when set, gives each flow log file and directory made to
+	// the data directory's owner (serve under sudo).
+	Chown func(path string) error
 }
 
 // DefaultObserveConfig returns the defaults: hit counters off, windows of
@@ -473,7 +476,7 @@ func (o *observation) writeFiles(v *obsView, recs []model.FlowRecord, end time.T
 			rs[i].Version = version
 		}
 		path := flowLogPath(o.cfg.DataDir, fl, end, uint64(len(rs)))
-		if _, err := writeFlowLog(path, fields, rs); err != nil {
+		if _, err := writeFlowLog(o.cfg.DataDir, path, fields, rs, o.cfg.Chown); err != nil {
 			o.log.Error("write flow log file", "flow_log", fl.ID, "path", path, "err", err)
 			continue
 		}

@@ -207,6 +207,8 @@ func (vo *vpcObserver) close() {
 
 // read takes the copies until the observer closes.
 func (vo *vpcObserver) read() {
+	var warned time.Time
+	lost := 0
 	for {
 		ps, err := vo.src.Read()
 		select {
@@ -215,7 +217,11 @@ func (vo *vpcObserver) read() {
 		default:
 		}
 		if errors.Is(err, dataplane.ErrLost) {
-			vo.o.log.Warn("flow observation fell behind: copies lost", "vpc", vo.vpc)
+			lost++
+			if time.Since(warned) > time.Minute { // at most one line a minute
+				vo.o.log.Warn("flow observation fell behind: copies lost", "vpc", vo.vpc, "times", lost)
+				warned, lost = time.Now(), 0
+			}
 			continue
 		}
 		if err != nil {

@@ -104,6 +104,21 @@ func TestFlowLogsAPI(t *testing.T) {
 		}
 	}
 
+	// Without the lab data plane nothing observes flows, and rules count nothing.
+	env := profileEnv(t, s.dir)
+	if _, stderr, code := palisade(t, env, "flows", "--endpoint-url", s.endpoint); code != 2 || !strings.Contains(stderr, "UnsupportedOperation") {
+		t.Errorf("palisade flows without a data plane: exit %d\n%s", code, stderr)
+	}
+	var groups struct{ SecurityGroups []struct{ GroupId string } }
+	cliJSON(t, s, &groups, "ec2", "describe-security-groups", "--filters", "Name=vpc-id,Values="+vpc.Vpc.VpcId)
+	stdout, stderr, code := palisade(t, env, "rules", "--group-id", groups.SecurityGroups[0].GroupId, "--output", "json", "--endpoint-url", s.endpoint)
+	if code != 0 || !strings.Contains(stdout, `"ruleId": "sgr-`) || !strings.Contains(stdout, `"packets": 0`) {
+		t.Errorf("palisade rules of a default group: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, stderr, code := palisade(t, env, "rules", "--group-id", "sg-0123456789abcdef0", "--endpoint-url", s.endpoint); code != 2 || !strings.Contains(stderr, "InvalidGroup.NotFound") {
+		t.Errorf("palisade rules of a missing group: exit %d\n%s", code, stderr)
+	}
+
 	var deleted cliFlowLogs
 	cliJSON(t, s, &deleted, "ec2", "delete-flow-logs", "--flow-log-ids", vpcLog, "fl-0123456789abcdef0")
 	if len(deleted.Unsuccessful) != 1 || deleted.Unsuccessful[0].ResourceId != "fl-0123456789abcdef0" ||

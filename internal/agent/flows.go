@@ -154,6 +154,7 @@ type vpcObserver struct {
 	windowStart time.Time
 	skipped     map[model.ENIID]int // flows over MaxFlows in this window
 	seq         uint64
+	dec         dataplane.Decider // first packets waiting for their verdict
 }
 
 // flow is one flow (5-tuple) of the window.
@@ -228,19 +229,30 @@ func (vo *vpcObserver) read() {
 			vo.o.log.Error("flow observation stopped", "vpc", vo.vpc, "err", err)
 			return
 		}
-		v := vo.view.Load()
+		v, now := vo.view.Load(), time.Now()
 		vo.mu.Lock()
 		for i := range ps {
-			vo.observe(v, &ps[i])
+			for _, p := range vo.dec.Add(ps[i], now) {
+				vo.observe(v, &p)
+			}
 		}
+		vo.decide(v, now)
 		vo.mu.Unlock()
+	}
+}
+
+// decide observes the copies of first packets that the receiver's side
+// did not drop (dataplane.Decider). The caller holds mu.
+func (vo *vpcObserver) decide(v *obsView, now time.Time) {
+	for _, p := range vo.dec.Flush(now) {
+		vo.observe(v, &p)
 	}
 }
 
 // observe adds one copy: a new flow is attributed at once (policy's
 // Explain names the rules) and shown in the ring.
 func (vo *vpcObserver) observe(v *obsView, p *dataplane.Observed) {
-	key := dataplane.FlowKey{Src: p.Src.Unmap(), Dst: p.Dst.Unmap(), Proto: p.Proto, SrcPort: p.SrcPort, DstPort: p.DstPort}
+	key := p.Key()
 	accepted := p.Verdict == dataplane.Accepted
 	f := vo.flows[key]
 	if f != nil && f.accepted == accepted {
@@ -299,15 +311,26 @@ func uitoa(v uint64) string {
 	}
 }
 
-// tick reads conntrack's counters, publishes hit counters and ends
-// windows, until the observer closes.
+// decideEvery is how often first packets are decided while no copy
+// comes: an accepted flow is recorded within a few of these.
+const decideEvery = 100 * time.Millisecond
+
+// tick decides first packets, reads conntrack's counters, publishes hit
+// counters and ends windows, until the observer closes.
 func (vo *vpcObserver) tick() {
 	t := time.NewTicker(vo.o.cfg.Tick)
 	defer t.Stop()
+	d := time.NewTicker(decideEvery)
+	defer d.Stop()
 	for {
 		select {
 		case <-vo.done:
 			return
+		case now := <-d.C:
+			v := vo.view.Load()
+			vo.mu.Lock()
+			vo.decide(v, now)
+			vo.mu.Unlock()
 		case now := <-t.C:
 			vo.readCounters()
 			vo.o.hits.publish(now)

@@ -15,12 +15,9 @@ import (
 
 // chain is one chain of the table.
 type chain struct {
-	name string
-	base *int32 // a base chain's priority (hook forward, type filter, policy drop); nil: a regular chain
-	// accept makes a base chain's policy accept (the observation chain,
-	// which only watches); the others drop.
-	accept bool
-	rules  []rule
+	name  string
+	base  *int32 // a base chain's priority (hook forward, type filter, policy drop); nil: a regular chain
+	rules []rule
 }
 
 // ruleset is the whole table: what Render prints and Apply makes the
@@ -349,10 +346,7 @@ func (b *builder) assemble(hosts []string) *ruleset {
 	for _, o := range gp.sets {
 		rs.sets = append(rs.sets, o.x)
 	}
-	rs.chains = append(rs.chains, forwardBase(), ingressSide())
-	if b.observe {
-		rs.chains = append(rs.chains, observed)
-	}
+	rs.chains = append(rs.chains, forwardBase(), ingressSide(b.observe))
 	rs.chains = append(rs.chains, pp.chains...)
 	for _, o := range gp.chains {
 		rs.chains = append(rs.chains, o.x)
@@ -613,9 +607,15 @@ func dropInvalid() rule {
 // by goto that ends returns to the caller of the last jump, which is the
 // sender's port chain, whose next group would then be tried. An interface
 // that is neither a port nor a host gets nothing.
-func ingressSide() *chain {
-	return &chain{name: ingressChain, rules: []rule{
-		new(ruleBuilder).vmap(ldOif, inMap).done(),
-		new(ruleBuilder).drop(),
-	}}
+func ingressSide(observe bool) *chain {
+	c := &chain{name: ingressChain}
+	if observe {
+		c.rules = append(c.rules, logNew())
+	}
+	c.rules = append(c.rules, new(ruleBuilder).vmap(ldOif, inMap).done())
+	if observe {
+		c.rules = append(c.rules, logDrop(model.Ingress))
+	}
+	c.rules = append(c.rules, new(ruleBuilder).drop())
+	return c
 }

@@ -64,7 +64,7 @@ func (rs *ruleset) view() view {
 		for i, r := range c.rules {
 			rules[i] = r.exprs
 		}
-		v["chain "+c.name] = describeChain(c.base, c.accept, rules)
+		v["chain "+c.name] = describeChain(c.base, rules)
 	}
 	return v
 }
@@ -87,10 +87,10 @@ func describeSet(typ string, interval bool, keyLen int, ids []string) string {
 	return fmt.Sprintf("type %s interval %v keylen %d\n%s", typ, interval, keyLen, strings.Join(ids, "\n"))
 }
 
-func describeChain(base *int32, accept bool, rules [][]expr.Any) string {
+func describeChain(base *int32, rules [][]expr.Any) string {
 	var b strings.Builder
 	if base != nil {
-		fmt.Fprintf(&b, "filter hook forward priority %d policy %s\n", *base, (&chain{accept: accept}).policyName())
+		fmt.Fprintf(&b, "filter hook forward priority %d policy drop\n", *base)
 	}
 	for _, r := range rules {
 		for _, e := range r {
@@ -148,7 +148,7 @@ func (t *Table) kernelView() (view, error) {
 		for i, r := range rules {
 			es[i] = r.Exprs
 		}
-		v["chain "+c.Name] = describeChain(kernelBase(c), c.Policy != nil && *c.Policy == nftables.ChainPolicyAccept, es)
+		v["chain "+c.Name] = describeChain(kernelBase(c), es)
 	}
 	raw, err := t.rawConn()
 	if err != nil {
@@ -166,15 +166,15 @@ func (t *Table) kernelView() (view, error) {
 }
 
 // kernelBase returns the priority of a base chain that is what Palisade
-// makes (filter, forward, policy drop or accept); anything else reads as a
-// different chain.
+// makes (filter, forward, policy drop); anything else reads as a different
+// chain.
 func kernelBase(c *nftables.Chain) *int32 {
 	if c.Hooknum == nil {
 		return nil
 	}
 	p := int32(1 << 30) // impossible: shows up as a difference
 	if c.Type == nftables.ChainTypeFilter && *c.Hooknum == *nftables.ChainHookForward &&
-		c.Policy != nil && c.Priority != nil {
+		c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop && c.Priority != nil {
 		p = int32(*c.Priority)
 	}
 	return &p

@@ -17,22 +17,27 @@ import (
 )
 
 // Observation (flow logs and hit counters) is opt-in per table
-// (Desired.Observe). It adds, and only then:
+// (Desired.Observe). It adds, and only then, copies of first packets to
+// the receiver's side and of drops:
 //
-//	fwd_observe  hook forward, priority 10, policy accept:
-//	             ct state new log prefix "A" group 1 snaplen 128
-//	<eni>_out    … log prefix "E" group 1 snaplen 128, before the final drop
-//	<eni>_in     … log prefix "I" group 1 snaplen 128, before the final drop
+//	fwd_ingress  log prefix "N" group 1 snaplen 128     (first rule)
+//	             oifname vmap @in_ports
+//	             log prefix "I" group 1 snaplen 128     (before the final drop)
+//	<eni>_out    … log prefix "E" group 1 snaplen 128   (before the final drop)
+//	<eni>_in     … log prefix "I" group 1 snaplen 128   (before the final drop)
 //
-// An accept in fwd_filter ends that chain only: the packet goes on to the
-// next base chain of the hook, so fwd_observe sees exactly the first
-// packets that fwd_filter accepted, and a drop (final) never reaches it.
-// The drop rules name the side that dropped. The copies go to NFLOG group
-// LogGroup of the router namespace (nfnetlink_log instances are per
-// namespace), which Observer reads; with no reader bound the kernel drops
-// them. Which rules allowed an accepted flow is not marked in the kernel:
-// the agent asks policy (Compiled.Explain), which the table is rendered
-// from.
+// Only the first packet of a flow (and nothing of an established one)
+// reaches these chains, so observation costs nothing per packet of an
+// established flow, and a VPC that is not observed has exactly the table
+// it would have without it. A first packet that the sender's side let go
+// is copied as "N" on entering the receiver's side; should the receiver's
+// side drop it, an "I" copy of the same packet follows at once; "E" is a
+// drop by the sender's side. Decider pairs them: an "N" that no "I"
+// follows was accepted. The copies go to NFLOG group LogGroup of the
+// router namespace (nfnetlink_log instances are per namespace), which
+// Observer reads; with no reader bound the kernel drops them. Which rules
+// allowed an accepted flow is not marked in the kernel: the agent asks
+// policy (Compiled.Explain), which the table is rendered from.
 
 // LogGroup is the NFLOG group of the observation rules.
 const LogGroup = 1
@@ -40,24 +45,12 @@ const LogGroup = 1
 // logSnap is how much of a packet is copied: the IP and transport headers.
 const logSnap = 128
 
-// observePriority runs the observation chain after fwd_filter (0).
-var observePriority int32 = 10
-
-const observeChain = "fwd_observe"
-
 // Prefixes of the observation rules: what happened to the packet.
 const (
-	prefixAccepted = "A"
-	prefixEgress   = "E"
-	prefixIngress  = "I"
+	prefixPassed  = "N"
+	prefixEgress  = "E"
+	prefixIngress = "I"
 )
-
-func (c *chain) policyName() string {
-	if c.accept {
-		return "accept"
-	}
-	return "drop"
-}
 
 // log copies the packet to the observer with prefix.
 func (b *ruleBuilder) log(prefix string) *ruleBuilder {
@@ -75,27 +68,18 @@ func logDrop(d model.Direction) rule {
 	return new(ruleBuilder).log(p).done()
 }
 
-// observed is the observation chain; it never changes, so every build
-// shares it (and the plan of an unchanged build has nothing to do).
-var observed = observeBase()
-
-// observeBase copies the first packet of every accepted flow.
-func observeBase() *chain {
-	return &chain{name: observeChain, base: &observePriority, accept: true, rules: []rule{
-		new(ruleBuilder).ctState(ctNew, "new").log(prefixAccepted).done(),
-	}}
-}
-
-const ctNew = 8 // NF_CT_STATE_BIT(IP_CT_NEW)
+// logNew copies a first packet on its way to the receiver's side.
+func logNew() rule { return new(ruleBuilder).log(prefixPassed).done() }
 
 // Verdict of an observed packet.
 type Verdict uint8
 
 // Verdicts of Observed.
 const (
-	Accepted       Verdict = iota + 1 // the first packet of a flow both sides allowed
+	Accepted       Verdict = iota + 1 // the first packet of a flow both sides allowed (decided by Decider)
 	DroppedEgress                     // dropped by the sender's port chain
-	DroppedIngress                    // dropped by the receiver's port chain
+	DroppedIngress                    // dropped by the receiver's port chain (or no receiver)
+	Passed                            // the sender's side let it go: Accepted unless DroppedIngress follows
 )
 
 // Observed is one packet the observation rules copied.
@@ -249,8 +233,8 @@ func parseObserved(b []byte) (Observed, bool) {
 		switch ad.Type() {
 		case attrPrefix:
 			switch s := ad.String(); s {
-			case prefixAccepted:
-				p.Verdict = Accepted
+			case prefixPassed:
+				p.Verdict = Passed
 			case prefixEgress:
 				p.Verdict = DroppedEgress
 			case prefixIngress:
@@ -351,4 +335,62 @@ func (t *Table) FlowCounters() (map[FlowKey]FlowCount, error) {
 		}
 	}
 	return out, nil
+}
+
+// Decider decides the Passed copies: one is Accepted unless the
+// DroppedIngress copy of the same packet follows, which the kernel queues
+// right behind it (in the same batch, or the next one when the batch
+// filled up between them, so within batchWait). It is not safe for
+// concurrent use.
+type Decider struct {
+	pending map[FlowKey]pendingCopy
+}
+
+type pendingCopy struct {
+	p    Observed
+	seen time.Time
+}
+
+// decideWait is how long a Passed copy waits for its DroppedIngress: the
+// kernel flushes a batch within batchWait.
+const decideWait = 2 * batchWait
+
+// Add takes one copy and returns the copies it decides.
+func (d *Decider) Add(p Observed, now time.Time) []Observed {
+	if d.pending == nil {
+		d.pending = map[FlowKey]pendingCopy{}
+	}
+	k := p.Key()
+	switch p.Verdict {
+	case Passed:
+		var out []Observed
+		if old, ok := d.pending[k]; ok { // a retransmission: the earlier one went through
+			old.p.Verdict = Accepted
+			out = append(out, old.p)
+		}
+		d.pending[k] = pendingCopy{p, now}
+		return out
+	case DroppedIngress:
+		delete(d.pending, k)
+	}
+	return []Observed{p}
+}
+
+// Flush decides the Passed copies that waited decideWait: they were
+// accepted.
+func (d *Decider) Flush(now time.Time) []Observed {
+	var out []Observed
+	for k, c := range d.pending {
+		if now.Sub(c.seen) >= decideWait {
+			c.p.Verdict = Accepted
+			out = append(out, c.p)
+			delete(d.pending, k)
+		}
+	}
+	return out
+}
+
+// Key is the flow of the packet, as its first packet saw it.
+func (p *Observed) Key() FlowKey {
+	return FlowKey{Src: p.Src.Unmap(), Dst: p.Dst.Unmap(), Proto: p.Proto, SrcPort: p.SrcPort, DstPort: p.DstPort}
 }

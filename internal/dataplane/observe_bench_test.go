@@ -20,6 +20,7 @@ import (
 // as it is without Observe ("off"), with the observation rules and nobody
 // reading them ("rules"), and with an observer that reads every copy and
 // names its rules with policy's Explain, as the agent does ("observed").
+// The observation rules see only first packets (see observe.go).
 // The three take turns (interleaved repeats) in one run on one machine;
 // it reports the median rate of each and their ratios to "off".
 //
@@ -75,7 +76,8 @@ func median(xs []float64) float64 {
 }
 
 // observeAll reads the table's copies until stopped, explaining every
-// accepted first packet; it fails the benchmark if it sees none.
+// first packet that passed (as the agent does once it is decided); it
+// fails the benchmark if it sees none.
 func observeAll(b *testing.B, t *Table, c *policy.Compiled, vpc model.VpcID) (stop func()) {
 	o, err := t.Observer()
 	if err != nil {
@@ -90,7 +92,7 @@ func observeAll(b *testing.B, t *Table, c *policy.Compiled, vpc model.VpcID) (st
 				return
 			}
 			for _, p := range ps {
-				if p.Verdict == Accepted {
+				if p.Verdict == Passed {
 					src, _ := c.ENIByAddr(vpc, p.Src)
 					dst, _ := c.ENIByAddr(vpc, p.Dst)
 					c.Explain(policy.Endpoint{ENI: src, Addr: p.Src}, policy.Endpoint{ENI: dst, Addr: p.Dst}, p.Proto, p.DstPort)

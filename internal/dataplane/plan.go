@@ -71,7 +71,7 @@ func diff(old, cur *ruleset) (p *plan, ok bool) {
 		case was == c: // reused from the previous build
 		case was == nil:
 			p.addChains = append(p.addChains, c)
-		case (was.base == nil) != (c.base == nil) || was.base != nil && (*was.base != *c.base || was.accept != c.accept):
+		case (was.base == nil) != (c.base == nil) || was.base != nil && *was.base != *c.base:
 			return nil, false
 		case !sameRules(was.rules, c.rules):
 			p.rewrite = append(p.rewrite, c)
@@ -375,9 +375,6 @@ func (t *Table) nftChain(c *chain) *nftables.Chain {
 	nc := &nftables.Chain{Name: c.name, Table: t.tbl}
 	if c.base != nil {
 		drop := nftables.ChainPolicyDrop
-		if c.accept {
-			drop = nftables.ChainPolicyAccept
-		}
 		nc.Type = nftables.ChainTypeFilter
 		nc.Hooknum = nftables.ChainHookForward
 		nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(*c.base))

@@ -65,7 +65,7 @@ func (s *set) writeText(b *strings.Builder) {
 func (c *chain) writeText(b *strings.Builder) {
 	fmt.Fprintf(b, "\tchain %s {\n", c.name)
 	if c.base != nil {
-		fmt.Fprintf(b, "\t\ttype filter hook forward priority %d; policy %s;\n", *c.base, c.policyName())
+		fmt.Fprintf(b, "\t\ttype filter hook forward priority %d; policy drop;\n", *c.base)
 	}
 	for _, r := range c.rules {
 		fmt.Fprintf(b, "\t\t%s\n", r.text)

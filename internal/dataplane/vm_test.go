@@ -55,6 +55,8 @@ func newPacket(iif, oif string, src, dst netip.Addr, proto uint8, th [4]byte) pa
 	return p
 }
 
+const ctNew = 8 // NF_CT_STATE_BIT(IP_CT_NEW)
+
 // forward reports whether every base chain accepts p.
 func (m *vm) forward(p packet) (bool, error) {
 	for _, c := range m.rs.chains {
@@ -102,11 +104,8 @@ func (m *vm) run(c *chain, p packet, depth int) (expr.VerdictKind, error) {
 }
 
 // end is what a chain that ends without a verdict decides: a base chain its
-// policy; a regular chain nothing (back to the caller).
+// policy, drop; a regular chain nothing (back to the caller).
 func (m *vm) end(c *chain) expr.VerdictKind {
-	if c.base != nil && c.accept {
-		return expr.VerdictAccept
-	}
 	if c.base != nil {
 		return expr.VerdictDrop
 	}

@@ -266,16 +266,17 @@ func readFlowFiles(t *testing.T, pattern, format string) [][]string {
 	return out
 }
 
-// waitObserved waits until the router's table has the observation chain
+// waitObserved waits until the router's table has the observation rules
 // (the agent applied the flow log).
 func waitObserved(t *testing.T, router string) {
 	t.Helper()
 	for deadline := time.Now().Add(applyWait); ; time.Sleep(retryEvery) {
-		if exec.Command("ip", "netns", "exec", router, "nft", "list", "chain", "inet", "palisade", "fwd_observe").Run() == nil {
+		out, _ := exec.Command("ip", "netns", "exec", router, "nft", "list", "chain", "inet", "palisade", "fwd_ingress").Output()
+		if strings.Contains(string(out), `log prefix "N" group 1`) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no observation chain within %v of the flow log", router, applyWait)
+			t.Fatalf("%s: no observation rules within %v of the flow log", router, applyWait)
 		}
 	}
 }

@@ -132,3 +132,36 @@ func TestObserverSeesVerdicts(t *testing.T) {
 		t.Errorf("conntrack has no counted flow h → a:80: %v", counts)
 	}
 }
+
+// TestDecider: a first packet that passed the sender's side is accepted
+// unless the receiver's drop of the same packet follows.
+func TestDecider(t *testing.T) {
+	now := time.Unix(1000, 0)
+	pkt := func(v Verdict, dport uint16) Observed {
+		return Observed{Verdict: v, Src: addr("203.0.113.7"), Dst: addr("10.0.1.10"), Proto: model.ProtoTCP, SrcPort: 40000, DstPort: dport}
+	}
+	var d Decider
+	if got := d.Add(pkt(Passed, 22), now); len(got) != 0 {
+		t.Fatalf("a passed copy decided at once: %v", got)
+	}
+	if got := d.Add(pkt(Passed, 23), now); len(got) != 0 {
+		t.Fatalf("a passed copy decided at once: %v", got)
+	}
+	if got := d.Add(pkt(DroppedIngress, 23), now); len(got) != 1 || got[0].Verdict != DroppedIngress {
+		t.Fatalf("the receiver's drop: %v", got)
+	}
+	if got := d.Flush(now.Add(decideWait / 2)); len(got) != 0 {
+		t.Fatalf("decided before decideWait: %v", got)
+	}
+	got := d.Flush(now.Add(decideWait))
+	if len(got) != 1 || got[0].Verdict != Accepted || got[0].DstPort != 22 {
+		t.Fatalf("after decideWait: %v, want tcp 22 accepted (23 was dropped)", got)
+	}
+	d.Add(pkt(Passed, 80), now)
+	if got := d.Add(pkt(Passed, 80), now); len(got) != 1 || got[0].Verdict != Accepted {
+		t.Fatalf("a retransmitted first packet: the earlier one went through: %v", got)
+	}
+	if got := d.Add(pkt(DroppedEgress, 9), now); len(got) != 1 || got[0].Verdict != DroppedEgress {
+		t.Fatalf("the sender's drop: %v", got)
+	}
+}

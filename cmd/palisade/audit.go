@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +24,7 @@ type finding struct {
 
 func newAuditCmd() *cobra.Command {
 	var flags clientFlags
-	var failOn, authorized string
+	var failOn, authorized, unusedFor string
 	cmd := &cobra.Command{
 		Use:   "audit [--output json] [--fail-on SEVERITY] [--authorized-ports 80,443]",
 		Short: "Find risky and useless security group rules in your account",
@@ -43,14 +46,16 @@ and what AWS does not check:
   PAL.1   LOW       a rule shadowed by another rule of the same group
   PAL.2   LOW       a rule redundant on every interface it applies to
   PAL.3   LOW       a group with more than 50 rules
-
-Not yet: a rule that never matched since it was created (it needs the
-data plane's per-rule hit counters).
+  PAL.4   LOW       a rule that never matched a flow since the hit counters
+                    began, or none in the last --unused-for (needs serve
+                    --hit-counters; without counters PAL.4 is not checked
+                    unless --unused-for is given)
 
 Exit status: 0 when no finding is at or above --fail-on, 1 otherwise, 2 on
 errors.`,
 		Example: `  palisade audit
-  palisade audit --fail-on high --authorized-ports 80,443,8443 --output json`,
+  palisade audit --fail-on high --authorized-ports 80,443,8443 --output json
+  palisade audit --unused-for 30d`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			threshold, err := audit.ParseSeverity(failOn)
 			if err != nil {
@@ -62,6 +67,13 @@ errors.`,
 			}
 			params := url.Values{}
 			setIf(params, "AuthorizedPorts", authorized)
+			if unusedFor != "" {
+				d, err := parseDays(unusedFor)
+				if err != nil || d <= 0 || d > maxUnusedFor {
+					return exitWith(exitBadInput, fmt.Errorf("--unused-for %q: a duration such as 30d or 12h, at most 10 years", unusedFor))
+				}
+				params.Set("UnusedForSeconds", strconv.FormatInt(int64(d/time.Second), 10))
+			}
 			var resp struct {
 				Findings []finding `xml:"findingSet>item"`
 			}
@@ -89,5 +101,22 @@ errors.`,
 	flags.register(f)
 	f.StringVar(&failOn, "fail-on", "critical", "exit 1 when a finding is at least this severe: informational, low, medium, high or critical")
 	f.StringVar(&authorized, "authorized-ports", "", "tcp ports that may be open to the world, EC2.18's authorizedTcpPorts (default 80,443)")
+	f.StringVar(&unusedFor, "unused-for", "", "PAL.4: also report rules not hit in this long, such as 30d or 12h (hit counters)")
 	return cmd
+}
+
+// maxUnusedFor bounds --unused-for (the API takes seconds as a 32-bit
+// number).
+const maxUnusedFor = 10 * 365 * 24 * time.Hour
+
+// parseDays reads a Go duration, or a number of days ("30d").
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days * 24 * float64(time.Hour)), nil
+	}
+	return time.ParseDuration(s)
 }

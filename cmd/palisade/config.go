@@ -37,6 +37,8 @@ type serveConfig struct {
 	Host string
 	// Metrics serves Prometheus's /metrics on Listen, without signature.
 	Metrics bool
+	// Observe: flow logs and hit counters of the lab data plane.
+	Observe observeConfig
 }
 
 // Data planes of --dataplane.
@@ -57,6 +59,7 @@ func defaultServeConfig() serveConfig {
 		Store:          defaultStoreConfig(),
 		Host:           defaultHostName(),
 		Metrics:        true,
+		Observe:        defaultObserveConfig(),
 	}
 }
 
@@ -81,6 +84,7 @@ func (c *serveConfig) flags(fs *pflag.FlagSet) {
 		"serve Prometheus metrics at /metrics on --listen, without authentication (--metrics=false: off)")
 	c.Store.flags(fs)
 	fs.StringVar(&c.Host, "host", c.Host, "with --dataplane lab: this machine's name as a host (describe-hosts); default: its hostname")
+	c.Observe.flags(fs)
 }
 
 // check validates c, naming the flags.
@@ -98,6 +102,9 @@ func (c serveConfig) check() error {
 		return fmt.Errorf("--tls-cert and --tls-key: give both or neither")
 	case c.MaxConnections < 1:
 		return fmt.Errorf("--max-connections %d: must be at least 1", c.MaxConnections)
+	}
+	if err := c.Observe.check(); err != nil {
+		return err
 	}
 	if err := service.CheckRegions(c.Service.Regions); err != nil {
 		return fmt.Errorf("--regions: %w", err)

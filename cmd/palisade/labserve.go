@@ -41,8 +41,8 @@ func checkLabHost(command string) error {
 // The machine registers as host hostName (describe-hosts) before serve
 // listens, so that instances are placed on it from the first request; the
 // agent also wires what was launched before hosts existed (unplaced).
-func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostName string, log *slog.Logger,
-	commits agent.CommitTimes, reg prometheus.Registerer) (stop func(), err error) {
+func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostName string, obs agent.ObserveConfig,
+	log *slog.Logger, commits agent.CommitTimes, reg prometheus.Registerer) (stop func(), err error) {
 	l, err := lab.New(lab.Config{Logger: log})
 	if err != nil {
 		return nil, err
@@ -56,6 +56,7 @@ func startAgent(ctx context.Context, st store.Store, svc *service.Service, hostN
 	cfg := agent.DefaultConfig()
 	cfg.Host, cfg.HostID = hostName, host.ID
 	cfg.CommitTimes = commits
+	cfg.Observe = obs
 	a := agent.New(st, l, cfg, log)
 	if err := registerAll(reg, a.Collectors()); err != nil {
 		return nil, err

@@ -21,7 +21,8 @@ with nftables.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newAgentCmd(), newAccountCmd(), newLabCmd(), newExplainCmd(), newAuditCmd(), newBenchCmd(), newAllowCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newAgentCmd(), newAccountCmd(), newLabCmd(), newExplainCmd(), newAuditCmd(), newBenchCmd(), newAllowCmd(),
+		newFlowsCmd(), newRulesCmd())
 	return root
 }
 

@@ -124,6 +124,10 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if wired {
 		opts = append(opts, service.WithWiring())
 	}
+	ring := agent.NewFlowRing(0)
+	if cfg.Dataplane == dataplaneLab {
+		opts = append(opts, service.WithFlows(ring)) // the flows its agent observes
+	}
 	reg := newRegistry(st)
 	clock := agent.NewCommitClock(st) // the service's changes, timed for the agent's enforce delay
 	svc, err := service.New(clock, cfg.Service, opts...)
@@ -149,7 +153,7 @@ func runServe(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	stopExpiry := startExpiry(ctx, svc)
 	defer stopExpiry()
 	if cfg.Dataplane == dataplaneLab {
-		stopAgent, err := startAgent(ctx, st, svc, cfg.Host, log, clock, reg)
+		stopAgent, err := startAgent(ctx, st, svc, cfg.Host, cfg.Observe.agentConfig(dir, own, ring), log, clock, reg)
 		if err != nil {
 			return err
 		}

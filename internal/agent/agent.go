@@ -59,11 +59,13 @@ type Config struct {
 	// CommitTimes, when set, tells when revisions were committed, so that
 	// the agent observes palisade_policy_enforce_delay_seconds (metrics.go).
 	CommitTimes CommitTimes
+	// Observe configures flow logs and hit counters (flows.go).
+	Observe ObserveConfig
 }
 
 // DefaultConfig returns the agent's defaults: one machine.
 func DefaultConfig() Config {
-	return Config{DriftEvery: 2 * time.Second, Debounce: 2 * time.Millisecond, Unplaced: true}
+	return Config{DriftEvery: 2 * time.Second, Debounce: 2 * time.Millisecond, Unplaced: true, Observe: DefaultObserveConfig()}
 }
 
 // Lab is what the agent needs of the machine's wiring; *lab.Lab is the
@@ -112,6 +114,7 @@ type Agent struct {
 	reported map[model.InstanceID]wiredReport
 	outbox   map[string][]byte
 	metrics  *metrics
+	obs      *observation // flow logs and hit counters
 }
 
 // wiredReport is one report the agent wrote: its key and the revision of
@@ -139,7 +142,8 @@ func New(st store.Store, l Lab, cfg Config, log *slog.Logger) *Agent {
 	}
 	return &Agent{st: st, lab: l, cfg: cfg, log: log.With("component", "agent"), mirror: newMirror(cfg.placement()),
 		vpcs: map[model.VpcID]*vpcState{}, applied: make(chan int64, 1),
-		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}, metrics: newMetrics(cfg.CommitTimes)}
+		reported: map[model.InstanceID]wiredReport{}, outbox: map[string][]byte{}, metrics: newMetrics(cfg.CommitTimes),
+		obs: newAgentObservation(st, cfg, log)}
 }
 
 func (c Config) placement() placement {
@@ -154,6 +158,7 @@ func (a *Agent) Applied() <-chan int64 { return a.applied }
 // When Run returns, every firewall stays as it was: rules stay in force
 // while the control plane is down.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.obs.closeAll()
 	for {
 		err := a.follow(ctx)
 		if ctx.Err() != nil {
@@ -329,10 +334,14 @@ func (a *Agent) reconcileVPC(v *vpcView, whole bool) error {
 	t0 := time.Now()
 	compiled := v.compiler.Compile()
 	t1 := time.Now()
-	res, err := st.table.Apply(v.fw.Desired(compiled))
+	view := a.mirror.obsView(id, compiled, a.cfg.Observe.Hits)
+	d := v.fw.Desired(compiled)
+	d.Observe = a.obs.wants(view)
+	res, err := st.table.Apply(d)
 	if err != nil {
 		return fmt.Errorf("apply firewall: %w", err)
 	}
+	a.obs.track(view, st.table)
 	if res.Full {
 		a.log.Info("firewall programmed", "vpc", id, "chains", res.Chains, "sets", res.Sets, "elements", res.Elements, "commit", res.Commit)
 	}
@@ -507,6 +516,7 @@ func (a *Agent) removeStale(whole bool, want map[model.VpcID]bool, views []*vpcV
 		// The table holds the router namespace open: close it, or the
 		// deleted namespace lives on in the kernel.
 		if st := a.vpcs[id]; st != nil {
+			a.obs.stop(id)
 			if err := st.table.Close(); err != nil {
 				a.log.Error("close firewall", "vpc", id, "err", err)
 			}

@@ -27,6 +27,7 @@ type mirror struct {
 	instances map[model.InstanceID]*model.Instance
 	lists     map[model.PrefixListID]*model.PrefixList
 	hosts     map[string]*model.LabHost // by namespace name
+	flowLogs  map[model.FlowLogID]*model.FlowLog
 	// revs holds each instance record's store revision (ModRevision): the
 	// generation a wiring report names (model.WiredReport).
 	revs map[model.InstanceID]int64
@@ -188,6 +189,8 @@ func (w *mirror) apply(key string, value []byte, rev int64) error {
 		touch(w, old, cur, func(h *model.LabHost) model.VpcID { return h.VPC })
 		rewire(w, old, cur, func(h *model.LabHost) model.VpcID { return h.VPC })
 		return err
+	case model.KeyFlowLog:
+		return w.applyFlowLog(model.FlowLogID(id), value)
 	}
 	return nil
 }

@@ -3,7 +3,8 @@
 // EC2.13, EC2.14, EC2.18, EC2.19, EC2.22, with their ids and severities)
 // and what AWS does not check (PAL.1 a rule shadowed by another rule of
 // its group, PAL.2 a rule redundant on every interface it applies to,
-// PAL.3 a group with more than 50 rules).
+// PAL.3 a group with more than 50 rules, PAL.4 a rule that never matched
+// a flow since the hit counters began, or not in the last --unused-for).
 //
 // Like policy, audit is pure: it takes a snapshot and returns findings.
 // Each control is one function of the Input (see checks); a control that
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/policy"
@@ -70,6 +72,9 @@ type Config struct {
 	AuthorizedPorts []model.PortRange
 	// MaxRules is PAL.3's threshold (rules of both directions); 0 means 50.
 	MaxRules int
+	// UnusedFor is PAL.4's window: a rule whose last hit is older is
+	// reported; 0 reports only rules never hit.
+	UnusedFor time.Duration
 }
 
 // DefaultAuthorizedPorts is EC2.18's default: 80 and 443.
@@ -80,6 +85,11 @@ var DefaultAuthorizedPorts = []model.PortRange{{From: 80, To: 80}, {From: 443, T
 type Input struct {
 	Snapshot policy.Snapshot
 	Config   Config
+	// Hits are the rules' hit counters (PAL.4), nil when there are none
+	// (the data plane does not count): PAL.4 is then not checked.
+	Hits model.GroupHits
+	// Now is when the counters were read (PAL.4's "in the last").
+	Now time.Time
 }
 
 // HighRiskPorts are EC2.19's 24 ports.
@@ -89,7 +99,7 @@ var HighRiskPorts = []uint16{20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434,
 // check is one control (or a few that read the same thing).
 type check func(a *auditor) []Finding
 
-var checks = []check{defaultGroupClosed, openToWorld, unusedGroups, shadowedAndRedundant, tooManyRules}
+var checks = []check{defaultGroupClosed, openToWorld, unusedGroups, shadowedAndRedundant, tooManyRules, unusedRules}
 
 // auditor holds what the checks share.
 type auditor struct {

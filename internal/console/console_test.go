@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +18,7 @@ import (
 	"palisade.dev/palisade/internal/auth"
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
+	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/mem"
 )
 
@@ -536,5 +538,43 @@ func TestSaveRulesWithExpiry(t *testing.T) {
 	resp, page := do(t, cl, "POST", edit, row("", "3 days"))
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "InvalidParameterValue") {
 		t.Fatalf("a bad Expires after: HTTP %d", resp.StatusCode)
+	}
+}
+
+// TestGroupPageShowsHits: once a host publishes hit counters, the group
+// page's rule tables have a Hits column with each rule's packets and last
+// hit ("never" for a rule not hit); without counters there is no column.
+func TestGroupPageShowsHits(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	alice := service.Caller{Account: aliceAcct, Region: region}
+	g, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "web", Description: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := int32(22), int32(22)
+	rules, err := f.svc.Authorize(ctx, alice, service.AuthorizeInput{Group: service.GroupRef{ID: string(g.ID)}, Direction: model.Ingress,
+		Permissions: []model.PermissionSpec{{Protocol: "tcp", FromPort: &from, ToPort: &to, IPv4: []model.SourceSpec{{Value: "203.0.113.0/24"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := f.signIn(t, aliceKey, aliceSecret)
+	page := f.srv.URL + "/console/groups/" + string(g.ID)
+	if _, body := do(t, cl, "GET", page, nil); strings.Contains(body, "<th>Hits</th>") {
+		t.Fatal("a Hits column without hit counters")
+	}
+	last := time.Date(2026, 12, 1, 11, 59, 0, 0, time.UTC)
+	b, _ := json.Marshal(model.GroupHits{rules[0].Rule.ID: {Packets: 42, Bytes: 4200, LastHit: last}})
+	if _, err := f.svc.Store().Txn(ctx, func(tx store.Tx) error {
+		return tx.Put(model.HitsKey("h1", model.Scope{Account: aliceAcct, Region: region}, g.ID), b)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := do(t, cl, "GET", page, nil)
+	if !strings.Contains(body, "<th>Hits</th>") || !strings.Contains(body, "42 packets, last 2026-12-01 11:59:00 UTC") {
+		t.Fatalf("group page with hit counters:\n%s", body)
+	}
+	if _, body := do(t, cl, "GET", page+"?tab=outbound", nil); !strings.Contains(body, "<td>never</td></tr>") {
+		t.Errorf("the default egress rule, never hit, is not shown as never:\n%s", body)
 	}
 }

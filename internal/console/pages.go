@@ -38,6 +38,7 @@ type ruleView struct {
 	Peer        string // the source or destination
 	Description string
 	Expires     string // when the rule ends on its own (model.ExpiresAtTag), "" never
+	Hits        string // the hit counters, on the group page when the data plane counts
 }
 
 func viewRule(r model.Rule) ruleView {
@@ -191,9 +192,35 @@ func (c *Console) group(w http.ResponseWriter, r *http.Request, s *session) {
 	if r.URL.Query().Get("tab") == "outbound" {
 		tab = "outbound"
 	}
+	inbound, outbound := viewRules(g.RulesOf(model.Ingress)), viewRules(g.RulesOf(model.Egress))
+	counted := c.addHits(r, s, g.ID, inbound, outbound)
 	c.renderPage(w, s, http.StatusOK, "group", page{Title: g.Name, Nav: "groups", Data: map[string]any{
-		"Group": g, "Tab": tab, "Inbound": viewRules(g.RulesOf(model.Ingress)), "Outbound": viewRules(g.RulesOf(model.Egress)),
+		"Group": g, "Tab": tab, "Inbound": inbound, "Outbound": outbound, "Hits": counted,
 		"Saved": r.URL.Query().Get("saved")}})
+}
+
+// addHits fills the rules' Hits from the hit counters, and reports whether
+// there are any (the data plane counts); a failure to read them leaves the
+// column out.
+func (c *Console) addHits(r *http.Request, s *session, g model.GroupID, views ...[]ruleView) bool {
+	hits, counted, err := c.svc.RuleHits(r.Context(), c.caller(s), string(g))
+	if err != nil || !counted {
+		return false
+	}
+	byID := map[model.RuleID]model.RuleHits{}
+	for _, h := range hits {
+		byID[h.Rule.ID] = h.Hits
+	}
+	for _, vs := range views {
+		for i := range vs {
+			h := byID[model.RuleID(vs[i].ID)]
+			vs[i].Hits = "never"
+			if !h.LastHit.IsZero() {
+				vs[i].Hits = fmt.Sprintf("%d packets, last %s", h.Packets, h.LastHit.UTC().Format("2006-01-02 15:04:05 UTC"))
+			}
+		}
+	}
+	return true
 }
 
 func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, s *session) {

@@ -92,6 +92,7 @@ type builder struct {
 	prev        *cache // from the previous build; empty for none
 	next        *cache // what this build uses: the next build's prev
 	ports       []Port // sorted by ENI
+	observe     bool   // Desired.Observe
 	members     map[model.GroupID][]netip.Addr
 	reusedPorts int // ports whose portOut is the previous build's
 }
@@ -111,6 +112,7 @@ func build(d Desired, prev *cache) (*ruleset, *cache, error) {
 		prev:    prev,
 		next:    newCache(prev),
 		ports:   ports,
+		observe: d.Observe,
 		members: make(map[model.GroupID][]netip.Addr, len(prev.members)),
 	}
 	for _, p := range ports {
@@ -137,10 +139,10 @@ func (b *builder) port(p Port) error {
 		b.members[g] = addrs
 	}
 	out := b.prev.ports[p.ENI]
-	if out != nil && out.renders(p) {
+	if out != nil && out.renders(p, b.observe) {
 		b.reusedPorts++
 	} else {
-		out = renderPort(p)
+		out = renderPort(p, b.observe)
 	}
 	b.next.ports[p.ENI] = out
 	return nil
@@ -156,6 +158,7 @@ type portOut struct {
 	groups    [2][]model.GroupID // each side's Groups
 	conntrack model.ConntrackTimeouts
 	addrs     []netip.Addr
+	observe   bool // rendered with the drop log rules (Desired.Observe)
 
 	chains [2]*chain
 	maps   [2]element // [0] in_ports, [1] out_ports
@@ -164,17 +167,17 @@ type portOut struct {
 }
 
 // renders reports whether o is what p renders to (o being p.ENI's).
-func (o *portOut) renders(p Port) bool {
+func (o *portOut) renders(p Port, observe bool) bool {
 	pol := p.Policy
-	return o.ifName == p.IfName && o.conntrack == pol.Conntrack && slices.Equal(o.addrs, pol.Addrs) &&
+	return o.observe == observe && o.ifName == p.IfName && o.conntrack == pol.Conntrack && slices.Equal(o.addrs, pol.Addrs) &&
 		slices.Equal(o.groups[0], pol.Side(directions[0]).Groups) &&
 		slices.Equal(o.groups[1], pol.Side(directions[1]).Groups)
 }
 
 // renderPort renders the pieces of p that are its own.
-func renderPort(p Port) *portOut {
+func renderPort(p Port, observe bool) *portOut {
 	pol := p.Policy
-	o := &portOut{ifName: p.IfName, conntrack: pol.Conntrack, addrs: slices.Clone(pol.Addrs)}
+	o := &portOut{ifName: p.IfName, conntrack: pol.Conntrack, addrs: slices.Clone(pol.Addrs), observe: observe}
 	tcp, udp := ctTimeoutObjects(pol.Conntrack)
 	for _, c := range []*ctTimeoutObj{tcp, udp} {
 		if c != nil {
@@ -186,6 +189,9 @@ func renderPort(p Port) *portOut {
 		c := &chain{name: portChainName(p.ENI, d), rules: timeoutRules(d, o.objs)}
 		for _, g := range unique(o.groups[i]) {
 			c.rules = append(c.rules, new(ruleBuilder).jump(groupChainName(g, d)))
+		}
+		if observe {
+			c.rules = append(c.rules, logDrop(d))
 		}
 		// Counted, for Drops: only refused packets pay for it.
 		c.rules = append(c.rules, new(ruleBuilder).counter().drop())
@@ -341,7 +347,7 @@ func (b *builder) assemble(hosts []string) *ruleset {
 	for _, o := range gp.sets {
 		rs.sets = append(rs.sets, o.x)
 	}
-	rs.chains = append(rs.chains, forwardBase(), ingressSide())
+	rs.chains = append(rs.chains, forwardBase(), ingressSide(b.observe))
 	rs.chains = append(rs.chains, pp.chains...)
 	for _, o := range gp.chains {
 		rs.chains = append(rs.chains, o.x)
@@ -602,9 +608,15 @@ func dropInvalid() rule {
 // by goto that ends returns to the caller of the last jump, which is the
 // sender's port chain, whose next group would then be tried. An interface
 // that is neither a port nor a host gets nothing.
-func ingressSide() *chain {
-	return &chain{name: ingressChain, rules: []rule{
-		new(ruleBuilder).vmap(ldOif, inMap).done(),
-		new(ruleBuilder).drop(),
-	}}
+func ingressSide(observe bool) *chain {
+	c := &chain{name: ingressChain}
+	if observe {
+		c.rules = append(c.rules, logNew())
+	}
+	c.rules = append(c.rules, new(ruleBuilder).vmap(ldOif, inMap).done())
+	if observe {
+		c.rules = append(c.rules, logDrop(model.Ingress))
+	}
+	c.rules = append(c.rules, new(ruleBuilder).drop())
+	return c
 }

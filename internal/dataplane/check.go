@@ -128,6 +128,8 @@ func exprText(e expr.Any) string {
 		return fmt.Sprintf("verdict %d %s", e.Kind, e.Chain)
 	case *expr.Counter:
 		return "counter" // its values change with traffic: not drift
+	case *expr.Log:
+		return fmt.Sprintf("log %x group %d snaplen %d prefix %q", e.Key, e.Group, e.Snaplen, e.Data)
 	}
 	return fmt.Sprintf("%T %+v", e, e)
 }

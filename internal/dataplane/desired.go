@@ -28,6 +28,11 @@ type Desired struct {
 	// HostIfaces are the router-side interfaces of lab hosts ("outside
 	// computers"): no security group governs their side of a flow.
 	HostIfaces []string
+	// Observe adds the observation rules (observe.go): the first packet of
+	// every accepted flow and every packet a port chain drops are copied to
+	// NFLOG group LogGroup for Observer. Without it the table has none,
+	// and costs nothing more.
+	Observe bool
 }
 
 // Errors of the package; match them with errors.Is.

@@ -34,7 +34,7 @@ const (
 
 // tcpEcho listens on port of every address of n (IPv4 and IPv6), greets
 // and echoes, until the test ends (labtest.ServeTCP).
-func tcpEcho(t *testing.T, n *node, port uint16) {
+func tcpEcho(t testing.TB, n *node, port uint16) {
 	t.Helper()
 	labtest.ServeTCP(t, n.ns, netip.AddrPortFrom(netip.Addr{}, port))
 }

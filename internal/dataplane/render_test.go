@@ -74,7 +74,10 @@ func goldenCases() map[string]Desired {
 			{CIDR: pfx("10.0.0.0/16")}, {CIDR: pfx("10.1.0.0/16")}, {CIDR: pfx("10.20.0.0/16")}, {CIDR: pfx("192.0.2.0/24")},
 		}}},
 	}
+	observed := desired(defSnap, nil, "hb0000000000001")
+	observed.Observe = true
 	return map[string]Desired{
+		"observed":   observed,
 		"empty":      {},
 		"web":        desired(webSnap, nil, "hb0000000000001"),
 		"default":    desired(defSnap, nil),

@@ -15,7 +15,7 @@ import (
 // instances and lab hosts made by internal/lab, all in namespaces with
 // unique names that the test removes when it ends, even on failure.
 type testVPC struct {
-	t     *testing.T
+	t     testing.TB
 	lab   *lab.Lab
 	vpc   string
 	tbl   *Table
@@ -47,7 +47,7 @@ func (n *node) addr(v6 bool) netip.Addr {
 
 // newTestVPC makes the router and opens the table before any instance
 // exists, as the agent does (fail closed from the first interface on).
-func newTestVPC(t *testing.T) *testVPC {
+func newTestVPC(t testing.TB) *testVPC {
 	t.Helper()
 	testutil.RequireRoot(t)
 	l, err := lab.New(lab.Config{RouterPrefix: "pdp" + randHex(6) + "-"})

@@ -165,7 +165,7 @@ func (m *vm) rule(r rule, p packet) (expr.Verdict, error) {
 			if found == e.Invert {
 				return next, nil
 			}
-		case *expr.Objref, *expr.Counter:
+		case *expr.Objref, *expr.Counter, *expr.Log:
 		case *expr.Verdict:
 			return *e, nil
 		default:

@@ -1,6 +1,8 @@
 package ec2api
 
 import (
+	"time"
+
 	"palisade.dev/palisade/internal/service"
 )
 
@@ -116,7 +118,12 @@ func runExplain(c *Call, in service.ExplainInput) (any, error) {
 }
 
 func parseAudit(p *Params) (service.AuditInput, error) {
-	return service.AuditInput{AuthorizedPorts: p.String("AuthorizedPorts")}, nil
+	in := service.AuditInput{AuthorizedPorts: p.String("AuthorizedPorts")}
+	secs, err := p.OptInt32("UnusedForSeconds")
+	if secs != nil {
+		in.UnusedFor = time.Duration(*secs) * time.Second
+	}
+	return in, err
 }
 
 // findingXML is one audit finding.

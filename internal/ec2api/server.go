@@ -99,11 +99,13 @@ var actionTables = []func() Table{
 	accountActions,    // actions_account.go: Palisade's accounts
 	callerActions,     // actions_caller.go: the caller's address
 	eniActions,        // actions_enis.go
+	flowLogActions,    // actions_flowlogs.go
 	groupActions,      // actions_groups.go
 	hostActions,       // actions_hosts.go: the hosts that run agents
 	insightActions,    // actions_insight.go: explain, audit
 	instanceActions,   // actions_instances.go
 	labActions,        // actions_lab.go: lab hosts
+	observeActions,    // actions_observe.go: flows, rule hit counters
 	prefixListActions, // actions_prefixlists.go
 	ruleActions,       // actions_rules.go
 	tagActions,        // actions_tags.go

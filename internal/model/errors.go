@@ -108,6 +108,10 @@ const (
 	CodeRequestCanceled                    = "RequestCanceled"
 	CodeRequestExpired                     = "RequestExpired"
 	CodeRequestLimitExceeded               = "RequestLimitExceeded"
+	CodeInvalidFlowLogIDNotFound           = "InvalidFlowLogId.NotFound"
+	CodeInvalidFlowLogIDMalformed          = "InvalidFlowLogId.Malformed"
+	CodeFlowLogAlreadyExists               = "FlowLogAlreadyExists"
+	CodeUnsupportedOperation               = "UnsupportedOperation"
 	CodeRulesPerGroupLimitExceeded         = "RulesPerSecurityGroupLimitExceeded"
 	CodeGroupLimitExceeded                 = "SecurityGroupLimitExceeded"
 	CodeGroupsPerInterfaceLimitExceeded    = "SecurityGroupsPerInterfaceLimitExceeded"
@@ -147,6 +151,8 @@ var codeStatus = map[string]int{
 	CodeInvalidClientTokenID: statusForbidden, CodeInvalidGroupDuplicate: statusBadRequest,
 	CodeInvalidGroupNotFound: statusBadRequest, CodeInvalidGroupReserved: statusBadRequest,
 	CodeInvalidGroupIDMalformed: statusBadRequest, CodeInvalidID: statusBadRequest,
+	CodeFlowLogAlreadyExists: statusBadRequest, CodeInvalidFlowLogIDMalformed: statusBadRequest,
+	CodeInvalidFlowLogIDNotFound: statusBadRequest, CodeUnsupportedOperation: statusBadRequest,
 	// A server error on EC2 (no capacity now, try later), as AWS lists it.
 	CodeInsufficientInstanceCapacity: statusInternalError,
 	CodeInvalidHostIDMalformed:       statusBadRequest, CodeInvalidHostIDNotFound: statusBadRequest,

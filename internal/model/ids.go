@@ -23,6 +23,7 @@ const (
 	KindReservation
 	KindAttachment
 	KindHost
+	KindFlowLog
 )
 
 type kindInfo struct {
@@ -45,7 +46,8 @@ var kinds = [...]kindInfo{
 	KindAttachment:  {"eni-attach-", "attachment", CodeInvalidParameterValue, "InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist"},
 	// AWS's list of codes has both InvalidHostID and InvalidHostId
 	// spellings of each; these are the ones its Dedicated Host calls return.
-	KindHost: {"h-", "host", CodeInvalidHostIDMalformed, CodeInvalidHostIDNotFound, "The host ID '%s' does not exist"},
+	KindHost:    {"h-", "host", CodeInvalidHostIDMalformed, CodeInvalidHostIDNotFound, "The host ID '%s' does not exist"},
+	KindFlowLog: {"fl-", "flow log", CodeInvalidFlowLogIDMalformed, CodeInvalidFlowLogIDNotFound, "These flow log ids in the input list are not found: [TotalCount: 1] %s"},
 }
 
 // Prefix is the text every ID of this kind starts with, e.g. "sg-".

@@ -21,6 +21,7 @@ const (
 	KeyInstance   = "i"
 	KeyPrefixList = "pl"
 	KeyLabHost    = "host"
+	KeyFlowLog    = "fl"
 )
 
 // IndexRoot holds the service's secondary indexes: values derived from the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"palisade.dev/palisade/internal/audit"
 	"palisade.dev/palisade/internal/model"
@@ -15,11 +16,16 @@ type AuditInput struct {
 	// the world: ports and ranges ("80,443,8000-8080"); "" keeps AWS's
 	// default (80, 443).
 	AuthorizedPorts string
+	// UnusedFor is PAL.4's window (0: report only rules never hit).
+	UnusedFor time.Duration
 }
 
 // Audit runs the audit controls over the caller's groups in the region.
 func (s *Service) Audit(ctx context.Context, c Caller, in AuditInput) ([]audit.Finding, error) {
-	var cfg audit.Config
+	cfg := audit.Config{UnusedFor: in.UnusedFor}
+	if in.UnusedFor < 0 {
+		return nil, model.Errorf(model.CodeInvalidParameterValue, "UnusedFor must not be negative")
+	}
 	if in.AuthorizedPorts != "" {
 		ports, err := parsePortList(in.AuthorizedPorts)
 		if err != nil {
@@ -33,7 +39,18 @@ func (s *Service) Audit(ctx context.Context, c Caller, in AuditInput) ([]audit.F
 		if err != nil {
 			return err
 		}
-		out = audit.Run(audit.Input{Snapshot: snap, Config: cfg})
+		groups := make([]model.GroupID, len(snap.Groups))
+		for i, g := range snap.Groups {
+			groups[i] = g.ID
+		}
+		hits, counted, err := t.hitsOf(c.scope(), groups)
+		if err != nil {
+			return err
+		}
+		if !counted && in.UnusedFor == 0 {
+			hits = nil // no counters: PAL.4 would call every rule unused
+		}
+		out = audit.Run(audit.Input{Snapshot: snap, Config: cfg, Hits: hits, Now: s.now()})
 		return nil
 	})
 	return out, err

@@ -87,6 +87,7 @@ type Service struct {
 	// pending.
 	wiring bool
 	groups groupCache // decoded groups by key and stored bytes
+	flows  FlowSource // the local agent's live flow records (WithFlows); nil: none
 }
 
 // Option adjusts a Service.

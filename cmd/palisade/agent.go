@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -18,6 +20,7 @@ import (
 	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/hosts"
 	"palisade.dev/palisade/internal/lab"
+	"palisade.dev/palisade/internal/store"
 )
 
 // agentConfig is what `palisade agent` runs with.
@@ -28,12 +31,20 @@ type agentConfig struct {
 	Dataplane string // only "lab" today
 	Store     storeConfig
 	LeaseTTL  time.Duration
+	// DataDir receives the flow log files of the interfaces on this host;
+	// "" writes none.
+	DataDir string
+	// Observe: flow logs and hit counters, as serve's.
+	Observe observeConfig
+	// MetricsListen serves Prometheus's /metrics there; "" serves none.
+	MetricsListen string
 }
 
 func defaultAgentConfig() agentConfig {
 	st := defaultStoreConfig()
 	st.Kind = storeEtcd
-	return agentConfig{Host: defaultHostName(), Dataplane: dataplaneLab, Store: st, LeaseTTL: hosts.DefaultTTL}
+	return agentConfig{Host: defaultHostName(), Dataplane: dataplaneLab, Store: st, LeaseTTL: hosts.DefaultTTL,
+		Observe: defaultObserveConfig()}
 }
 
 func (c *agentConfig) flags(fs *pflag.FlagSet) {
@@ -44,6 +55,9 @@ func (c *agentConfig) flags(fs *pflag.FlagSet) {
 		"the address other hosts reach this one at (VXLAN); default: the address of the interface that holds the default route")
 	fs.StringVar(&c.Dataplane, "dataplane", c.Dataplane, "how the host's instances are made: lab (network namespaces)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "how long the host stays available after its agent stops renewing its lease")
+	fs.StringVar(&c.DataDir, "data-dir", "", "directory that receives the flow log files of this host's interfaces (DATA_DIR/flowlogs); none by default")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9467); none by default")
+	c.Observe.flags(fs)
 	c.Store.flags(fs)
 	_ = fs.MarkHidden("store") // an agent shares the cluster's etcd; a bolt file is serve's alone
 }
@@ -67,6 +81,9 @@ func (c agentConfig) check() error {
 		return errors.New("an agent reads the cluster's store: give --etcd-endpoints")
 	}
 	if _, err := c.routerPrefix(); err != nil {
+		return err
+	}
+	if err := c.Observe.check(); err != nil {
 		return err
 	}
 	return c.Store.check()
@@ -159,10 +176,49 @@ func runAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error {
 	log.Info("host registered", "host", cfg.Host, "id", host.ID, "underlay", underlay, "netns", cfg.HostNetns)
 	acfg := agent.DefaultConfig()
 	acfg.Host, acfg.HostID, acfg.Underlay, acfg.Unplaced = cfg.Host, host.ID, underlay, false
-	if err := agent.New(st, l, acfg, log).Run(ctx); err != nil {
+	acfg.Observe = cfg.Observe.agentConfig(cfg.DataDir, owner{}, nil)
+	if cfg.DataDir == "" {
+		acfg.Observe.DataDir = ""
+	}
+	a := agent.New(st, l, acfg, log)
+	if cfg.MetricsListen != "" {
+		stop, err := serveAgentMetrics(ctx, cfg.MetricsListen, st, a, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if err := a.Run(ctx); err != nil {
 		log.Error("agent stopped", "err", err)
 	}
 	return nil
+}
+
+// serveAgentMetrics serves the agent's metrics (and the store revision,
+// Go and process collectors) at http://addr/metrics until stop.
+func serveAgentMetrics(ctx context.Context, addr string, st store.Store, a *agent.Agent, log *slog.Logger) (stop func(), err error) {
+	reg := newRegistry(st)
+	if err := registerAll(reg, a.Collectors()); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metricsHandler(reg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "endpoint", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
 }
 
 // defaultHostName is the machine's hostname up to its first dot, or

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +53,7 @@ type hostAgent struct {
 	machine lab.Machine
 	id      string // h-…
 	cmd     *exec.Cmd
+	metrics atomic.Value // the URL of its /metrics, once it said
 	log     *tail
 	exited  chan struct{}
 }
@@ -147,6 +150,8 @@ func agentRole(host string) [][]string {
 	}
 }
 
+var metricsRE = regexp.MustCompile(`msg="serving metrics" endpoint=(\S+)`)
+
 var registeredRE = regexp.MustCompile(`msg="host registered" host=\S+ id=(h-[0-9a-f]+)`)
 
 // start runs the host's agent and waits until it has registered.
@@ -154,7 +159,8 @@ func (h *hostAgent) start() {
 	t := h.c.t
 	t.Helper()
 	h.cmd = exec.Command(palisadeBin, "agent", "--host", h.name, "--host-netns", h.machine.Name,
-		"--etcd-endpoints", strings.Join(h.c.etcd.Endpoints, ","), "--etcd-user", "agent-"+h.name+":agent-pw", "--lease-ttl", "3s")
+		"--etcd-endpoints", strings.Join(h.c.etcd.Endpoints, ","), "--etcd-user", "agent-"+h.name+":agent-pw", "--lease-ttl", "3s",
+		"--metrics-listen", "127.0.0.1:0")
 	h.cmd.Env = baseEnv(t)
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := h.cmd.StderrPipe()
@@ -171,6 +177,9 @@ func (h *hostAgent) start() {
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			h.log.add(sc.Text())
+			if m := metricsRE.FindStringSubmatch(sc.Text()); m != nil {
+				h.metrics.Store(m[1])
+			}
 			if m := registeredRE.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case idc <- m[1]:
@@ -375,6 +384,27 @@ func TestClusterThreeHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventuallyTCP(t, stranger, toB, timedOut)
+
+	// Each agent, running alone, serves its metrics: beta's applied the
+	// changes above.
+	retryFor(t, 10*time.Second, "beta's metrics", func() error {
+		url, _ := h2.metrics.Load().(string)
+		if url == "" {
+			return fmt.Errorf("beta's agent did not say where its metrics are")
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{"palisade_agent_applied_revision ", "palisade_dataplane_apply_duration_seconds_count ", "palisade_store_revision "} {
+			if !strings.Contains(string(b), want) {
+				return fmt.Errorf("no %s in\n%s", want, b)
+			}
+		}
+		return nil
+	})
 
 	t.Run("agent killed", func(t *testing.T) {
 		h2.kill()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -35,11 +36,11 @@ type fixture struct {
 	now atomic.Int64 // unix seconds of the console's clock
 }
 
-func newFixture(t *testing.T, tls bool) *fixture {
+func newFixture(t *testing.T, tls bool, opts ...service.Option) *fixture {
 	t.Helper()
 	st := mem.New(mem.Options{})
 	t.Cleanup(func() { st.Close() })
-	svc, err := service.New(st, service.DefaultConfig())
+	svc, err := service.New(st, service.DefaultConfig(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,5 +577,74 @@ func TestGroupPageShowsHits(t *testing.T) {
 	}
 	if _, body := do(t, cl, "GET", page+"?tab=outbound", nil); !strings.Contains(body, "<td>never</td></tr>") {
 		t.Errorf("the default egress rule, never hit, is not shown as never:\n%s", body)
+	}
+}
+
+// flowList is a service.FlowSource holding fixed records.
+type flowList []model.FlowRecord
+
+func (l flowList) Recent(acct model.AccountID, after uint64) []model.FlowRecord {
+	var out []model.FlowRecord
+	for _, r := range l {
+		if r.Account == acct && r.Seq > after {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Preview changes names the flows seen lately that the edit would block:
+// removing the SSH rule lists the SSH flow the data plane saw; keeping it
+// lists none; a server that observes no flows says it cannot tell.
+func TestPreviewShowsBlockedFlows(t *testing.T) {
+	var flows flowList
+	f := newFixture(t, false, service.WithFlows(&flows))
+	ctx := context.Background()
+	alice := service.Caller{Account: aliceAcct, Region: region}
+	g, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "ssh", Description: "ssh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := int32(22), int32(22)
+	if _, err := f.svc.Authorize(ctx, alice, service.AuthorizeInput{Group: service.GroupRef{ID: string(g.ID)}, Direction: model.Ingress,
+		Permissions: []model.PermissionSpec{{Protocol: "tcp", FromPort: &from, ToPort: &to, IPv4: []model.SourceSpec{{Value: "203.0.113.0/24"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	one := int32(1)
+	res, err := f.svc.RunInstances(ctx, alice, service.RunInstancesInput{ImageID: "lab", MinCount: &one, MaxCount: &one, GroupIDs: []string{string(g.ID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := res.Instances[0]
+	now := time.Now()
+	flows = flowList{{Account: aliceAcct, Region: region, ENI: inst.ENIs[0], VPC: inst.VPC, Src: netip.MustParseAddr("203.0.113.9"),
+		Dst: inst.PrivateIP, SrcPort: 40000, DstPort: 22, Proto: model.ProtoTCP, Action: "ACCEPT", Start: now.Add(-time.Minute),
+		End: now, Direction: model.Ingress, Seq: 1, Flow: "f1"}}
+	cl, csrf := f.signIn(t, aliceKey, aliceSecret)
+	edit := f.srv.URL + "/console/groups/" + string(g.ID) + "/inbound/edit"
+	_, page := do(t, cl, "POST", edit, url.Values{"csrf": {csrf}, "action": {"preview"}})
+	if !strings.Contains(page, "Flows this change would block (1)") || !strings.Contains(page, "<td>203.0.113.9</td>") {
+		t.Fatalf("preview of removing the SSH rule:\n%s", page)
+	}
+	g2, _, err := f.svc.DescribeSecurityGroups(ctx, alice, service.DescribeSecurityGroupsInput{IDs: []string{string(g.ID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := g2[0].RulesOf(model.Ingress)[0]
+	keep := url.Values{"csrf": {csrf}, "action": {"preview"}, "rule_id": {string(rule.ID)}, "type": {"SSH"}, "protocol": {""},
+		"ports": {""}, "source_kind": {"custom"}, "source": {"203.0.113.0/24"}, "description": {""}, "expires": {""}}
+	if _, page := do(t, cl, "POST", edit, keep); !strings.Contains(page, "Flows this change would block (0)") ||
+		!strings.Contains(page, "None of the flows seen in the last hour would be blocked.") {
+		t.Fatalf("preview keeping the SSH rule:\n%s", page)
+	}
+
+	plain := newFixture(t, false)
+	g3, err := plain.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "ssh", Description: "ssh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, csrf = plain.signIn(t, aliceKey, aliceSecret)
+	if _, page := do(t, cl, "POST", plain.srv.URL+"/console/groups/"+string(g3.ID)+"/inbound/edit", url.Values{"csrf": {csrf}, "action": {"preview"}}); !strings.Contains(page, "This server observes no flows") {
+		t.Fatalf("preview without observed flows:\n%s", page)
 	}
 }

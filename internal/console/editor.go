@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,9 +140,18 @@ type editor struct {
 	Preview *preview
 }
 
-// preview is what Save rules would change.
+// preview is what Save rules would change: the rules, and the flows seen
+// lately that would be blocked (Observed: this server sees flows).
 type preview struct {
 	Removed, Added []ruleView
+	Blocked        []blockedFlow
+	Observed       bool
+	Window         string
+}
+
+// blockedFlow is a flow seen lately that a change would block.
+type blockedFlow struct {
+	From, To, Protocol, Port, Interface, LastSeen string
 }
 
 func (c *Console) newEditor(r *http.Request, g *model.SecurityGroup, dir string) *editor {
@@ -200,6 +210,9 @@ func (c *Console) saveRules(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	in, pv, err := c.plan(r, g, d, e.Rows)
 	if err == nil && r.PostForm.Get("action") == "preview" {
+		err = c.previewFlows(r, s, g, d, in, pv)
+	}
+	if err == nil && r.PostForm.Get("action") == "preview" {
 		e.Preview = pv
 		c.renderPage(w, s, http.StatusOK, "editor", page{Title: "Edit " + e.Dir + " rules", Nav: "groups", Data: e})
 		return
@@ -215,6 +228,38 @@ func (c *Console) saveRules(w http.ResponseWriter, r *http.Request, s *session) 
 	c.opt.Log.Info("console: saved rules", "account", s.account, "group", g.ID, "direction", d.String(),
 		"removed", len(in.Remove), "added", len(pv.Added))
 	http.Redirect(w, r, "/console/groups/"+string(g.ID)+"?tab="+e.Dir+"&saved=1", http.StatusSeeOther)
+}
+
+// previewFlows fills in the flows seen lately that the planned change
+// would block.
+func (c *Console) previewFlows(r *http.Request, s *session, g *model.SecurityGroup, d model.Direction, in service.ApplyRulesInput, pv *preview) error {
+	var rules []model.Rule
+	for _, rule := range g.RulesOf(d) {
+		if !slices.Contains(in.Remove, string(rule.ID)) {
+			rules = append(rules, rule)
+		}
+	}
+	for _, spec := range in.Add {
+		add, err := spec.Rules(d, g.Account, false)
+		if err != nil {
+			return err
+		}
+		rules = append(rules, add...)
+	}
+	blocked, observed, err := c.svc.PreviewBlocked(r.Context(), c.caller(s), g.ID, d, rules)
+	if err != nil {
+		return err
+	}
+	pv.Observed, pv.Window = observed, "hour"
+	for _, f := range blocked {
+		port := strconv.Itoa(int(f.DstPort))
+		if !f.Proto.HasPorts() {
+			port = "–"
+		}
+		pv.Blocked = append(pv.Blocked, blockedFlow{From: f.Src.String(), To: f.Dst.String(), Protocol: f.Proto.String(),
+			Port: port, Interface: string(f.ENI), LastSeen: f.End.UTC().Format("2006-01-02 15:04:05 UTC")})
+	}
+	return nil
 }
 
 // formRows reads the editor's rows: parallel lists, one entry per row.

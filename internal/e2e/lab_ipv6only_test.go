@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,7 +13,7 @@ import (
 // what its group allows, and the group still blocks the rest.
 func labIPv6Only(t *testing.T, l *labServer) {
 	v := newVPC(t, l.ec2, true)
-	only := netip.MustParsePrefix(strings.Replace(v.IPv6.String(), "::/64", ":0:0:1::/64", 1)) // the next /64 of the VPC
+	only := nextSlash64(v.IPv6) // the next /64 of the VPC
 	sn, err := l.ec2.CreateSubnet(t.Context(), &ec2.CreateSubnetInput{VpcId: aws.String(v.ID), Ipv6Native: aws.Bool(true),
 		Ipv6CidrBlock: aws.String(only.String())})
 	if err != nil {
@@ -69,4 +68,16 @@ func labSecondaryBlock(t *testing.T, l *labServer) {
 	serveTCP(t, i.ID, 22)
 	eventuallyTCP(t, a, port(i.IP, 22), connected)
 	expectTCP(t, b, port(i.IP, 22), timedOut)
+}
+
+// nextSlash64 is the /64 after p (a /64).
+func nextSlash64(p netip.Prefix) netip.Prefix {
+	b := p.Masked().Addr().As16()
+	for i := 7; i >= 0; i-- {
+		b[i]++
+		if b[i] != 0 {
+			break
+		}
+	}
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
 }

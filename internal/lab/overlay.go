@@ -77,6 +77,9 @@ func (l *Lab) EnsureOverlay(vpcID model.VpcID, o Overlay) error {
 	if !validID(model.KindVPC, vpcID) {
 		return fmt.Errorf("vpc id %q: %w", vpcID, ErrInvalid)
 	}
+	if len(o.Peers) == 0 {
+		return l.RemoveOverlay(vpcID) // a VPC on one host needs no overlay, nor an underlay
+	}
 	if err := validOverlay(o); err != nil {
 		return fmt.Errorf("overlay of %s: %w", vpcID, err)
 	}
@@ -87,9 +90,6 @@ func (l *Lab) EnsureOverlay(vpcID model.VpcID, o Overlay) error {
 		return fmt.Errorf("ensure overlay of %s: %w", vpcID, err)
 	}
 	defer r.Close()
-	if len(o.Peers) == 0 {
-		return l.removeOverlay(r)
-	}
 	link, err := l.overlayLink(r, o)
 	if err != nil {
 		return fmt.Errorf("ensure overlay of %s: %w", vpcID, err)

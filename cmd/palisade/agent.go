@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -119,20 +117,8 @@ The agent reads the cluster's etcd (--etcd-endpoints) and writes only under
 its own host's prefix. When it stops, the host keeps enforcing the last
 rules; a restarted agent adopts them.`,
 		Args: cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd.Flags(), os.LookupEnv)
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			if err := runAgent(ctx, cfg, log); err != nil {
-				return err
-			}
-			log.Info("stopped")
-			return nil
-		},
 	}
+	daemon(cmd, func(ctx context.Context, log *slog.Logger) error { return runAgent(ctx, cfg, log) })
 	cfg.flags(cmd.Flags())
 	documentEnv(cmd.Flags())
 	return cmd

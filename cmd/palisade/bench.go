@@ -159,12 +159,7 @@ stderr and a table (or JSON) to stdout, with the targets and PASS or MISS.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			return res.WriteTable(cmd.OutOrStdout())
+			return printReport(cmd.OutOrStdout(), output, res)
 		},
 	}
 	f := cmd.Flags()
@@ -273,12 +268,7 @@ with them, everything it writes lives under a prefix of its own
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			return res.WriteTable(cmd.OutOrStdout())
+			return printReport(cmd.OutOrStdout(), output, res)
 		},
 	}
 	f := cmd.Flags()
@@ -294,4 +284,15 @@ with them, everything it writes lives under a prefix of its own
 	f.StringVar(&heapProfile, "memprofile", "", "write a heap profile, taken once every agent has started, to this file")
 	f.BoolVar(&verbose, "verbose", false, "log what the agents and the service do")
 	return cmd
+}
+
+// printReport writes a bench's result as --output says: indented JSON, or
+// its table.
+func printReport(w io.Writer, output string, res interface{ WriteTable(io.Writer) error }) error {
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteTable(w)
 }

@@ -54,23 +54,28 @@ DATA_DIR/credentials (profile "palisade") and DATA_DIR/config. Every flag can
 also be set with the PALISADE_* environment variable shown in its help;
 flags win.`,
 		Args: cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd.Flags(), os.LookupEnv)
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			if err := runServe(ctx, cfg, log); err != nil {
-				return err
-			}
-			log.Info("stopped")
-			return nil
-		},
 	}
+	daemon(cmd, func(ctx context.Context, log *slog.Logger) error { return runServe(ctx, cfg, log) })
 	cfg.flags(cmd.Flags())
 	documentEnv(cmd.Flags())
 	return cmd
+}
+
+// daemon makes cmd a long-running command: flags may come from PALISADE_*
+// variables, run gets a context that ends on SIGTERM or SIGINT and a text
+// logger on stderr, and "stopped" is logged when it returns cleanly.
+func daemon(cmd *cobra.Command, run func(ctx context.Context, log *slog.Logger) error) {
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags(), os.LookupEnv) }
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+		if err := run(ctx, log); err != nil {
+			return err
+		}
+		log.Info("stopped")
+		return nil
+	}
 }
 
 // runServe runs the control plane until ctx ends, then shuts it down:

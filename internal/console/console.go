@@ -157,6 +157,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/enis/{id}/groups", c.auth(c.changeGroups))
 	m.HandleFunc("GET /console/explain", c.auth(c.explainPage))
 	m.HandleFunc("GET /console/audit", c.auth(c.auditPage))
+	m.HandleFunc("GET /console/flowlogs", c.auth(c.flowLogsPage))
 	c.mux = m
 }
 
@@ -339,7 +340,7 @@ func (c *Console) setRegion(w http.ResponseWriter, r *http.Request, s *session) 
 	back := "/console/groups"
 	if ref, err := url.Parse(r.Referer()); err == nil {
 		switch ref.Path {
-		case "/console/vpcs", "/console/instances", "/console/enis", "/console/explain", "/console/audit":
+		case "/console/vpcs", "/console/instances", "/console/enis", "/console/explain", "/console/audit", "/console/flowlogs":
 			back = ref.Path
 		}
 	}

@@ -648,3 +648,42 @@ func TestPreviewShowsBlockedFlows(t *testing.T) {
 		t.Fatalf("preview without observed flows:\n%s", page)
 	}
 }
+
+// The Flow logs page lists the account's flow logs and the flows seen
+// lately, each with the rules that allowed it or the side that rejected
+// it; without a data plane it says that it sees no flows.
+func TestFlowLogsPage(t *testing.T) {
+	var flows flowList
+	f := newFixture(t, false, service.WithFlows(&flows))
+	ctx := context.Background()
+	alice := service.Caller{Account: aliceAcct, Region: region}
+	vpcs, _, err := f.svc.DescribeVpcs(ctx, alice, nil, nil, service.Page{})
+	if err != nil || len(vpcs) == 0 {
+		t.Fatalf("default vpc: %v", err)
+	}
+	ids, _, err := f.svc.CreateFlowLogs(ctx, alice, service.CreateFlowLogsInput{ResourceIDs: []string{string(vpcs[0].ID)}, ResourceType: "VPC",
+		TrafficType: "ALL", LogDestinationType: "s3", LogDestination: "arn:aws:s3:::audit-bucket/vpc"})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("create flow log: %v %v", ids, err)
+	}
+	now := time.Now()
+	flows = flowList{
+		{Account: aliceAcct, Region: region, ENI: "eni-0123456789abcdef0", Src: netip.MustParseAddr("203.0.113.9"), Dst: netip.MustParseAddr("172.31.0.5"),
+			SrcPort: 40000, DstPort: 22, Proto: model.ProtoTCP, Action: "ACCEPT", Rules: []model.RuleID{"sgr-0123456789abcdef0"}, End: now, Seq: 1, Flow: "a"},
+		{Account: aliceAcct, Region: region, ENI: "eni-0123456789abcdef0", Src: netip.MustParseAddr("198.51.100.7"), Dst: netip.MustParseAddr("172.31.0.5"),
+			SrcPort: 40001, DstPort: 23, Proto: model.ProtoTCP, Action: "REJECT", RejectSide: "ingress", End: now, Seq: 2, Flow: "b"},
+	}
+	cl, _ := f.signIn(t, aliceKey, aliceSecret)
+	_, page := do(t, cl, "GET", f.srv.URL+"/console/flowlogs", nil)
+	for _, want := range []string{`href="/console/flowlogs" aria-current="page">Flow logs</a>`, "<td>" + string(ids[0]) + "</td>",
+		"arn:aws:s3:::audit-bucket/vpc", "<td>203.0.113.9:40000</td>", "<td>sgr-0123456789abcdef0</td>", "<td>rejected on ingress</td>"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("flow logs page lacks %q:\n%s", want, page)
+		}
+	}
+	plain := newFixture(t, false)
+	cl, _ = plain.signIn(t, aliceKey, aliceSecret)
+	if _, page := do(t, cl, "GET", plain.srv.URL+"/console/flowlogs", nil); !strings.Contains(page, "This server observes no flows") {
+		t.Fatalf("flow logs page without flows:\n%s", page)
+	}
+}

@@ -2,9 +2,11 @@ package console
 
 import (
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
@@ -149,4 +151,60 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	c.renderPage(w, s, http.StatusOK, "audit", page{Title: "Audit", Data: findings})
+}
+
+// flowLogsPage lists the account's flow logs (DescribeFlowLogs) and the
+// flows the data plane saw in the last 15 minutes (palisade flows), each
+// with the rules that allowed it or the side that rejected it.
+func (c *Console) flowLogsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	logs, _, err := c.svc.DescribeFlowLogs(r.Context(), c.caller(s), service.DescribeFlowLogsInput{})
+	if err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	v := flowLogsView{Logs: logs, Observed: true}
+	flows, err := c.svc.Flows(r.Context(), c.caller(s), service.FlowsInput{Since: 15 * time.Minute})
+	switch {
+	case model.CodeOf(err) == model.CodeUnsupportedOperation:
+		v.Observed = false
+	case err != nil:
+		c.failErr(w, r, s, err)
+		return
+	}
+	for i := len(flows) - 1; i >= 0 && len(v.Flows) < 100; i-- { // newest first
+		v.Flows = append(v.Flows, flowView(flows[i]))
+	}
+	c.renderPage(w, s, http.StatusOK, "flowlogs", page{Title: "Flow logs", Nav: "flowlogs", Data: v})
+}
+
+// flowLogsView is the Flow logs page's data.
+type flowLogsView struct {
+	Logs     []model.FlowLog
+	Flows    []flowRow
+	Observed bool // this server sees flows (the lab data plane)
+}
+
+// flowRow is one flow record as the page shows it.
+type flowRow struct {
+	Interface, From, To, Protocol, Action, Rules, End string
+}
+
+func flowView(f model.FlowRecord) flowRow {
+	row := flowRow{Interface: string(f.ENI), From: netip.AddrPortFrom(f.Src, f.SrcPort).String(),
+		To: netip.AddrPortFrom(f.Dst, f.DstPort).String(), Protocol: f.Proto.String(), Action: f.Action,
+		End: f.End.UTC().Format("15:04:05 UTC")}
+	if !f.Proto.HasPorts() {
+		row.From, row.To = f.Src.String(), f.Dst.String()
+	}
+	switch {
+	case f.Action == "REJECT":
+		row.Rules = "rejected on " + f.RejectSide
+	case len(f.Rules) > 0:
+		ids := make([]string, len(f.Rules))
+		for i, id := range f.Rules {
+			ids[i] = string(id)
+		}
+		row.Rules = strings.Join(ids, ", ")
+	}
+	return row
 }

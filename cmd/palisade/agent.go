@@ -163,9 +163,6 @@ func runAgent(ctx context.Context, cfg agentConfig, log *slog.Logger) error {
 	acfg := agent.DefaultConfig()
 	acfg.Host, acfg.HostID, acfg.Underlay, acfg.Unplaced = cfg.Host, host.ID, underlay, false
 	acfg.Observe = cfg.Observe.agentConfig(cfg.DataDir, owner{}, nil)
-	if cfg.DataDir == "" {
-		acfg.Observe.DataDir = ""
-	}
 	a := agent.New(st, l, acfg, log)
 	if cfg.MetricsListen != "" {
 		stop, err := serveAgentMetrics(ctx, cfg.MetricsListen, st, a, log)

@@ -47,13 +47,17 @@ func (c observeConfig) check() error {
 }
 
 // agentConfig is the agent's observation config: files under dataDir
-// (given to own, the data directory's owner), live records into ring.
+// (given to own, the data directory's owner; "" writes none), live records
+// into ring (nil keeps none).
 func (c observeConfig) agentConfig(dataDir string, own owner, ring *agent.FlowRing) agent.ObserveConfig {
 	cfg := agent.DefaultObserveConfig()
 	if own.set {
 		cfg.Chown = own.chown
 	}
-	cfg.DataDir, cfg.Hits, cfg.Window, cfg.Ring = filepath.Clean(dataDir), c.HitCounters, c.FlowWindow, ring
+	cfg.Hits, cfg.Window, cfg.Ring = c.HitCounters, c.FlowWindow, ring
+	if dataDir != "" { // "": no flow log files
+		cfg.DataDir = filepath.Clean(dataDir)
+	}
 	cfg.MaxDiskBytes = int64(c.FlowLogMaxMB) << 20
 	return cfg
 }

@@ -372,12 +372,8 @@ func (a *Agent) joinHosts(st *vpcState, v *vpcView, whole bool) error {
 	if !whole && st.overlay != nil && reflect.DeepEqual(*st.overlay, o) {
 		return nil
 	}
-	if len(o.Peers) > 0 && !a.cfg.Underlay.IsValid() {
-		st.overlay = nil
-		return fmt.Errorf("the vpc has instances on %d other hosts, and this host has no underlay address", len(o.Peers))
-	}
 	st.overlay = nil
-	if err := a.lab.EnsureOverlay(v.vpc.ID, o); err != nil {
+	if err := a.lab.EnsureOverlay(v.vpc.ID, o); err != nil { // with peers, it needs this host's underlay
 		return fmt.Errorf("overlay: %w", err)
 	}
 	st.overlay = &o

@@ -262,10 +262,7 @@ func TestSaveRules(t *testing.T) {
 	f := newFixture(t, false)
 	ctx := context.Background()
 	alice := service.Caller{Account: aliceAcct, Region: region}
-	g, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "web", Description: "web"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.group(t, "web")
 	cl, csrf := f.signIn(t, aliceKey, aliceSecret)
 	edit := f.srv.URL + "/console/groups/" + string(g.ID) + "/inbound/edit"
 	rows := url.Values{"csrf": {csrf}, "action": {"save"},
@@ -382,10 +379,7 @@ func TestInterfacesExplainAudit(t *testing.T) {
 	if err != nil || len(subnets) == 0 {
 		t.Fatalf("subnets: %v %v", subnets, err)
 	}
-	web, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "web", Description: "web"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	web := f.group(t, "web")
 	open := model.PermissionSpec{Protocol: "tcp", FromPort: i32(22), ToPort: i32(22), IPv4: []model.SourceSpec{{Value: "0.0.0.0/0"}}}
 	if _, err := f.svc.Authorize(ctx, alice, service.AuthorizeInput{Group: service.GroupRef{ID: string(web.ID)}, Direction: model.Ingress, Permissions: []model.PermissionSpec{open}}); err != nil {
 		t.Fatal(err)
@@ -484,10 +478,7 @@ func TestSaveRulesWithExpiry(t *testing.T) {
 	f := newFixture(t, false)
 	ctx := context.Background()
 	alice := service.Caller{Account: aliceAcct, Region: region}
-	g, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "web", Description: "web"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.group(t, "web")
 	cl, csrf := f.signIn(t, aliceKey, aliceSecret)
 	edit := f.srv.URL + "/console/groups/" + string(g.ID) + "/inbound/edit"
 	row := func(id, expires string) url.Values {
@@ -549,10 +540,7 @@ func TestGroupPageShowsHits(t *testing.T) {
 	f := newFixture(t, false)
 	ctx := context.Background()
 	alice := service.Caller{Account: aliceAcct, Region: region}
-	g, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "web", Description: "web"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.group(t, "web")
 	from, to := int32(22), int32(22)
 	rules, err := f.svc.Authorize(ctx, alice, service.AuthorizeInput{Group: service.GroupRef{ID: string(g.ID)}, Direction: model.Ingress,
 		Permissions: []model.PermissionSpec{{Protocol: "tcp", FromPort: &from, ToPort: &to, IPv4: []model.SourceSpec{{Value: "203.0.113.0/24"}}}}})
@@ -601,10 +589,7 @@ func TestPreviewShowsBlockedFlows(t *testing.T) {
 	f := newFixture(t, false, service.WithFlows(&flows))
 	ctx := context.Background()
 	alice := service.Caller{Account: aliceAcct, Region: region}
-	g, err := f.svc.CreateSecurityGroup(ctx, alice, service.CreateSecurityGroupInput{Name: "ssh", Description: "ssh"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := f.group(t, "ssh")
 	from, to := int32(22), int32(22)
 	if _, err := f.svc.Authorize(ctx, alice, service.AuthorizeInput{Group: service.GroupRef{ID: string(g.ID)}, Direction: model.Ingress,
 		Permissions: []model.PermissionSpec{{Protocol: "tcp", FromPort: &from, ToPort: &to, IPv4: []model.SourceSpec{{Value: "203.0.113.0/24"}}}}}); err != nil {
@@ -686,4 +671,16 @@ func TestFlowLogsPage(t *testing.T) {
 	if _, page := do(t, cl, "GET", plain.srv.URL+"/console/flowlogs", nil); !strings.Contains(page, "This server observes no flows") {
 		t.Fatalf("flow logs page without flows:\n%s", page)
 	}
+}
+
+// group creates a security group named name (its description too) in
+// alice's default VPC.
+func (f *fixture) group(t *testing.T, name string) *model.SecurityGroup {
+	t.Helper()
+	alice := service.Caller{Account: aliceAcct, Region: region}
+	g, err := f.svc.CreateSecurityGroup(context.Background(), alice, service.CreateSecurityGroupInput{Name: name, Description: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

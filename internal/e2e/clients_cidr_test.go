@@ -110,15 +110,8 @@ func TestClientsIPv6OnlySubnets(t *testing.T) {
 	testutil.RequireCommand(t, awsCLI)
 	t.Parallel()
 	s := startServer(t, t.TempDir())
-	var vpc struct {
-		Vpc struct {
-			VpcId                       string
-			Ipv6CidrBlockAssociationSet []struct{ Ipv6CidrBlock string }
-		}
-	}
-	cliJSON(t, s, &vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block")
-	id := vpc.Vpc.VpcId
-	block := strings.Replace(vpc.Vpc.Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock, "::/56", "::/64", 1)
+	id, first := cliIPv6VPC(t, s)
+	block := first.String()
 
 	// The aws CLI.
 	var sn struct {

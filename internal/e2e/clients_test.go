@@ -415,17 +415,9 @@ func TestClientsIPv6Addresses(t *testing.T) {
 	testutil.RequireCommand(t, awsCLI)
 	t.Parallel()
 	s := startServer(t, t.TempDir())
-	var vpc struct {
-		Vpc struct {
-			VpcId                       string
-			Ipv6CidrBlockAssociationSet []struct{ Ipv6CidrBlock string }
-		}
-	}
-	cliJSON(t, s, &vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block")
-	block := netip.MustParsePrefix(vpc.Vpc.Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock)
-	v6 := netip.PrefixFrom(block.Addr(), 64)
+	vpcID, v6 := cliIPv6VPC(t, s)
 	var subnet struct{ Subnet struct{ SubnetId string } }
-	cliJSON(t, s, &subnet, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.0.1.0/24", "--ipv6-cidr-block", v6.String())
+	cliJSON(t, s, &subnet, "ec2", "create-subnet", "--vpc-id", vpcID, "--cidr-block", "10.0.1.0/24", "--ipv6-cidr-block", v6.String())
 	sn := subnet.Subnet.SubnetId
 	at := func(n byte) string {
 		b := v6.Addr().As16()
@@ -636,4 +628,19 @@ call("again", "disassociate_vpc_cidr_block", AssociationId=sys.argv[3])
 	wantCode(t, err, "InvalidParameterCombination")
 	_, err = c.AssociateSubnetCidrBlock(ctx, &ec2.AssociateSubnetCidrBlockInput{SubnetId: aws.String(subnet.Subnet.SubnetId), Ipv6CidrBlock: aws.String("2001:db8::/64")})
 	wantCode(t, err, "InvalidSubnet.Range")
+}
+
+// cliIPv6VPC creates a VPC 10.0.0.0/16 with an Amazon-provided IPv6 block
+// through the aws CLI and returns its ID and the block's first /64.
+func cliIPv6VPC(t *testing.T, s *server) (string, netip.Prefix) {
+	t.Helper()
+	var vpc struct {
+		Vpc struct {
+			VpcId                       string
+			Ipv6CidrBlockAssociationSet []struct{ Ipv6CidrBlock string }
+		}
+	}
+	cliJSON(t, s, &vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block")
+	block := netip.MustParsePrefix(vpc.Vpc.Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock)
+	return vpc.Vpc.VpcId, netip.PrefixFrom(block.Addr(), 64)
 }

@@ -22,24 +22,7 @@ func TestLabREADMEWalkthrough(t *testing.T) {
 	testutil.RequireCommand(t, "nc")
 	testutil.RequireCommand(t, "nft")
 	l := startLab(t)
-	env := append(profileEnv(t, l.dir), "AWS_ENDPOINT_URL="+l.endpoint) // ./palisade lab host finds the server
-	ep := "--endpoint-url=" + l.endpoint
-	aws := func(args ...string) string {
-		t.Helper()
-		stdout, stderr, code := run(t, env, awsCLI, append([]string{ep}, args...)...)
-		if code != 0 {
-			t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return strings.TrimSpace(stdout)
-	}
-	pal := func(args ...string) string {
-		t.Helper()
-		stdout, stderr, code := palisade(t, env, args...)
-		if code != 0 {
-			t.Fatalf("palisade %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return stdout
-	}
+	aws, pal := readmeShell(t, l)
 	office, stranger := uniqueName("office"), uniqueName("stranger")
 
 	sg := aws("ec2", "create-security-group", "--group-name", "ssh", "--description", "SSH from the office", "--query", "GroupId", "--output", "text")
@@ -139,24 +122,7 @@ func TestLabREADMESSHForOneHour(t *testing.T) {
 	testutil.RequireCommand(t, awsCLI)
 	testutil.RequireCommand(t, "nc")
 	l := startLab(t)
-	env := append(profileEnv(t, l.dir), "AWS_ENDPOINT_URL="+l.endpoint)
-	ep := "--endpoint-url=" + l.endpoint
-	aws := func(args ...string) string {
-		t.Helper()
-		stdout, stderr, code := run(t, env, awsCLI, append([]string{ep}, args...)...)
-		if code != 0 {
-			t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return strings.TrimSpace(stdout)
-	}
-	pal := func(args ...string) string {
-		t.Helper()
-		stdout, stderr, code := palisade(t, env, args...)
-		if code != 0 {
-			t.Fatalf("palisade %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
-		}
-		return stdout
-	}
+	aws, pal := readmeShell(t, l)
 	sg := aws("ec2", "create-security-group", "--group-name", "ssh", "--description", "SSH from the office", "--query", "GroupId", "--output", "text")
 	i := aws("ec2", "run-instances", "--image-id", "lab", "--security-group-ids", sg, "--query", "Instances[0].InstanceId", "--output", "text")
 	aws("ec2", "wait", "instance-running", "--instance-ids", i)
@@ -245,4 +211,30 @@ func mustRun(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
 	}
 	return string(out)
+}
+
+// readmeShell runs the README's commands against l as the reader's shell
+// would (the admin's credentials files, AWS_ENDPOINT_URL so that
+// ./palisade finds the server): aws with --endpoint-url, and palisade. Each
+// fails the test on a non-zero exit and returns the command's output.
+func readmeShell(t *testing.T, l *labServer) (aws, pal func(args ...string) string) {
+	env := append(profileEnv(t, l.dir), "AWS_ENDPOINT_URL="+l.endpoint)
+	ep := "--endpoint-url=" + l.endpoint
+	aws = func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := run(t, env, awsCLI, append([]string{ep}, args...)...)
+		if code != 0 {
+			t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return strings.TrimSpace(stdout)
+	}
+	pal = func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := palisade(t, env, args...)
+		if code != 0 {
+			t.Fatalf("palisade %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return stdout
+	}
+	return aws, pal
 }

@@ -127,8 +127,8 @@ func validOverlay(o Overlay) error {
 	if o.VNI == 0 || o.VNI >= 1<<24 {
 		return fmt.Errorf("vni %d: %w", o.VNI, ErrInvalid)
 	}
-	if !o.Local.IsValid() || !o.Local.IsGlobalUnicast() && !o.Local.IsPrivate() {
-		return fmt.Errorf("underlay address %s: %w", o.Local, ErrInvalid)
+	if !o.Local.IsGlobalUnicast() {
+		return fmt.Errorf("underlay address %s (a host with peers needs one): %w", o.Local, ErrInvalid)
 	}
 	macs := map[string]bool{o.MAC.String(): true}
 	if len(o.MAC) != 6 {

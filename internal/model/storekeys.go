@@ -153,6 +153,14 @@ func ParseHitsKey(key string) (host string, scope Scope, id GroupID, ok bool) {
 	return host, Scope{Account: AccountID(parts[0]), Region: parts[1]}, GroupID(parts[2]), true
 }
 
+// IsWiredKey reports whether key lies in a host's wiring reports
+// (w/<host>/wired/…), well-formed or not.
+func IsWiredKey(key string) bool {
+	tail, ok := strings.CutPrefix(key, HostRoot)
+	_, rest, _ := strings.Cut(tail, "/")
+	return ok && strings.HasPrefix(rest, hostWiredPart+"/")
+}
+
 // parseHostSection splits w/<host>/<section>/<account>/<region>/<id>.
 func parseHostSection(key, section string) (host string, rest []string, ok bool) {
 	tail, ok := strings.CutPrefix(key, HostRoot)

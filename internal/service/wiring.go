@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"palisade.dev/palisade/internal/hosts"
@@ -114,10 +113,10 @@ func (s *Service) promote(ctx context.Context, kvs []store.KeyValue) error {
 // promoteOne promotes the instance of one report when the report names its
 // current record and it is pending.
 func (s *Service) promoteOne(stx store.Tx, kv store.KeyValue) (model.InstanceID, bool, error) {
-	host, scope, id, ok := model.ParseWiredKey(kv.Key)
-	if !ok && !strings.Contains(strings.TrimPrefix(kv.Key, model.HostRoot), "/wired/") {
+	if !model.IsWiredKey(kv.Key) {
 		return "", false, nil // a host's other keys: its record, liveness, counters
 	}
+	host, scope, id, ok := model.ParseWiredKey(kv.Key)
 	var rep model.WiredReport
 	if !ok || json.Unmarshal(kv.Value, &rep) != nil {
 		s.log.Warn("ignoring a malformed wiring report", "key", kv.Key)

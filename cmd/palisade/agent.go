@@ -95,9 +95,15 @@ func (c agentConfig) routerPrefix() (string, error) {
 	if c.HostNetns == "" {
 		return lab.DefaultConfig().RouterPrefix, nil
 	}
-	p := "palisade-" + c.Host + "-"
+	return hostRouterPrefix(c.Host)
+}
+
+// hostRouterPrefix is the router prefix of host when it lives in a
+// namespace of a shared machine: its name between "palisade-" and "-".
+func hostRouterPrefix(host string) (string, error) {
+	p := "palisade-" + host + "-"
 	if len(p) > 32 {
-		return "", fmt.Errorf("--host %q: at most 22 characters with --host-netns (it names the host's router namespaces)", c.Host)
+		return "", fmt.Errorf("--host %q: at most 22 characters with --host-netns (it names the host's router namespaces)", host)
 	}
 	return p, nil
 }

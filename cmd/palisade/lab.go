@@ -151,8 +151,7 @@ while that agent runs.`,
 			cfg := lab.DefaultConfig()
 			if host != "" {
 				var err error
-				ac := agentConfig{Host: host, HostNetns: "-"}
-				if cfg.RouterPrefix, err = ac.routerPrefix(); err != nil {
+				if cfg.RouterPrefix, err = hostRouterPrefix(host); err != nil {
 					return err
 				}
 			}

@@ -31,6 +31,15 @@ type Store interface {
 	// Once Txn returns nil, the write is durable.
 	Txn(ctx context.Context, fn func(tx Tx) error) (rev int64, err error)
 
+	// View runs fn over a consistent snapshot: every read of its Tx sees
+	// the store at one revision, which View returns (0 with an error). The
+	// Tx is read-only: Put and Delete fail with an error wrapping
+	// ErrInvalidArgument. On bolt and etcd, View and writers do not wait for
+	// each other (mem serializes them); fn may run more than once (etcd runs it again when the
+	// snapshot is compacted under it) and must have no side effects beyond
+	// its reads. fn's own error is returned unchanged, as by Txn.
+	View(ctx context.Context, fn func(tx Tx) error) (rev int64, err error)
+
 	// Watch delivers, in revision order and one WatchResponse per revision,
 	// every change under prefix with a revision greater than fromRev:
 	// first those replayed from the persisted change log, then live ones,

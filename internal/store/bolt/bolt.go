@@ -9,6 +9,10 @@
 // in its caller's goroutine (the committer lends it the bbolt transaction),
 // after the functions before it in the batch, whose writes it sees: the
 // batch is a serial order, so transactions are serializable without retry.
+// A writer that finds no commit running and none waiting commits alone, in
+// its own goroutine, without the committer: one request, no hand-off.
+// Views (Store.View) are bbolt read transactions in the caller's goroutine,
+// beside the writer.
 //
 // The file holds three buckets: kv (the keys), log (one entry per revision,
 // the events of that revision, for Watch) and meta (format, revision,
@@ -75,6 +79,8 @@ type Store struct {
 	rev       atomic.Int64 // last committed revision
 	leases    core.Leases
 
+	writer   sync.Mutex    // held by whoever runs a bbolt write transaction
+	queued   atomic.Int64  // transactions handed to the committer, not yet answered
 	reqs     chan *request // transactions waiting for the committer
 	closing  chan struct{} // closed by Close: no new transactions
 	loopDone chan struct{} // closed when the committer has stopped
@@ -139,6 +145,8 @@ func (s *Store) Close() error {
 	s.once.Do(func() {
 		close(s.closing)
 		<-s.loopDone
+		s.writer.Lock() // an inline commit in progress ends; none starts after
+		defer s.writer.Unlock()
 		s.leases.Close()
 		s.hub.Close()
 		s.mu.Lock()

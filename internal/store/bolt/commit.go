@@ -9,8 +9,9 @@ import (
 	"palisade.dev/palisade/internal/store/internal/core"
 )
 
-// commit runs a batch and answers every request of it.
-func (s *Store) commit(batch []*request) {
+// commit runs a batch and returns each request's result. The caller holds
+// s.writer.
+func (s *Store) commit(batch []*request) []result {
 	results, rev, err := s.runBatch(batch)
 	if err != nil {
 		s.log.Error("commit failed", "transactions", len(batch), "err", err)
@@ -21,9 +22,7 @@ func (s *Store) commit(batch []*request) {
 		s.rev.Store(rev)
 		s.hub.Notify()
 	}
-	for i, req := range batch {
-		req.done <- results[i]
-	}
+	return results
 }
 
 // runBatch runs the batch's functions one after the other in one bbolt
@@ -33,7 +32,7 @@ func (s *Store) commit(batch []*request) {
 // read-only function may have read writes that were then lost.
 func (s *Store) runBatch(batch []*request) ([]result, int64, error) {
 	results := make([]result, len(batch))
-	// No s.mu here: Close stops the committer before closing the file.
+	// No s.mu here: Close takes s.writer before closing the file.
 	btx, err := s.db.Begin(true)
 	if err != nil {
 		return results, 0, fmt.Errorf("begin write: %w", err)

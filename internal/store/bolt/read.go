@@ -38,6 +38,25 @@ func (s *Store) List(ctx context.Context, prefix string, opts store.ListOptions)
 	return page, err
 }
 
+// View implements store.Store: fn runs once, in a bbolt read transaction
+// of the caller's goroutine, beside the committer.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if fn == nil {
+		return 0, fmt.Errorf("nil view function: %w", store.ErrInvalidArgument)
+	}
+	var rev int64
+	err := s.read(ctx, func(b buckets, r int64) error {
+		rev = r
+		tx := core.NewView(b, r)
+		defer tx.End()
+		return fn(tx)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
 // Revision implements store.Store.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {

@@ -31,6 +31,9 @@ type request struct {
 	// lease: the keys fn puts join this lease (0: none). revoke: no fn,
 	// the committer deletes the keys of this lease.
 	lease, revoke int64
+	// inline: the caller commits the request itself (commitInline) and
+	// runs fn directly; turn, ran and done are unused.
+	inline bool
 }
 
 // ranResult is how fn ended.
@@ -57,12 +60,20 @@ func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	return s.submit(&request{ctx: ctx, fn: fn})
 }
 
-// submit hands req to the committer and waits for its outcome.
+// submit commits req. When no commit is running and none is waiting, the
+// caller commits req itself, in its own goroutine: a lone writer pays no
+// hand-off between goroutines. Otherwise req joins the committer's next
+// batch.
 func (s *Store) submit(req *request) (int64, error) {
 	ctx := req.ctx
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	if s.queued.Load() == 0 && s.writer.TryLock() {
+		return s.commitInline(req)
+	}
+	s.queued.Add(1)
+	defer s.queued.Add(-1)
 	req.turn, req.ran, req.done = make(chan *core.Overlay), make(chan ranResult), make(chan result, 1)
 	select {
 	case s.reqs <- req:
@@ -81,6 +92,21 @@ func (s *Store) submit(req *request) (int64, error) {
 	return res.rev, res.err
 }
 
+// commitInline commits req as a batch of its own, in the caller's
+// goroutine, which holds s.writer: fn runs here, and a panic in it rolls
+// the bbolt transaction back and goes on up the caller's stack.
+func (s *Store) commitInline(req *request) (int64, error) {
+	defer s.writer.Unlock()
+	select {
+	case <-s.closing:
+		return 0, store.ErrClosed
+	default:
+	}
+	req.inline = true
+	res := s.commit([]*request{req})[0]
+	return res.rev, res.err
+}
+
 // run runs fn on tx and reports how it ended, even if it panics.
 func (req *request) run(tx *core.Overlay) {
 	var r ranResult
@@ -92,8 +118,13 @@ func (req *request) run(tx *core.Overlay) {
 	r.returned = true
 }
 
-// lend has the caller run fn on tx and waits for it.
+// lend has the caller run fn on tx and waits for it; an inline request's
+// caller is this goroutine, which runs fn at once.
 func (req *request) lend(tx *core.Overlay) ranResult {
+	if req.inline {
+		defer tx.End()
+		return ranResult{err: req.fn(tx), returned: true}
+	}
 	req.turn <- tx
 	r := <-req.ran
 	if !r.returned {
@@ -103,13 +134,20 @@ func (req *request) lend(tx *core.Overlay) ranResult {
 }
 
 // commitLoop is the committer: it takes the waiting requests as one batch
-// and commits them together, until Close.
+// and commits them together, until Close. It holds s.writer while it
+// commits, so an inline commit never runs beside it.
 func (s *Store) commitLoop() {
 	defer close(s.loopDone)
 	for {
 		select {
 		case req := <-s.reqs:
-			s.commit(s.gather(req))
+			s.writer.Lock()
+			batch := s.gather(req)
+			results := s.commit(batch)
+			s.writer.Unlock()
+			for i, req := range batch {
+				req.done <- results[i]
+			}
 		case <-s.closing:
 			return
 		}

@@ -34,6 +34,36 @@ func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	}
 }
 
+// View implements store.Store: fn reads at one revision; it runs again at
+// a newer one if that revision is compacted under it.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if fn == nil {
+		return 0, fmt.Errorf("nil view function: %w", store.ErrInvalidArgument)
+	}
+	for {
+		if err := s.begin(ctx); err != nil {
+			return 0, err
+		}
+		readRev, err := s.Revision(ctx)
+		if err != nil {
+			return 0, err
+		}
+		r := &reader{s: s, ctx: ctx, rev: readRev, cache: map[string]cached{}}
+		tx := core.NewView(r, readRev)
+		err = func() error {
+			defer tx.End()
+			return fn(tx)
+		}()
+		if r.compacted {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return readRev, nil
+	}
+}
+
 // attempt runs fn once and tries to commit; done is false on a conflict.
 func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error) (rev int64, done bool, err error) {
 	readRev, err := s.Revision(ctx)

@@ -22,6 +22,26 @@ func (s *Store) Txn(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	return s.txn(ctx, 0, fn)
 }
 
+// View implements store.Store. The state changes only under wmu, so
+// holding it is the snapshot: a view waits for the running transaction.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if fn == nil {
+		return 0, fmt.Errorf("nil view function: %w", store.ErrInvalidArgument)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.checkOpen(ctx); err != nil {
+		return 0, err
+	}
+	rev := s.rev.Load()
+	tx := core.NewView(base{s: s}, rev)
+	defer tx.End()
+	if err := fn(tx); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
 // txn runs fn and commits its writes, attaching the keys it puts to lease
 // (0: none, and the keys it writes leave their leases). The caller holds
 // wmu.

@@ -50,6 +50,8 @@ func Run(t *testing.T, f Factory) {
 		{"TxnPanicAndGoexit", testTxnPanicAndGoexit},
 		{"ConcurrentCounter", testConcurrentCounter},
 		{"ListWriteSkew", testListWriteSkew},
+		{"View", testView},
+		{"ViewIsSnapshot", testViewIsSnapshot},
 		{"WatchReplayFromStart", testWatchReplayFromStart},
 		{"WatchFromMiddle", testWatchFromMiddle},
 		{"WatchLiveAfterReplay", testWatchLiveAfterReplay},

@@ -26,6 +26,7 @@ type Overlay struct {
 	writes  map[string]pending
 	bytes   int  // keys plus values of writes, for MaxTxnBytes
 	ended   bool // the transaction function has returned
+	view    bool // read-only (Store.View): writes are refused
 }
 
 // pending is one buffered write.
@@ -40,6 +41,12 @@ var _ store.Tx = (*Overlay)(nil)
 // commits, if it writes, at readRev+1.
 func NewOverlay(base Base, readRev int64) *Overlay {
 	return &Overlay{base: base, readRev: readRev, writes: map[string]pending{}}
+}
+
+// NewView starts a read-only transaction over base at revision readRev
+// (Store.View): its Put and Delete fail.
+func NewView(base Base, readRev int64) *Overlay {
+	return &Overlay{base: base, readRev: readRev, view: true}
 }
 
 // End marks the transaction function as returned: a Tx kept beyond it
@@ -108,6 +115,9 @@ func (o *Overlay) Delete(key string) error {
 func (o *Overlay) write(key string, p pending) error {
 	if err := o.check(key); err != nil {
 		return err
+	}
+	if o.view {
+		return fmt.Errorf("write of %q in a read-only view: %w", key, store.ErrInvalidArgument)
 	}
 	old, replaced := o.writes[key]
 	if !replaced && len(o.writes) >= store.MaxTxnWrites {

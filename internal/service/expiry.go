@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,9 @@ type expiryGroup struct {
 
 // earliest returns the earliest expiry of a stored group's rules.
 func earliestExpiry(value []byte) (time.Time, bool) {
+	if !bytes.Contains(value, expiresAtJSON) {
+		return time.Time{}, false // no rule of the group expires: nothing to decode
+	}
 	var g expiryGroup
 	if json.Unmarshal(value, &g) != nil {
 		return time.Time{}, false
@@ -95,6 +99,9 @@ func earliestExpiry(value []byte) (time.Time, bool) {
 	}
 	return min, !min.IsZero()
 }
+
+// expiresAtJSON is the tag's key as a stored group's JSON holds it.
+var expiresAtJSON = []byte(`"` + model.ExpiresAtTag + `"`)
 
 // expirySchedule is the earliest expiry of every group that has one, by
 // store key.

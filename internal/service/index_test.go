@@ -640,6 +640,10 @@ func (s *listCounter) Txn(ctx context.Context, fn func(store.Tx) error) (int64, 
 	return s.Store.Txn(ctx, func(tx store.Tx) error { return fn(&listCountingTx{tx, s}) })
 }
 
+func (s *listCounter) View(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	return s.Store.View(ctx, func(tx store.Tx) error { return fn(&listCountingTx{tx, s}) })
+}
+
 func (s *listCounter) take() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -198,7 +198,8 @@ func (s *Service) DescribeInstances(ctx context.Context, c Caller, in DescribeIn
 		return nil, "", model.Errorf(model.CodeInvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
 	var views []InstanceView
-	err := s.read(ctx, c, "DescribeInstances", func(t *tx) error {
+	// A transaction, not a view: it deletes the instances past their hour.
+	err := s.txn(ctx, c, "DescribeInstances", func(t *tx) error {
 		if err := t.purgeExpired(); err != nil {
 			return err
 		}

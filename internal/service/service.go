@@ -194,7 +194,20 @@ func (s *Service) txn(ctx context.Context, c Caller, op string, fn func(t *tx) e
 	return nil
 }
 
-// read runs fn over a consistent view (a transaction that writes nothing).
+// read runs fn over a consistent view of the store (Store.View: it waits
+// for no writer, and a write in it fails).
 func (s *Service) read(ctx context.Context, c Caller, op string, fn func(t *tx) error) error {
-	return s.txn(ctx, c, op, fn)
+	if err := s.CheckRegion(c.Region); err != nil {
+		return err
+	}
+	if err := s.ensureDefaults(ctx, c); err != nil {
+		return s.internal(op, err)
+	}
+	_, err := s.st.View(ctx, func(stx store.Tx) error {
+		return fn(&tx{Tx: stx, s: s, c: c})
+	})
+	if err != nil {
+		return s.internal(op, err)
+	}
+	return nil
 }

@@ -25,6 +25,13 @@ func (f *flakyStore) Txn(ctx context.Context, fn func(store.Tx) error) (int64, e
 	return f.Store.Txn(ctx, fn)
 }
 
+func (f *flakyStore) View(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if f.down.Load() {
+		return 0, fmt.Errorf("etcd at http://127.0.0.1:1: %w", store.ErrUnavailable)
+	}
+	return f.Store.View(ctx, fn)
+}
+
 // A store that does not answer makes requests fail with AWS's retryable
 // ServiceUnavailable (HTTP 503), not InternalError; once it answers again,
 // requests succeed.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -210,61 +211,94 @@ func benchmarkAPI(b *testing.B, s *server) {
 // benchCPUPerCall measures the server's CPU per authorize, describe and
 // revoke of one rule on a group of 20 rules (see BenchmarkAPI).
 func benchCPUPerCall(b *testing.B, s *server, newGroup func(*ec2.Client, int) *string) {
-	ctx := context.Background()
 	client := s.ec2(newAccount(b, s))
-	g := newGroup(client, 20)
-	pid := s.cmd.Process.Pid
-	var spent [3]time.Duration // authorize, describe, revoke
-	call := func(i int, f func() error) error {
-		before := processCPU(b, pid)
-		err := f()
-		spent[i] += processCPU(b, pid) - before
-		return err
-	}
+	costs := &callCosts{pid: s.cmd.Process.Pid, client: client, group: newGroup(client, 20)}
 	b.ResetTimer()
 	for n := range b.N {
-		var id string
-		err := call(0, func() (err error) {
-			id, err = authorizeOne(ctx, client, g, cidrN(int64(1<<20+n)))
-			return err
-		})
-		if err == nil {
-			err = call(1, func() error {
-				_, err := client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{aws.ToString(g)}})
-				return err
-			})
-		}
-		if err == nil {
-			err = call(2, func() error {
-				_, err := client.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
-					GroupId: g, SecurityGroupRuleIds: []string{id}})
-				return err
-			})
-		}
-		if err != nil {
+		if err := costs.sequence(int64(1<<20 + n)); err != nil {
 			b.Fatalf("iteration %d of %d: %v", n, b.N, err)
 		}
 	}
 	b.StopTimer()
-	perCall := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
-	b.ReportMetric(perCall(spent[0]), "ms-cpu/authorize")
-	b.ReportMetric(perCall(spent[1]), "ms-cpu/describe")
-	b.ReportMetric(perCall(spent[2]), "ms-cpu/revoke")
-	b.ReportMetric(perCall(spent[0]+spent[1]+spent[2]), "ms-cpu/sum")
+	costs.report(b, "")
+}
+
+// callCosts is the CPU a server process spends on each call of the
+// sequence authorize, describe, revoke of one rule on one group: the
+// process's user and system time around each request, so the client's
+// own CPU is not counted.
+type callCosts struct {
+	pid    int
+	client *ec2.Client
+	group  *string
+	spent  [3]time.Duration // authorize, describe, revoke
+	n      int              // sequences run
+}
+
+// sequence authorizes TCP 443 from the n-th /32, describes the group and
+// revokes the rule by its ID.
+func (c *callCosts) sequence(n int64) error {
+	ctx := context.Background()
+	var id string
+	err := c.call(0, func() (err error) {
+		id, err = authorizeOne(ctx, c.client, c.group, cidrN(n))
+		return err
+	})
+	if err == nil {
+		err = c.call(1, func() error {
+			_, err := c.client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{aws.ToString(c.group)}})
+			return err
+		})
+	}
+	if err == nil {
+		err = c.call(2, func() error {
+			_, err := c.client.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
+				GroupId: c.group, SecurityGroupRuleIds: []string{id}})
+			return err
+		})
+	}
+	c.n++
+	return err
+}
+
+func (c *callCosts) call(i int, f func() error) error {
+	before, err := processCPU(c.pid)
+	if err != nil {
+		return err
+	}
+	err = f()
+	after, cerr := processCPU(c.pid)
+	c.spent[i] += after - before
+	return errors.Join(err, cerr)
+}
+
+// sum is the CPU of one whole sequence, on average.
+func (c *callCosts) sum() time.Duration {
+	return (c.spent[0] + c.spent[1] + c.spent[2]) / time.Duration(max(c.n, 1))
+}
+
+// report reports the CPU per call of each action and of the sequence, in
+// milliseconds, each unit prefixed with prefix.
+func (c *callCosts) report(b *testing.B, prefix string) {
+	perCall := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(max(c.n, 1)) }
+	b.ReportMetric(perCall(c.spent[0]), prefix+"ms-cpu/authorize")
+	b.ReportMetric(perCall(c.spent[1]), prefix+"ms-cpu/describe")
+	b.ReportMetric(perCall(c.spent[2]), prefix+"ms-cpu/revoke")
+	b.ReportMetric(perCall(c.spent[0]+c.spent[1]+c.spent[2]), prefix+"ms-cpu/sum")
 }
 
 // processCPU is the CPU time (user and system, all threads) that process
 // pid has used so far: its process CPU clock, which Linux lets any process
 // read (clock_getcpuclockid(3)), precise to the nanosecond where the
 // ticks of /proc/PID/stat are 10 ms.
-func processCPU(b *testing.B, pid int) time.Duration {
+func processCPU(pid int) (time.Duration, error) {
 	const cpuClockSched = 2 // CPUCLOCK_SCHED: utime+stime as the scheduler counts it
 	clock := int32(^pid)<<3 | cpuClockSched
 	var ts unix.Timespec
 	if err := unix.ClockGettime(clock, &ts); err != nil {
-		b.Fatalf("CPU clock of process %d: %v", pid, err)
+		return 0, fmt.Errorf("CPU clock of process %d: %w", pid, err)
 	}
-	return time.Duration(ts.Nano())
+	return time.Duration(ts.Nano()), nil
 }
 
 // authorizeOne opens TCP 443 to cidr and returns the new rule's ID.

@@ -133,11 +133,13 @@ type side struct {
 
 // measurer runs the traffic of both sides, interleaved.
 type measurer struct {
-	h   HelperFunc
-	cfg DataplaneConfig
+	h        HelperFunc
+	cfg      DataplaneConfig
+	softirqd int // the process ID of the traffic CPU's ksoftirqd
 }
 
-// connRun measures new connections per second on s.
+// connRun measures new connections per second on s, and the CPU time the
+// traffic's tasks used for them (see cpu.go).
 func (m *measurer) connRun(ctx context.Context, s *side, d time.Duration) (connRun, error) {
 	var run connRun
 	if s.conntrak {
@@ -145,12 +147,32 @@ func (m *measurer) connRun(ctx context.Context, s *side, d time.Duration) (connR
 			return run, err
 		}
 	}
-	err := runClient(ctx, m.h, s.client, m.cfg.CPU, &run, "conn",
+	before, err := m.serverCPU(s)
+	if err != nil {
+		return run, err
+	}
+	err = runClient(ctx, m.h, s.client, m.cfg.CPU, &run, "conn",
 		"-addr", netip.AddrPortFrom(s.addr, connPort).String(), "-duration", d.String(), "-workers", strconv.Itoa(m.cfg.Workers))
 	if err == nil && run.Conns == 0 {
 		err = fmt.Errorf("%s: no connection succeeded (%d errors)", s.name, run.Errors)
 	}
+	if err != nil {
+		return run, err
+	}
+	after, err := m.serverCPU(s)
+	run.CPUSeconds += (after - before).Seconds()
 	return run, err
+}
+
+// serverCPU is the CPU time used so far by s's server helper and the
+// traffic CPU's ksoftirqd.
+func (m *measurer) serverCPU(s *side) (time.Duration, error) {
+	srv, err := processCPU(s.srv.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	soft, err := processCPU(m.softirqd)
+	return srv + soft, err
 }
 
 // bulkRun measures throughput on s.
@@ -171,6 +193,10 @@ func (m *measurer) bulkRun(ctx context.Context, s *side, d time.Duration) (bulkR
 // same side. It returns a report per side, in order.
 func (m *measurer) measure(ctx context.Context, sides []*side, note func(string, ...any)) ([]TrafficReport, error) {
 	reports := make([]TrafficReport, len(sides))
+	var err error
+	if m.softirqd, err = ksoftirqd(m.cfg.CPU); err != nil {
+		return nil, err
+	}
 	for _, s := range sides {
 		if _, err := m.connRun(ctx, s, m.cfg.Duration/6); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
@@ -197,7 +223,7 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 				return nil, err
 			}
 			reports[k].addConn(run)
-			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors)", i+1, s.name, run.rate(), run.P50us, run.Errors)
+			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors), %.1f µs CPU each", i+1, s.name, run.rate(), run.P50us, run.Errors, run.cpuPerConnUs())
 		}
 		for _, k := range order {
 			s := sides[k]
@@ -219,6 +245,9 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 }
 
 func (r connRun) rate() float64 { return float64(r.Conns) / r.Seconds }
+
+// cpuPerConnUs is the CPU time of the traffic's tasks per connection, µs.
+func (r connRun) cpuPerConnUs() float64 { return r.CPUSeconds * 1e6 / float64(r.Conns) }
 
 func (r bulkRun) gbps() float64 { return float64(r.Bytes) * 8 / r.Seconds / 1e9 }
 

@@ -560,11 +560,20 @@ func sortElems(s *set) {
 // it once. Every interface but a lab host's may send only from its own
 // addresses (checked before the conntrack shortcut, so a spoofed packet
 // cannot ride on another interface's flow; an unknown interface has no
-// addresses and is dropped; the hosts lookup runs only when the address
-// lookup failed); then established and related traffic passes, and a new
-// flow goes to the sending port's chain, or, from a lab host (which no
-// security group governs), straight to the receiver's side. Policy drop:
-// an interface that is no port gets nothing.
+// addresses and is dropped); then established and related traffic passes,
+// and a new flow goes to the sending port's chain, or, from a lab host
+// (which no security group governs), straight to the receiver's side.
+// Policy drop: an interface that is no port gets nothing.
+//
+// The first two rules are the path of nearly every packet: a packet of an
+// established or related flow, from an instance port and one of its own
+// addresses, is accepted by one rule, the conntrack state tested first
+// (it fails at once for a new flow, before the address lookup). What they
+// do not accept passes the full check: a packet from a port and an
+// address that are not together in own4/own6 is dropped unless the
+// interface is a lab host's (the hosts lookup runs only when the address
+// lookup failed), and only then may a lab host's established packet or a
+// port's new flow go on.
 //
 // One base chain instead of one per side: nf_tables runs a base chain per
 // hook and packet, and an accept ends only the current one, so a second
@@ -573,12 +582,21 @@ func sortElems(s *set) {
 // the receiver's side (goto fwd_ingress), which decides.
 func forwardBase() *chain {
 	return &chain{name: baseChain, base: &basePriority, rules: []rule{
+		ownEstablished(false),
+		ownEstablished(true),
 		antiSpoof(false),
 		antiSpoof(true),
 		new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").accept(),
 		dropInvalid(),
 		new(ruleBuilder).vmap(ldIif, outMap).done(),
 	}}
+}
+
+// ownEstablished accepts a packet of one family of an established or
+// related flow that a port sends from one of its own addresses.
+func ownEstablished(v6 bool) rule {
+	return new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").nfproto(v6).
+		lookup([]load{ldIif, ldAddr(v6, true)}, ownSetName(v6), false).accept()
 }
 
 // antiSpoof drops a packet of one family whose interface and source address

@@ -18,6 +18,10 @@ type DataplaneResult struct {
 	TrafficCPU int     `json:"traffic_cpu"`
 	Repeats    int     `json:"repeats"`
 	RunSeconds float64 `json:"run_seconds"` // length of each traffic run
+	// LoadBefore and LoadAfter are the machine's load averages (1, 5 and
+	// 15 minutes, /proc/loadavg) before and after the traffic runs.
+	LoadBefore string `json:"load_before_traffic"`
+	LoadAfter  string `json:"load_after_traffic"`
 
 	Setup    SetupReport   `json:"setup"`
 	Baseline TrafficReport `json:"baseline"`
@@ -88,8 +92,11 @@ type TrafficReport struct {
 	ConnP50us  []float64 `json:"conn_p50_us"`
 	ConnErrors int       `json:"conn_errors"`
 	// CPUPerConnUs is the CPU time of the client, the server and the
-	// traffic CPU's ksoftirqd per connection (µs), run by run.
+	// traffic CPU's ksoftirqd per connection (µs), run by run; CPUShare
+	// that time over the run's length: what the traffic got of its CPU
+	// (the rest went to other work, to the hypervisor, or idle).
 	CPUPerConnUs []float64 `json:"cpu_us_per_conn"`
+	CPUShare     []float64 `json:"cpu_share"`
 	BulkGbps     []float64 `json:"bulk_gbit_per_s"`
 
 	MedianConnPerSec   float64 `json:"median_conn_per_s"`
@@ -102,6 +109,7 @@ func (t *TrafficReport) addConn(r connRun) {
 	t.ConnPerSec = append(t.ConnPerSec, math.Round(r.rate()))
 	t.ConnP50us = append(t.ConnP50us, r.P50us)
 	t.CPUPerConnUs = append(t.CPUPerConnUs, math.Round(r.cpuPerConnUs()*100)/100)
+	t.CPUShare = append(t.CPUShare, math.Round(r.CPUSeconds/r.Seconds*1000)/1000)
 	t.ConnErrors += r.Errors
 }
 
@@ -128,12 +136,15 @@ func median(xs []float64) float64 {
 }
 
 // RatioReport holds the ratios of paired runs (one per repeat), their
-// median and their spread.
+// median and their spread: all of them, and the middle half (the first
+// and third quartiles).
 type RatioReport struct {
 	Runs   []float64 `json:"runs"`
 	Median float64   `json:"median"`
 	Min    float64   `json:"min"`
 	Max    float64   `json:"max"`
+	Q1     float64   `json:"q1"`
+	Q3     float64   `json:"q3"`
 }
 
 // pairedRatios divides each of a's runs by b's run of the same repeat.
@@ -143,9 +154,22 @@ func pairedRatios(a, b []float64) RatioReport {
 		r.Runs = append(r.Runs, ratio(a[i], b[i]))
 	}
 	if len(r.Runs) > 0 {
-		r.Median, r.Min, r.Max = median(r.Runs), slices.Min(r.Runs), slices.Max(r.Runs)
+		s := slices.Sorted(slices.Values(r.Runs))
+		r.Median, r.Min, r.Max = median(s), s[0], s[len(s)-1]
+		r.Q1, r.Q3 = math.Round(quantile(s, 0.25)*1000)/1000, math.Round(quantile(s, 0.75)*1000)/1000
 	}
 	return r
+}
+
+// quantile is the q-quantile of the sorted values s, interpolated between
+// the two nearest ranks.
+func quantile(s []float64, q float64) float64 {
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
+	}
+	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 }
 
 // LatencyReport holds latency samples and their percentiles (nearest
@@ -283,12 +307,16 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 		rr   RatioReport
 	}{{"firewall", r.ConnOverFloor}, {"many groups", r.ManyGroupsConnOverFloor},
 		{"connections per CPU-second, firewall", r.CPUOverFloor}, {"connections per CPU-second, many groups", r.ManyGroupsCPUOverFloor}} {
-		fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, spread %.3f–%.3f)\n",
-			x.name, joinFloats(x.rr.Runs, "%.3f"), x.rr.Median, x.rr.Min, x.rr.Max)
+		fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, middle half %.3f–%.3f, spread %.3f–%.3f)\n",
+			x.name, joinFloats(x.rr.Runs, "%.3f"), x.rr.Median, x.rr.Q1, x.rr.Q3, x.rr.Min, x.rr.Max)
 	}
 	fmt.Fprintf(w, "runs, CPU µs per connection: baseline %s; conntrack only %s; firewall %s; many groups %s\n",
 		joinFloats(r.Baseline.CPUPerConnUs, "%.1f"), joinFloats(r.Floor.CPUPerConnUs, "%.1f"),
 		joinFloats(r.Firewall.CPUPerConnUs, "%.1f"), joinFloats(r.ManyGroups.CPUPerConnUs, "%.1f"))
+	fmt.Fprintf(w, "runs, share of the traffic CPU the traffic's tasks got: baseline %s; conntrack only %s; firewall %s; many groups %s\n",
+		joinFloats(r.Baseline.CPUShare, "%.2f"), joinFloats(r.Floor.CPUShare, "%.2f"),
+		joinFloats(r.Firewall.CPUShare, "%.2f"), joinFloats(r.ManyGroups.CPUShare, "%.2f"))
+	fmt.Fprintf(w, "load average before the traffic runs %s, after %s\n", r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "runs, Gbit/s: baseline %s; conntrack only %s; firewall %s\n", joinFloats(r.Baseline.BulkGbps, "%.2f"),
 		joinFloats(r.Floor.BulkGbps, "%.2f"), joinFloats(r.Firewall.BulkGbps, "%.2f"))
 	fmt.Fprintf(w, "latency samples: %d per row (p99 by nearest rank)\n", len(r.RuleChange.SamplesMs))

@@ -186,11 +186,14 @@ func (m *measurer) bulkRun(ctx context.Context, s *side, d time.Duration) (bulkR
 	return run, err
 }
 
-// measure warms the sides up, then runs Repeats rounds of: connection
-// rate on each side in turn, then throughput on each side in turn (but
-// those with noBulk). Odd rounds take the sides in reverse order, so that
-// a drift of the machine's speed during a round does not always favour the
-// same side. It returns a report per side, in order.
+// measure warms the sides up, then runs Repeats rounds of connection
+// runs, one on each side in turn, and then Repeats rounds of throughput
+// runs on each side (but those with noBulk). Odd rounds take the sides in
+// reverse order, so that a drift of the machine's speed during a round
+// does not always favour the same side. The two kinds are not mixed: a
+// connection run right after a bulk run (gigabytes through the same
+// sockets' memory a moment before) would be another side's each time. It
+// returns a report per side, in order.
 func (m *measurer) measure(ctx context.Context, sides []*side, note func(string, ...any)) ([]TrafficReport, error) {
 	reports := make([]TrafficReport, len(sides))
 	var err error
@@ -198,9 +201,6 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 		return nil, err
 	}
 	for _, s := range sides {
-		if _, err := m.connRun(ctx, s, m.cfg.Duration/6); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
-		}
 		if s.noBulk {
 			continue
 		}
@@ -208,15 +208,13 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	order := make([]int, len(sides))
-	for i := range m.cfg.Repeats {
-		for k := range order {
-			order[k] = k
-			if i%2 == 1 {
-				order[k] = len(sides) - 1 - k
-			}
+	for _, s := range sides {
+		if _, err := m.connRun(ctx, s, m.cfg.Duration/6); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
-		for _, k := range order {
+	}
+	for i := range m.cfg.Repeats {
+		for _, k := range roundOrder(i, len(sides)) {
 			s := sides[k]
 			run, err := m.connRun(ctx, s, m.cfg.Duration)
 			if err != nil {
@@ -225,7 +223,9 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 			reports[k].addConn(run)
 			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors), %.1f µs CPU each", i+1, s.name, run.rate(), run.P50us, run.Errors, run.cpuPerConnUs())
 		}
-		for _, k := range order {
+	}
+	for i := range m.cfg.Repeats {
+		for _, k := range roundOrder(i, len(sides)) {
 			s := sides[k]
 			if s.noBulk {
 				continue
@@ -242,6 +242,19 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 		reports[k].summarize()
 	}
 	return reports, nil
+}
+
+// roundOrder is the order of n sides in round i: as given in even rounds,
+// reversed in odd ones.
+func roundOrder(i, n int) []int {
+	order := make([]int, n)
+	for k := range order {
+		order[k] = k
+		if i%2 == 1 {
+			order[k] = n - 1 - k
+		}
+	}
+	return order
 }
 
 func (r connRun) rate() float64 { return float64(r.Conns) / r.Seconds }

@@ -130,16 +130,21 @@ EC2 API on a loopback port, the agent over its own lab) and create through
 the EC2 API: a VPC; 200 instances whose interfaces carry 50 rules each; a
 server instance whose interface carries 1,000 rules and a rule letting a
 referenced group in; that group's 10,000 members (unattached interfaces);
-a client instance in it, a prober outside it, and a lab host. A baseline of
-the same two instances is wired the same way in a VPC without a firewall.
+a client instance in it, a prober outside it, a second server whose
+interface carries five groups of 200 CIDR rules besides the server's group,
+and a lab host. A baseline of the same two instances is wired the same way
+in a VPC without a firewall, and again in one whose only table accepts
+(conntrack alone: the floor).
 
-Then measure, with client and server pinned to one CPU and the baseline and
-firewall runs interleaved: new TCP connections per second and bulk
-throughput (medians of the repeats, as ratios to the baseline); the time
-from an API call returning to the first connection it allows, for a rule
-change and a membership change; and the kernel's commit time of a
-membership change in a table of the same content. Prints progress to
-stderr and a table (or JSON) to stdout, with the targets and PASS or MISS.`,
+Then measure, with client and server pinned to one CPU and the runs of all
+sides interleaved: new TCP connections per second and bulk throughput
+(medians of the repeats, as ratios to the baseline, and per repeat over the
+floor, with every ratio, their quartiles and extremes), the CPU time the
+traffic's tasks spent per connection; the time from an API call returning
+to the first connection it allows, for a rule change and a membership
+change; and the kernel's commit time of a membership change in a table of
+the same content. Prints progress to stderr and a table (or JSON) to
+stdout, with the targets and PASS or MISS.`,
 		Example: `  sudo palisade bench dataplane
   sudo palisade bench dataplane --members 1000 --repeats 5 --output json`,
 		Args: cobra.NoArgs,

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -56,12 +57,14 @@ type DataplaneConfig struct {
 // DefaultDataplaneConfig returns the sizes of the issues: 10,000 rules over
 // 200 interfaces plus one interface with 1,000, a second server whose
 // interface carries five groups of 200 CIDR rules before the one that
-// allows, a referenced group of 10,000 members, nine interleaved repeats
-// of 3 s, 50 latency samples.
+// allows, a referenced group of 10,000 members, 15 interleaved repeats of
+// 2 s (more, shorter pairs of runs than nine of 3 s, in about the same
+// time: a burst of other work on the machine then spoils fewer pairs), 50
+// latency samples.
 func DefaultDataplaneConfig() DataplaneConfig {
 	return DataplaneConfig{
 		Interfaces: 200, RulesPerInterface: 50, HeavyRules: 1000, ManyGroups: 5, ManyGroupRules: 200,
-		Members: 10_000, Repeats: 9, Duration: 3 * time.Second, Workers: 8, Samples: 50, CPU: -1,
+		Members: 10_000, Repeats: 15, Duration: 2 * time.Second, Workers: 8, Samples: 50, CPU: -1,
 		RouterPrefix: "palbench-", BaselinePrefix: "palbase-",
 	}
 }
@@ -207,9 +210,11 @@ func (r *dpRun) measure(ctx context.Context) error {
 	}
 	defer stop()
 	r.note("measuring connection rate and throughput (%d repeats of %v, interleaved)", r.cfg.Repeats, r.cfg.Duration)
+	r.res.LoadBefore = loadAverage()
 	if err := r.measureTraffic(ctx, sides); err != nil {
 		return err
 	}
+	r.res.LoadAfter = loadAverage()
 	lns, err := r.latencyListeners()
 	if err != nil {
 		return err
@@ -241,7 +246,7 @@ func (r *dpRun) measureTraffic(ctx context.Context, sides []*side) error {
 	if err != nil {
 		return err
 	}
-	r.res.Baseline, r.res.Floor, r.res.Firewall, r.res.ManyGroups = reports[0], reports[1], reports[2], reports[3]
+	r.res.Baseline, r.res.Firewall, r.res.Floor, r.res.ManyGroups = reports[0], reports[1], reports[2], reports[3]
 	return nil
 }
 
@@ -273,11 +278,13 @@ func closeAll(lns []net.Listener) {
 // sides starts the traffic servers of the sides traffic is measured on,
 // in this order: a baseline built the same way as the firewall's VPC (the
 // lab's wiring, the same addresses) in a VPC of the baseline's lab, which
-// has no firewall table; another such VPC whose table only accepts
-// (established flows first): conntrack alone, the floor under any stateful
-// firewall; then the firewall's VPC twice, towards the heavy server and
-// towards the many-groups server. It checks that the client reaches the
-// server on each and that the firewall blocks what it must.
+// has no firewall table; the firewall's VPC towards the heavy server;
+// another VPC like the baseline's whose table only accepts (established
+// flows first): conntrack alone, the floor under any stateful firewall;
+// the firewall's VPC towards the many-groups server. The floor runs
+// between the two firewall runs it is compared with, so that each pair
+// runs back to back. It checks that the client reaches the server on each
+// and that the firewall blocks what it must.
 func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 	base := &side{name: "baseline", addr: r.sc.srv.addr}
 	if err := r.baseline(base); err != nil {
@@ -291,8 +298,9 @@ func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 		return nil, nil, err
 	}
 	router := r.fwLab.RouterNamespace(model.VpcID(r.sc.vpc))
-	sides = []*side{base, floor,
+	sides = []*side{base,
 		{name: "firewall", router: router, client: r.sc.cli.id, server: r.sc.srv.id, addr: r.sc.srv.addr, conntrak: true},
+		floor,
 		{name: "many groups", router: router, client: r.sc.cli.id, server: r.sc.many.id, addr: r.sc.many.addr, conntrak: true, noBulk: true},
 	}
 	var started []*side
@@ -357,6 +365,15 @@ func (r *dpRun) reaches(client string, addr netip.Addr) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// loadAverage returns the machine's 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 func kernelRelease() string {

@@ -57,6 +57,9 @@ type connRun struct {
 	Errors  int     `json:"errors"`
 	Seconds float64 `json:"seconds"`
 	P50us   float64 `json:"p50_us"` // dial to first byte
+	// CPUSeconds is the CPU time the client process used while it
+	// connected; the measurer adds the server's and ksoftirqd's.
+	CPUSeconds float64 `json:"cpu_s"`
 }
 
 // bulkRun is what one throughput run measured.
@@ -130,6 +133,7 @@ func helperConn(args []string, stdout io.Writer) error {
 	var mu sync.Mutex
 	var run connRun
 	var lat []time.Duration
+	cpu0 := selfCPU()
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
@@ -153,6 +157,7 @@ func helperConn(args []string, stdout io.Writer) error {
 	}
 	wg.Wait()
 	run.Seconds = time.Since(start).Seconds()
+	run.CPUSeconds = (selfCPU() - cpu0).Seconds()
 	run.Conns = len(lat)
 	if len(lat) > 0 {
 		slices.Sort(lat)

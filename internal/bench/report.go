@@ -18,6 +18,10 @@ type DataplaneResult struct {
 	TrafficCPU int     `json:"traffic_cpu"`
 	Repeats    int     `json:"repeats"`
 	RunSeconds float64 `json:"run_seconds"` // length of each traffic run
+	// LoadBefore and LoadAfter are the machine's load averages (1, 5 and
+	// 15 minutes, /proc/loadavg) before and after the traffic runs.
+	LoadBefore string `json:"load_before_traffic"`
+	LoadAfter  string `json:"load_after_traffic"`
 
 	Setup    SetupReport   `json:"setup"`
 	Baseline TrafficReport `json:"baseline"`
@@ -39,6 +43,13 @@ type DataplaneResult struct {
 	// Palisade's rules cost beyond conntrack.
 	ConnOverFloor           RatioReport `json:"conn_over_floor"`
 	ManyGroupsConnOverFloor RatioReport `json:"many_groups_conn_over_floor"`
+	// CPUOverFloor and ManyGroupsCPUOverFloor do the same with the CPU
+	// time a connection cost the traffic's tasks (the floor's run over
+	// the firewall's, so that it reads as connections per CPU-second
+	// over the floor's): unlike connections/s, it leaves out whatever
+	// else ran on the traffic's CPU meanwhile.
+	CPUOverFloor           RatioReport `json:"conn_per_cpu_over_floor"`
+	ManyGroupsCPUOverFloor RatioReport `json:"many_groups_conn_per_cpu_over_floor"`
 
 	// RuleChange and MemberChange run from an API call returning to the
 	// first connection the change allows.
@@ -80,16 +91,25 @@ type TrafficReport struct {
 	ConnPerSec []float64 `json:"conn_per_s"`
 	ConnP50us  []float64 `json:"conn_p50_us"`
 	ConnErrors int       `json:"conn_errors"`
-	BulkGbps   []float64 `json:"bulk_gbit_per_s"`
+	// CPUPerConnUs is the CPU time of the client, the server and the
+	// traffic CPU's ksoftirqd per connection (µs), run by run; CPUShare
+	// that time over the run's length: what the traffic got of its CPU
+	// (the rest went to other work, to the hypervisor, or idle).
+	CPUPerConnUs []float64 `json:"cpu_us_per_conn"`
+	CPUShare     []float64 `json:"cpu_share"`
+	BulkGbps     []float64 `json:"bulk_gbit_per_s"`
 
-	MedianConnPerSec float64 `json:"median_conn_per_s"`
-	MedianConnP50us  float64 `json:"median_conn_p50_us"`
-	MedianBulkGbps   float64 `json:"median_bulk_gbit_per_s"`
+	MedianConnPerSec   float64 `json:"median_conn_per_s"`
+	MedianConnP50us    float64 `json:"median_conn_p50_us"`
+	MedianCPUPerConnUs float64 `json:"median_cpu_us_per_conn"`
+	MedianBulkGbps     float64 `json:"median_bulk_gbit_per_s"`
 }
 
 func (t *TrafficReport) addConn(r connRun) {
 	t.ConnPerSec = append(t.ConnPerSec, math.Round(r.rate()))
 	t.ConnP50us = append(t.ConnP50us, r.P50us)
+	t.CPUPerConnUs = append(t.CPUPerConnUs, math.Round(r.cpuPerConnUs()*100)/100)
+	t.CPUShare = append(t.CPUShare, math.Round(r.CPUSeconds/r.Seconds*1000)/1000)
 	t.ConnErrors += r.Errors
 }
 
@@ -100,6 +120,7 @@ func (t *TrafficReport) addBulk(r bulkRun) {
 func (t *TrafficReport) summarize() {
 	t.MedianConnPerSec = median(t.ConnPerSec)
 	t.MedianConnP50us = median(t.ConnP50us)
+	t.MedianCPUPerConnUs = median(t.CPUPerConnUs)
 	t.MedianBulkGbps = median(t.BulkGbps)
 }
 
@@ -115,12 +136,15 @@ func median(xs []float64) float64 {
 }
 
 // RatioReport holds the ratios of paired runs (one per repeat), their
-// median and their spread.
+// median and their spread: all of them, and the middle half (the first
+// and third quartiles).
 type RatioReport struct {
 	Runs   []float64 `json:"runs"`
 	Median float64   `json:"median"`
 	Min    float64   `json:"min"`
 	Max    float64   `json:"max"`
+	Q1     float64   `json:"q1"`
+	Q3     float64   `json:"q3"`
 }
 
 // pairedRatios divides each of a's runs by b's run of the same repeat.
@@ -130,9 +154,22 @@ func pairedRatios(a, b []float64) RatioReport {
 		r.Runs = append(r.Runs, ratio(a[i], b[i]))
 	}
 	if len(r.Runs) > 0 {
-		r.Median, r.Min, r.Max = median(r.Runs), slices.Min(r.Runs), slices.Max(r.Runs)
+		s := slices.Sorted(slices.Values(r.Runs))
+		r.Median, r.Min, r.Max = median(s), s[0], s[len(s)-1]
+		r.Q1, r.Q3 = math.Round(quantile(s, 0.25)*1000)/1000, math.Round(quantile(s, 0.75)*1000)/1000
 	}
 	return r
+}
+
+// quantile is the q-quantile of the sorted values s, interpolated between
+// the two nearest ranks.
+func quantile(s []float64, q float64) float64 {
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
+	}
+	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 }
 
 // LatencyReport holds latency samples and their percentiles (nearest
@@ -193,6 +230,8 @@ func (r *DataplaneResult) check() {
 	r.FloorBulkRatio = ratio(r.Floor.MedianBulkGbps, r.Baseline.MedianBulkGbps)
 	r.ConnOverFloor = pairedRatios(r.Firewall.ConnPerSec, r.Floor.ConnPerSec)
 	r.ManyGroupsConnOverFloor = pairedRatios(r.ManyGroups.ConnPerSec, r.Floor.ConnPerSec)
+	r.CPUOverFloor = pairedRatios(r.Floor.CPUPerConnUs, r.Firewall.CPUPerConnUs)
+	r.ManyGroupsCPUOverFloor = pairedRatios(r.Floor.CPUPerConnUs, r.ManyGroups.CPUPerConnUs)
 	over := func(name string, rr RatioReport) Check {
 		return Check{name, fmt.Sprintf("%.3f", rr.Median), fmt.Sprintf("≥ %.2f", targetOverFloor), rr.Median >= targetOverFloor}
 	}
@@ -242,6 +281,10 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "  many groups: connections/s\t\t%.0f\t%.3f×\t\t\n", r.ManyGroups.MedianConnPerSec, ratio(r.ManyGroups.MedianConnPerSec, r.Baseline.MedianConnPerSec))
 	fmt.Fprintf(tw, "  many groups / conntrack only, per repeat\t\t\t%.3f×\t≥ %.2f×\t%s\n", r.ManyGroupsConnOverFloor.Median, targetOverFloor, passMiss(c[checkManyOverFloor].Pass))
 	fmt.Fprintf(tw, "  conntrack only (the floor)\t\t%.0f\t%.3f×\t\t\n", r.Floor.MedianConnPerSec, r.FloorConnRatio)
+	fmt.Fprintf(tw, "CPU per connection (traffic's tasks), µs\t%.1f\t%.1f\t\t\t\n", r.Baseline.MedianCPUPerConnUs, r.Firewall.MedianCPUPerConnUs)
+	fmt.Fprintf(tw, "  many groups; conntrack only\t\t%.1f; %.1f\t\t\t\n", r.ManyGroups.MedianCPUPerConnUs, r.Floor.MedianCPUPerConnUs)
+	fmt.Fprintf(tw, "  connections per CPU-second, firewall / conntrack only, per repeat\t\t\t%.3f×\t(≥ %.2f×)\t\n", r.CPUOverFloor.Median, targetOverFloor)
+	fmt.Fprintf(tw, "  the same, many groups / conntrack only, per repeat\t\t\t%.3f×\t(≥ %.2f×)\t\n", r.ManyGroupsCPUOverFloor.Median, targetOverFloor)
 	fmt.Fprintf(tw, "bulk TCP throughput, Gbit/s\t%.2f\t%.2f\t%.3f×\t≥ %.2f×\t%s\n", r.Baseline.MedianBulkGbps, r.Firewall.MedianBulkGbps,
 		r.BulkRatio, targetBulkRatio, passMiss(c[checkBulk].Pass))
 	fmt.Fprintf(tw, "  conntrack only: Gbit/s\t\t%.2f\t%.3f×\t\t\n", r.Floor.MedianBulkGbps, r.FloorBulkRatio)
@@ -262,10 +305,18 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	for _, x := range []struct {
 		name string
 		rr   RatioReport
-	}{{"firewall", r.ConnOverFloor}, {"many groups", r.ManyGroupsConnOverFloor}} {
-		fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, spread %.3f–%.3f)\n",
-			x.name, joinFloats(x.rr.Runs, "%.3f"), x.rr.Median, x.rr.Min, x.rr.Max)
+	}{{"firewall", r.ConnOverFloor}, {"many groups", r.ManyGroupsConnOverFloor},
+		{"connections per CPU-second, firewall", r.CPUOverFloor}, {"connections per CPU-second, many groups", r.ManyGroupsCPUOverFloor}} {
+		fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, middle half %.3f–%.3f, spread %.3f–%.3f)\n",
+			x.name, joinFloats(x.rr.Runs, "%.3f"), x.rr.Median, x.rr.Q1, x.rr.Q3, x.rr.Min, x.rr.Max)
 	}
+	fmt.Fprintf(w, "runs, CPU µs per connection: baseline %s; conntrack only %s; firewall %s; many groups %s\n",
+		joinFloats(r.Baseline.CPUPerConnUs, "%.1f"), joinFloats(r.Floor.CPUPerConnUs, "%.1f"),
+		joinFloats(r.Firewall.CPUPerConnUs, "%.1f"), joinFloats(r.ManyGroups.CPUPerConnUs, "%.1f"))
+	fmt.Fprintf(w, "runs, share of the traffic CPU the traffic's tasks got: baseline %s; conntrack only %s; firewall %s; many groups %s\n",
+		joinFloats(r.Baseline.CPUShare, "%.2f"), joinFloats(r.Floor.CPUShare, "%.2f"),
+		joinFloats(r.Firewall.CPUShare, "%.2f"), joinFloats(r.ManyGroups.CPUShare, "%.2f"))
+	fmt.Fprintf(w, "load average before the traffic runs %s, after %s\n", r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "runs, Gbit/s: baseline %s; conntrack only %s; firewall %s\n", joinFloats(r.Baseline.BulkGbps, "%.2f"),
 		joinFloats(r.Floor.BulkGbps, "%.2f"), joinFloats(r.Firewall.BulkGbps, "%.2f"))
 	fmt.Fprintf(w, "latency samples: %d per row (p99 by nearest rank)\n", len(r.RuleChange.SamplesMs))

@@ -133,11 +133,13 @@ type side struct {
 
 // measurer runs the traffic of both sides, interleaved.
 type measurer struct {
-	h   HelperFunc
-	cfg DataplaneConfig
+	h        HelperFunc
+	cfg      DataplaneConfig
+	softirqd int // the process ID of the traffic CPU's ksoftirqd
 }
 
-// connRun measures new connections per second on s.
+// connRun measures new connections per second on s, and the CPU time the
+// traffic's tasks used for them (see cpu.go).
 func (m *measurer) connRun(ctx context.Context, s *side, d time.Duration) (connRun, error) {
 	var run connRun
 	if s.conntrak {
@@ -145,12 +147,32 @@ func (m *measurer) connRun(ctx context.Context, s *side, d time.Duration) (connR
 			return run, err
 		}
 	}
-	err := runClient(ctx, m.h, s.client, m.cfg.CPU, &run, "conn",
+	before, err := m.serverCPU(s)
+	if err != nil {
+		return run, err
+	}
+	err = runClient(ctx, m.h, s.client, m.cfg.CPU, &run, "conn",
 		"-addr", netip.AddrPortFrom(s.addr, connPort).String(), "-duration", d.String(), "-workers", strconv.Itoa(m.cfg.Workers))
 	if err == nil && run.Conns == 0 {
 		err = fmt.Errorf("%s: no connection succeeded (%d errors)", s.name, run.Errors)
 	}
+	if err != nil {
+		return run, err
+	}
+	after, err := m.serverCPU(s)
+	run.CPUSeconds += (after - before).Seconds()
 	return run, err
+}
+
+// serverCPU is the CPU time used so far by s's server helper and the
+// traffic CPU's ksoftirqd.
+func (m *measurer) serverCPU(s *side) (time.Duration, error) {
+	srv, err := processCPU(s.srv.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	soft, err := processCPU(m.softirqd)
+	return srv + soft, err
 }
 
 // bulkRun measures throughput on s.
@@ -164,17 +186,21 @@ func (m *measurer) bulkRun(ctx context.Context, s *side, d time.Duration) (bulkR
 	return run, err
 }
 
-// measure warms the sides up, then runs Repeats rounds of: connection
-// rate on each side in turn, then throughput on each side in turn (but
-// those with noBulk). Odd rounds take the sides in reverse order, so that
-// a drift of the machine's speed during a round does not always favour the
-// same side. It returns a report per side, in order.
+// measure warms the sides up, then runs Repeats rounds of connection
+// runs, one on each side in turn, and then Repeats rounds of throughput
+// runs on each side (but those with noBulk). Odd rounds take the sides in
+// reverse order, so that a drift of the machine's speed during a round
+// does not always favour the same side. The two kinds are not mixed: a
+// connection run right after a bulk run (gigabytes through the same
+// sockets' memory a moment before) would be another side's each time. It
+// returns a report per side, in order.
 func (m *measurer) measure(ctx context.Context, sides []*side, note func(string, ...any)) ([]TrafficReport, error) {
 	reports := make([]TrafficReport, len(sides))
+	var err error
+	if m.softirqd, err = ksoftirqd(m.cfg.CPU); err != nil {
+		return nil, err
+	}
 	for _, s := range sides {
-		if _, err := m.connRun(ctx, s, m.cfg.Duration/6); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
-		}
 		if s.noBulk {
 			continue
 		}
@@ -182,24 +208,24 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	order := make([]int, len(sides))
-	for i := range m.cfg.Repeats {
-		for k := range order {
-			order[k] = k
-			if i%2 == 1 {
-				order[k] = len(sides) - 1 - k
-			}
+	for _, s := range sides {
+		if _, err := m.connRun(ctx, s, m.cfg.Duration/6); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
-		for _, k := range order {
+	}
+	for i := range m.cfg.Repeats {
+		for _, k := range roundOrder(i, len(sides)) {
 			s := sides[k]
 			run, err := m.connRun(ctx, s, m.cfg.Duration)
 			if err != nil {
 				return nil, err
 			}
 			reports[k].addConn(run)
-			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors)", i+1, s.name, run.rate(), run.P50us, run.Errors)
+			note("  repeat %d, %s: %.0f connections/s (p50 %.0f µs, %d errors), %.1f µs CPU each", i+1, s.name, run.rate(), run.P50us, run.Errors, run.cpuPerConnUs())
 		}
-		for _, k := range order {
+	}
+	for i := range m.cfg.Repeats {
+		for _, k := range roundOrder(i, len(sides)) {
 			s := sides[k]
 			if s.noBulk {
 				continue
@@ -218,7 +244,23 @@ func (m *measurer) measure(ctx context.Context, sides []*side, note func(string,
 	return reports, nil
 }
 
+// roundOrder is the order of n sides in round i: as given in even rounds,
+// reversed in odd ones.
+func roundOrder(i, n int) []int {
+	order := make([]int, n)
+	for k := range order {
+		order[k] = k
+		if i%2 == 1 {
+			order[k] = n - 1 - k
+		}
+	}
+	return order
+}
+
 func (r connRun) rate() float64 { return float64(r.Conns) / r.Seconds }
+
+// cpuPerConnUs is the CPU time of the traffic's tasks per connection, µs.
+func (r connRun) cpuPerConnUs() float64 { return r.CPUSeconds * 1e6 / float64(r.Conns) }
 
 func (r bulkRun) gbps() float64 { return float64(r.Bytes) * 8 / r.Seconds / 1e9 }
 

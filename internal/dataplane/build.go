@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -127,10 +128,12 @@ func build(d Desired, prev *cache) (*ruleset, *cache, error) {
 // rules reference, and its own pieces (reused when their inputs are those
 // the previous build rendered them from).
 func (b *builder) port(p Port) error {
-	for _, d := range directions {
+	var order [2][]model.GroupID
+	for i, d := range directions {
 		if err := b.side(p.Policy.Side(d)); err != nil {
 			return fmt.Errorf("port %s: %w", p.ENI, err)
 		}
+		order[i] = b.jumpOrder(p.Policy.Side(d))
 	}
 	for g, addrs := range p.Policy.Members {
 		if have, ok := b.members[g]; ok && !sameAddrs(have, addrs) {
@@ -139,13 +142,31 @@ func (b *builder) port(p Port) error {
 		b.members[g] = addrs
 	}
 	out := b.prev.ports[p.ENI]
-	if out != nil && out.renders(p, b.observe) {
+	if out != nil && out.renders(p, b.observe, order) {
 		b.reusedPorts++
 	} else {
-		out = renderPort(p, b.observe)
+		out = renderPort(p, b.observe, order)
 	}
 	b.next.ports[p.ENI] = out
 	return nil
+}
+
+// jumpOrder returns the groups of side s (added by side) in the order the
+// port chain jumps to them: by weight, the lightest first, and in the
+// order of s.Groups among equals. Any group that lets a new flow through
+// decides it, whatever the order, so the order changes what a flow costs
+// and nothing else: a flow that a light group lets through skips the
+// lookups of the heavy ones (an interface's big CIDR groups behind the
+// one whose group reference allows the flow); one that a heavy group lets
+// through pays first for the lookups of the light ones, which are few.
+// Weights are orders of magnitude, so that a rule change seldom reorders
+// and rewrites port chains.
+func (b *builder) jumpOrder(s *policy.Side) []model.GroupID {
+	groups := unique(s.Groups)
+	slices.SortStableFunc(groups, func(x, y model.GroupID) int {
+		return cmp.Compare(b.next.groups[groupKey{x, s.Direction}].weight, b.next.groups[groupKey{y, s.Direction}].weight)
+	})
+	return groups
 }
 
 // portOut is one port, rendered: its chains and verdict map elements (one
@@ -155,7 +176,7 @@ func (b *builder) port(p Port) error {
 // build.
 type portOut struct {
 	ifName    string
-	groups    [2][]model.GroupID // each side's Groups
+	groups    [2][]model.GroupID // each side's groups in the order of its chain's jumps (jumpOrder)
 	conntrack model.ConntrackTimeouts
 	addrs     []netip.Addr
 	observe   bool // rendered with the drop log rules (Desired.Observe)
@@ -166,16 +187,17 @@ type portOut struct {
 	objs   []*ctTimeoutObj
 }
 
-// renders reports whether o is what p renders to (o being p.ENI's).
-func (o *portOut) renders(p Port, observe bool) bool {
+// renders reports whether o is what p renders to (o being p.ENI's), its
+// sides' groups jumped to in order.
+func (o *portOut) renders(p Port, observe bool, order [2][]model.GroupID) bool {
 	pol := p.Policy
 	return o.observe == observe && o.ifName == p.IfName && o.conntrack == pol.Conntrack && slices.Equal(o.addrs, pol.Addrs) &&
-		slices.Equal(o.groups[0], pol.Side(directions[0]).Groups) &&
-		slices.Equal(o.groups[1], pol.Side(directions[1]).Groups)
+		slices.Equal(o.groups[0], order[0]) && slices.Equal(o.groups[1], order[1])
 }
 
-// renderPort renders the pieces of p that are its own.
-func renderPort(p Port, observe bool) *portOut {
+// renderPort renders the pieces of p that are its own, its sides' groups
+// jumped to in order.
+func renderPort(p Port, observe bool, order [2][]model.GroupID) *portOut {
 	pol := p.Policy
 	o := &portOut{ifName: p.IfName, conntrack: pol.Conntrack, addrs: slices.Clone(pol.Addrs), observe: observe}
 	tcp, udp := ctTimeoutObjects(pol.Conntrack)
@@ -185,9 +207,9 @@ func renderPort(p Port, observe bool) *portOut {
 		}
 	}
 	for i, d := range directions {
-		o.groups[i] = slices.Clone(pol.Side(d).Groups)
+		o.groups[i] = order[i]
 		c := &chain{name: portChainName(p.ENI, d), rules: timeoutRules(d, o.objs)}
-		for _, g := range unique(o.groups[i]) {
+		for _, g := range o.groups[i] {
 			c.rules = append(c.rules, new(ruleBuilder).jump(groupChainName(g, d)))
 		}
 		if observe {
@@ -560,11 +582,20 @@ func sortElems(s *set) {
 // it once. Every interface but a lab host's may send only from its own
 // addresses (checked before the conntrack shortcut, so a spoofed packet
 // cannot ride on another interface's flow; an unknown interface has no
-// addresses and is dropped; the hosts lookup runs only when the address
-// lookup failed); then established and related traffic passes, and a new
-// flow goes to the sending port's chain, or, from a lab host (which no
-// security group governs), straight to the receiver's side. Policy drop:
-// an interface that is no port gets nothing.
+// addresses and is dropped); then established and related traffic passes,
+// and a new flow goes to the sending port's chain, or, from a lab host
+// (which no security group governs), straight to the receiver's side.
+// Policy drop: an interface that is no port gets nothing.
+//
+// The first two rules are the path of nearly every packet: a packet of an
+// established or related flow, from an instance port and one of its own
+// addresses, is accepted by one rule, the conntrack state tested first
+// (it fails at once for a new flow, before the address lookup). What they
+// do not accept passes the full check: a packet from a port and an
+// address that are not together in own4/own6 is dropped unless the
+// interface is a lab host's (the hosts lookup runs only when the address
+// lookup failed), and only then may a lab host's established packet or a
+// port's new flow go on.
 //
 // One base chain instead of one per side: nf_tables runs a base chain per
 // hook and packet, and an accept ends only the current one, so a second
@@ -573,12 +604,21 @@ func sortElems(s *set) {
 // the receiver's side (goto fwd_ingress), which decides.
 func forwardBase() *chain {
 	return &chain{name: baseChain, base: &basePriority, rules: []rule{
+		ownEstablished(false),
+		ownEstablished(true),
 		antiSpoof(false),
 		antiSpoof(true),
 		new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").accept(),
 		dropInvalid(),
 		new(ruleBuilder).vmap(ldIif, outMap).done(),
 	}}
+}
+
+// ownEstablished accepts a packet of one family of an established or
+// related flow that a port sends from one of its own addresses.
+func ownEstablished(v6 bool) rule {
+	return new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").nfproto(v6).
+		lookup([]load{ldIif, ldAddr(v6, true)}, ownSetName(v6), false).accept()
 }
 
 // antiSpoof drops a packet of one family whose interface and source address

@@ -13,16 +13,21 @@
 // with one base chain; a new flow passes the sender's side (its egress
 // rules) and then the receiver's side (its ingress rules):
 //
-//	fwd_filter  (priority 0, policy drop): anti-spoofing (iifname . saddr
-//	            in own4/own6, unless iifname is a lab host's, else drop);
-//	            ct state established,related accept; invalid (but ICMP)
-//	            drop; iifname vmap @out_ports → goto <eni>_out, or, for a
-//	            lab host, goto fwd_ingress
+//	fwd_filter  (priority 0, policy drop): per family, ct state
+//	            established,related with iifname . saddr in own4/own6
+//	            accept (nearly every packet ends here); anti-spoofing
+//	            (iifname . saddr in own4/own6, unless iifname is a lab
+//	            host's, else drop); ct state established,related accept
+//	            (a lab host's); invalid (but ICMP) drop; iifname vmap
+//	            @out_ports → goto <eni>_out, or, for a lab host, goto
+//	            fwd_ingress
 //	fwd_ingress (the receiver's side): oifname vmap @in_ports → goto
 //	            <eni>_in, or, for a lab host, accept; then drop
 //	<eni>_in / <eni>_out: the interface's conntrack timeouts if they are
 //	            not AWS's defaults, then a jump to the chain of each of its
-//	            groups, then drop (counted: Table.Drops)
+//	            groups, the lightest first (by the bit length of the
+//	            number of their interval elements, see jumpOrder), then
+//	            drop (counted: Table.Drops)
 //	<sg>_in / <sg>_out: one lookup per family in <sg>_<dir>_p4/p6
 //	            (peer . l4proto, intervals: the group's CIDR and prefix-list
 //	            rules that cover every port; none when they cover every
@@ -38,15 +43,20 @@
 //	            <sg>_out it goes on to fwd_ingress (goto), which decides.
 //
 // Every packet therefore makes one pass and one conntrack check, plus one
-// hash lookup against spoofing; the first packet of a flow a handful of
-// hash and pipapo lookups more, independent of the number of rules,
-// members and interfaces (and of group-reference rules: their number per
-// group costs set elements, not rules). A membership change is one set
+// hash lookup against spoofing, in one rule when its flow is established;
+// the first packet of a flow a handful of hash and pipapo lookups more,
+// independent of the number of rules, members and interfaces (and of
+// group-reference rules: their number per group costs set elements, not
+// rules). A flow that a light group allows skips the lookups of the heavy
+// groups of the same interface. A membership change is one set
 // element; a CIDR, prefix-list or group-reference rule change is elements
 // of its group's sets (unless it makes a set or a rule appear or go: a
 // rule that references a group no other rule of its group references, the
 // first rule of a protocol, or an allow-all rule, also rewrite the group's
-// chain); attaching an interface adds its chains and map elements.
+// chain; one whose group's interval elements pass a power of two, so that
+// the group becomes lighter or heavier than another group of an interface,
+// also rewrites that interface's port chains); attaching an interface adds
+// its chains and map elements.
 //
 // Control reaches fwd_ingress by goto, and a chain reached by goto that
 // ends without a verdict returns to the caller of the last jump (the
@@ -68,8 +78,10 @@
 //     dropped as invalid (other protocols' invalid packets are) but decided
 //     by the rules, as policy.Decide does: an explicit ICMP 3/4 rule lets it
 //     in, nothing else does.
-//   - Anti-spoofing runs before the conntrack shortcut, so a spoofed packet
-//     cannot ride on another interface's established flow. Link-local
+//   - Anti-spoofing holds for established flows too: the conntrack
+//     shortcut accepts only a packet whose interface and source address
+//     are a port's (or, after the full check, a lab host's), so a spoofed
+//     packet cannot ride on another interface's established flow. Link-local
 //     sources (fe80::/10) never reach the forward hook (the kernel does not
 //     forward them), and neighbour discovery and ARP with the router are
 //     input/output traffic, which this table does not hook.

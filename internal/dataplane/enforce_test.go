@@ -125,12 +125,49 @@ func TestEnforcement(t *testing.T) {
 		for _, src := range []netip.Addr{b.v4, b.v6, addr("10.0.99.99"), c.v4, c.v6, addr("2001:db8:1::99")} {
 			dst := netip.AddrPortFrom(a.addr(src.Is6()), 53)
 			mark := seen.Mark()
-			if err := sendUDPFrom(b, src, dst); err != nil {
+			if err := sendUDPFrom(b, netip.AddrPortFrom(src, 0), dst); err != nil {
 				t.Fatalf("send from %s: %v", src, err)
 			}
 			want := src == b.v4 || src == b.v6
 			if got := seen.Await(src, mark, labtest.ReplyWait(want)); got != want {
 				t.Errorf("datagram from b with source %s reached a: %v, want %v", src, got, want)
+			}
+		}
+	})
+	t.Run("anti-spoofing holds for established flows", func(t *testing.T) {
+		// b and a have a UDP flow (b's datagram, a's echo: established
+		// in the router); c, whose egress allows only TCP 80, sends
+		// packets of that flow with b's and a's addresses. Conntrack
+		// alone would take them for the flow's; the router must not.
+		for _, v6 := range []bool{false, true} {
+			flow := netip.AddrPortFrom(b.addr(v6), 40053)
+			server := netip.AddrPortFrom(a.addr(v6), 53)
+			conn := udpFlow(t, b, flow)
+			if _, err := conn.WriteToUDPAddrPort([]byte("flow\n"), server); err != nil {
+				t.Fatal(err)
+			}
+			if !readsWithin(conn, server, okWait) {
+				t.Fatalf("no echo from %s to %s", server, flow)
+			}
+			mark := seen.Mark()
+			if err := sendUDPFrom(c, flow, server); err != nil {
+				t.Fatal(err)
+			}
+			if seen.Await(flow.Addr(), mark, failWait) {
+				t.Errorf("c's datagram with b's source %s rode b's flow to a", flow)
+			}
+			if err := sendUDPFrom(c, server, flow); err != nil {
+				t.Fatal(err)
+			}
+			if readsWithin(conn, server, failWait) {
+				t.Errorf("c's datagram with a's source %s rode the flow's reply direction to b", server)
+			}
+			mark = seen.Mark()
+			if _, err := conn.WriteToUDPAddrPort([]byte("flow\n"), server); err != nil {
+				t.Fatal(err)
+			}
+			if !seen.Await(flow.Addr(), mark, okWait) || !readsWithin(conn, server, okWait) {
+				t.Errorf("b's flow to %s broke", server)
 			}
 		}
 	})

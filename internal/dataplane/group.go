@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -62,6 +63,11 @@ type groupOut struct {
 	chain *chain
 	sets  []*set
 	refs  []model.GroupID
+	// weight is the bit length of the number of elements of its interval
+	// sets: the order of magnitude of what their (pipapo) lookups cost a
+	// new flow. Hash lookups (member sets, single ports) cost little at
+	// any size and do not count. Port chains jump to light groups first.
+	weight int
 }
 
 // fingerprint identifies a group's entries of one side: everything its
@@ -117,10 +123,15 @@ func renderGroup(g model.GroupID, d model.Direction, fp string, entries []*polic
 			return nil, err
 		}
 	}
+	intervalElems := 0
 	for _, s := range out.sets {
 		sortElems(s)
 		s.timeout = slices.ContainsFunc(s.elems, func(e element) bool { return e.exp != 0 })
+		if s.interval {
+			intervalElems += len(s.elems)
+		}
 	}
+	out.weight = bits.Len(uint(intervalElems))
 	return out, nil
 }
 

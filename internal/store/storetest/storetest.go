@@ -58,6 +58,7 @@ func Run(t *testing.T, f Factory) {
 		{"WatchPrefix", testWatchPrefix},
 		{"WatchCompacted", testWatchCompacted},
 		{"AutoCompaction", testAutoCompaction},
+		{"IdleWatcherOutlivesCompaction", testIdleWatcherOutlivesCompaction},
 		{"SlowWatcherDoesNotBlockWriters", testSlowWatcher},
 		{"WatcherBehindCompaction", testWatcherBehindCompaction},
 		{"WatchCancel", testWatchCancel},

@@ -172,6 +172,31 @@ func testAutoCompaction(t *testing.T, e *env) {
 	wantRevisions(t, revisions(collect(t, watch(t, s, "", last-keep), keep)), span(last-keep, last))
 }
 
+// testIdleWatcherOutlivesCompaction: a watcher whose prefix sees no
+// write while the log turns over many times is not behind: the next write
+// under its prefix reaches it, and no *store.CompactedError.
+func testIdleWatcherOutlivesCompaction(t *testing.T, e *env) {
+	const keep = 5
+	s := e.open(t, Config{LogRetention: keep})
+	ch := watch(t, s, "a/", revision(t, s))
+	// A first write under the prefix, so that the watcher is live: a
+	// watch that falls behind before it ever caught up may be compacted
+	// (testWatcherBehindCompaction).
+	if r := put(t, s, "a/0", "x"); collect(t, ch, 1)[0].Revision != r {
+		t.Fatalf("first write under the prefix: not revision %d", r)
+	}
+	for range 3 {
+		writeN(t, s, "k/", 10*keep)
+		r := put(t, s, "a/1", "x")
+		resps := collect(t, ch, 1)
+		if resps[0].Err != nil || resps[0].Revision != r {
+			t.Fatalf("after %d writes elsewhere, got revision %d (error %v), want the write under the prefix at %d",
+				10*keep, resps[0].Revision, resps[0].Err, r)
+		}
+	}
+	wantQuiet(t, ch)
+}
+
 // testSlowWatcher writes far more than any watch buffer while a watcher
 // reads nothing: writers must not wait, and the watcher then gets every
 // revision.

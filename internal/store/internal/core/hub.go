@@ -28,33 +28,56 @@ type Log interface {
 }
 
 // Hub wakes a backend's watchers when a transaction commits. Watchers do
-// not receive events from the committer: each reads the log itself, so a
-// commit costs one channel close whatever the number of watchers.
+// not receive events from the committer: each reads the log itself. A
+// commit wakes only the watchers with an event under their prefix; the
+// others, if they have read all before, move past it without reading.
 type Hub struct {
-	mu     sync.Mutex
-	wake   chan struct{} // closed and replaced at each commit
-	closed chan struct{} // closed by Close
-	once   sync.Once
+	mu       sync.Mutex
+	rev      int64 // the last revision notified
+	watchers map[*watcher]struct{}
+	closed   chan struct{} // closed by Close
+	once     sync.Once
 }
 
-// NewHub returns a hub with no watchers.
-func NewHub() *Hub {
-	return &Hub{wake: make(chan struct{}), closed: make(chan struct{})}
+// NewHub returns a hub with no watchers for a log whose last revision is
+// rev.
+func NewHub(rev int64) *Hub {
+	return &Hub{rev: rev, watchers: map[*watcher]struct{}{}, closed: make(chan struct{})}
 }
 
-// Notify wakes every watcher: the log has new revisions.
-func (h *Hub) Notify() {
+// Notify tells the watchers that the log holds every revision up to rev,
+// and the events of the revisions since the last Notify. The backend calls
+// it after each commit that writes, one call at a time, in revision order.
+func (h *Hub) Notify(rev int64, events ...[]store.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	close(h.wake)
-	h.wake = make(chan struct{})
+	h.rev = rev
+	for w := range h.watchers {
+		switch {
+		case touches(events, w.prefix):
+			w.pending = true
+			select {
+			case w.signal <- struct{}{}:
+			default:
+			}
+		case w.waiting && !w.pending:
+			// Nothing under its prefix since it read all: it moves on
+			// without reading, so that compaction never leaves it behind.
+			w.idle = rev
+		}
+	}
 }
 
-// waitChan returns the channel the next Notify closes.
-func (h *Hub) waitChan() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.wake
+// touches reports whether an event's key starts with prefix.
+func touches(events [][]store.Event, prefix string) bool {
+	for _, evs := range events {
+		for _, e := range evs {
+			if strings.HasPrefix(e.KV.Key, prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Close ends every watcher with a final store.ErrClosed response.
@@ -63,8 +86,16 @@ func (h *Hub) Close() { h.once.Do(func() { close(h.closed) }) }
 // Watch starts a watcher reading log after revision from. The caller has
 // checked the arguments.
 func (h *Hub) Watch(ctx context.Context, log Log, prefix string, from int64) <-chan store.WatchResponse {
-	w := &watcher{hub: h, log: log, prefix: prefix, after: from, out: make(chan store.WatchResponse, WatchBuffer)}
-	go w.run(ctx)
+	w := &watcher{hub: h, log: log, prefix: prefix, after: from, out: make(chan store.WatchResponse, WatchBuffer),
+		signal: make(chan struct{}, 1)}
+	h.mu.Lock()
+	h.watchers[w] = struct{}{}
+	// A watch from the last revision notified or later has nothing to
+	// read yet: it starts waiting, and moves on with the log from now.
+	w.waiting, w.idle = from >= h.rev, from
+	parked := w.waiting
+	h.mu.Unlock()
+	go w.run(ctx, parked)
 	return w.out
 }
 
@@ -73,38 +104,82 @@ type watcher struct {
 	hub    *Hub
 	log    Log
 	prefix string
-	after  int64 // last revision looked at
+	after  int64 // last revision looked at; the watcher's own
 	out    chan store.WatchResponse
+	signal chan struct{} // a commit touched prefix
+
+	// Under hub.mu:
+	waiting bool  // read all up to idle, waiting for a signal
+	idle    int64 // while waiting: no event under prefix up to here
+	pending bool  // a commit touched prefix since the watcher last looked
 }
 
-// run delivers the log until ctx is done or an error ends the watch. The
-// wake channel is taken before reading, so a commit landing between the
-// read and the wait still wakes the watcher: no gap.
-func (w *watcher) run(ctx context.Context) {
+// run delivers the log until ctx is done or an error ends the watch. A
+// watcher that starts parked waits before its first read.
+func (w *watcher) run(ctx context.Context, parked bool) {
 	defer close(w.out)
+	defer w.leave()
 	for {
-		wake := w.hub.waitChan()
-		more, err := w.catchUp(ctx)
-		if err != nil {
-			w.finish(ctx, err)
-			return
+		if !parked {
+			more, err := w.catchUp(ctx)
+			if err != nil {
+				w.finish(ctx, err)
+				return
+			}
+			if more || !w.park() {
+				continue
+			}
 		}
-		if more {
-			continue
-		}
+		parked = false
 		select {
-		case <-wake:
+		case <-w.signal:
 		case <-ctx.Done():
 			return
 		case <-w.hub.closed:
 			w.finish(ctx, store.ErrClosed)
 			return
 		}
+		w.unpark()
 	}
 }
 
-// catchUp delivers one batch of the log; more is true if the batch was not
-// empty (there may be more). It stops with ctx's error once ctx is done.
+// park starts waiting, unless a commit touched the prefix since the
+// watcher began reading: then it returns false and the watcher reads
+// again. Otherwise every commit notified so far that the read did not see
+// touched nothing under the prefix, and the watcher is past them too.
+func (w *watcher) park() bool {
+	w.hub.mu.Lock()
+	defer w.hub.mu.Unlock()
+	if w.pending {
+		w.pending = false
+		return false
+	}
+	w.waiting, w.idle = true, max(w.after, w.hub.rev)
+	return true
+}
+
+// unpark ends waiting and moves past the revisions the hub found nothing
+// in. The reads that follow see every commit notified so far.
+func (w *watcher) unpark() {
+	w.hub.mu.Lock()
+	defer w.hub.mu.Unlock()
+	w.waiting, w.pending = false, false
+	w.after = max(w.after, w.idle)
+	select {
+	case <-w.signal:
+	default:
+	}
+}
+
+// leave removes the watcher from the hub.
+func (w *watcher) leave() {
+	w.hub.mu.Lock()
+	defer w.hub.mu.Unlock()
+	delete(w.hub.watchers, w)
+}
+
+// catchUp delivers one batch of the log; more is true if the batch was
+// full (there may be more). It stops with ctx's error once ctx is done.
 func (w *watcher) catchUp(ctx context.Context) (more bool, err error) {
 	resps, last, err := w.log.ReadLog(w.prefix, w.after, readLogBatch)
 	if err != nil {
@@ -117,7 +192,9 @@ func (w *watcher) catchUp(ctx context.Context) (more bool, err error) {
 			return false, ctx.Err()
 		}
 	}
-	more, w.after = last > w.after, last
+	// Revisions only grow: a batch that looked at fewer than
+	// readLogBatch of them reached the end of the log.
+	more, w.after = last-w.after >= readLogBatch, last
 	return more, nil
 }
 

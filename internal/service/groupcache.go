@@ -52,6 +52,30 @@ func (c *groupCache) decode(key string, raw []byte, g *model.SecurityGroup) erro
 	return nil
 }
 
+// written caches g as decoded from raw, which the caller has just encoded
+// it into for the store: the next read of those bytes (a describe after a
+// rule change) needs no decode. The cached copy has the shape decoding
+// gives (empty lists nil); raw with replaced invalid UTF-8 (which decodes
+// to something else) is not cached.
+func (c *groupCache) written(key string, raw []byte, g *model.SecurityGroup) {
+	if bytes.Contains(raw, []byte(`\ufffd`)) {
+		return
+	}
+	d := g.Clone()
+	if len(d.Rules) == 0 {
+		d.Rules = nil
+	}
+	if len(d.Tags) == 0 {
+		d.Tags = nil
+	}
+	for i := range d.Rules {
+		if len(d.Rules[i].Tags) == 0 {
+			d.Rules[i].Tags = nil
+		}
+	}
+	c.add(key, cachedGroup{raw: raw, g: d})
+}
+
 // lookup finds the version of key stored as raw and marks it used.
 func (c *groupCache) lookup(key string, raw []byte) (cachedGroup, bool) {
 	c.mu.Lock()
@@ -79,8 +103,15 @@ func (c *groupCache) add(key string, e cachedGroup) {
 	if c.m == nil {
 		c.m = map[string][]cachedGroup{}
 	}
-	vs := append([]cachedGroup{e}, c.m[key]...)
+	vs := []cachedGroup{e}
 	c.bytes += len(e.raw)
+	for _, old := range c.m[key] {
+		if bytes.Equal(old.raw, e.raw) {
+			c.bytes -= len(old.raw) // the same version again: keep the new one only
+			continue
+		}
+		vs = append(vs, old)
+	}
 	for len(vs) > groupVersions {
 		c.bytes -= len(vs[len(vs)-1].raw)
 		vs = vs[:len(vs)-1]

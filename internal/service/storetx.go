@@ -77,7 +77,17 @@ func (t *tx) put(kind, id string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", kind, id, err)
 	}
-	return t.Put(resourceKey(t.c, kind, id), b)
+	key := resourceKey(t.c, kind, id)
+	if err := t.Put(key, b); err != nil {
+		return err
+	}
+	switch g := v.(type) {
+	case *model.SecurityGroup:
+		t.s.groups.written(key, b, g)
+	case model.SecurityGroup:
+		t.s.groups.written(key, b, &g)
+	}
+	return nil
 }
 
 func (t *tx) del(kind, id string) error { return t.Delete(resourceKey(t.c, kind, id)) }

@@ -21,6 +21,9 @@ import (
 var palisadeBin, homeDir string
 
 func TestMain(m *testing.M) {
+	if file := os.Getenv(replayEnv); file != "" {
+		os.Exit(runReplayServer(file)) // BenchmarkCPUPerCallVersusMoto's floor
+	}
 	// The lab's namespace names (and its lock under /run) live and die with
 	// this test binary: see testutil.IsolateMain.
 	testutil.IsolateMain()

@@ -26,6 +26,12 @@ import (
 // same calls; its target is 20. It skips when moto_server is not on PATH
 // (pip's moto package installs it; Debian has no package of it).
 //
+// A third server takes the same turns: the replay server (replay_test.go),
+// which answers with palisade's recorded responses and does nothing else,
+// the floor of any Go server on this machine. floor-cpu/palisade-cpu says
+// how close Palisade is to it, and moto-cpu/floor-cpu is the most that
+// moto-cpu/palisade-cpu could be here.
+//
 //	go test -run '^$' -bench CPUPerCallVersusMoto -benchtime 300x ./internal/e2e/
 func BenchmarkCPUPerCallVersusMoto(b *testing.B) {
 	motoPath, err := exec.LookPath("moto_server")
@@ -33,8 +39,10 @@ func BenchmarkCPUPerCallVersusMoto(b *testing.B) {
 		b.Skip("moto_server is not on PATH (pip install 'moto[server]')")
 	}
 	s := startServer(b, b.TempDir())
-	client := s.ec2(newAccount(b, s))
+	creds := newAccount(b, s)
+	client := s.ec2(creds)
 	palisade := &callCosts{pid: s.cmd.Process.Pid, client: client, group: newCostGroup(b, client, nil)}
+	floor := startReplay(b, s, creds, palisade.group)
 	moto := startMoto(b, motoPath)
 	vpcs, err := moto.client.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
 	if err != nil || len(vpcs.Vpcs) == 0 {
@@ -43,7 +51,7 @@ func BenchmarkCPUPerCallVersusMoto(b *testing.B) {
 	moto.group = newCostGroup(b, moto.client, vpcs.Vpcs[0].VpcId)
 	b.ResetTimer()
 	for n := range b.N {
-		for _, c := range []*callCosts{palisade, moto} {
+		for _, c := range []*callCosts{palisade, moto, floor} {
 			if err := c.sequence(int64(1<<20 + n)); err != nil {
 				b.Fatalf("iteration %d of %d: %v", n, b.N, err)
 			}
@@ -52,7 +60,10 @@ func BenchmarkCPUPerCallVersusMoto(b *testing.B) {
 	b.StopTimer()
 	palisade.report(b, "")
 	moto.report(b, "moto-")
+	floor.report(b, "floor-")
 	b.ReportMetric(moto.sum().Seconds()/palisade.sum().Seconds(), "moto-cpu/palisade-cpu")
+	b.ReportMetric(floor.sum().Seconds()/palisade.sum().Seconds(), "floor-cpu/palisade-cpu")
+	b.ReportMetric(moto.sum().Seconds()/floor.sum().Seconds(), "moto-cpu/floor-cpu")
 	s.stop()
 }
 

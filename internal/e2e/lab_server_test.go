@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,13 +63,22 @@ func runLab(t *testing.T, dir string) *labServer {
 
 // ec2In returns an SDK EC2 client signing with c for region.
 func (s *server) ec2In(c aws.Credentials, region string) *ec2.Client {
-	return ec2.New(ec2.Options{
+	return ec2At(s.endpoint, region, c, s.http)
+}
+
+// ec2At returns an SDK EC2 client of endpoint that signs with c for
+// region, never retries, and sends through hc (nil: the SDK's own).
+func ec2At(endpoint, region string, c aws.Credentials, hc *http.Client) *ec2.Client {
+	o := ec2.Options{
 		Region:       region,
-		BaseEndpoint: aws.String(s.endpoint),
+		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.StaticCredentialsProvider{Value: c},
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   s.http,
-	})
+	}
+	if hc != nil {
+		o.HTTPClient = hc
+	}
+	return ec2.New(o)
 }
 
 // terminate stops the server with SIGTERM unless it has exited already,

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 )
 
@@ -110,11 +109,6 @@ func startMoto(b *testing.B, path string) *callCosts {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	client := ec2.New(ec2.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}},
-		Retryer:      aws.NopRetryer{},
-	})
+	client := ec2At(endpoint, "us-east-1", aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil)
 	return &callCosts{pid: cmd.Process.Pid, client: client}
 }

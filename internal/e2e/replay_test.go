@@ -17,8 +17,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"palisade.dev/palisade/internal/testutil"
 )
@@ -109,9 +107,7 @@ func (t *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
 // costs with a client.
 func startReplay(b *testing.B, s *server, creds aws.Credentials, group *string) *callCosts {
 	rec := &recorder{next: testutil.SDKTransport(http.DefaultTransport.(*http.Transport).Clone()), byAction: map[string]replayed{}}
-	recording := &callCosts{client: ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.endpoint),
-		Credentials: credentials.StaticCredentialsProvider{Value: creds}, Retryer: aws.NopRetryer{},
-		HTTPClient: &http.Client{Transport: rec}}), group: group, pid: s.cmd.Process.Pid}
+	recording := &callCosts{client: ec2At(s.endpoint, "us-east-1", creds, &http.Client{Transport: rec}), group: group, pid: s.cmd.Process.Pid}
 	if err := recording.sequence(1 << 23); err != nil {
 		b.Fatalf("recording palisade's responses: %v", err)
 	}
@@ -139,12 +135,6 @@ func startReplay(b *testing.B, s *server, creds aws.Credentials, group *string) 
 	if err != nil {
 		b.Fatalf("replay server's address: %v", err)
 	}
-	client := ec2.New(ec2.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String("http://" + strings.TrimSpace(addr)),
-		Credentials:  credentials.StaticCredentialsProvider{Value: creds},
-		Retryer:      aws.NopRetryer{},
-		HTTPClient:   testutil.SDKHTTPClient,
-	})
+	client := ec2At("http://"+strings.TrimSpace(addr), "us-east-1", creds, testutil.SDKHTTPClient)
 	return &callCosts{pid: cmd.Process.Pid, client: client, group: group}
 }

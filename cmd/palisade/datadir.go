@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+
+	"palisade.dev/palisade/internal/store/bolt"
 )
 
 // owner is who should own what serve creates: the user who ran sudo, so
@@ -120,7 +122,7 @@ func makeDataDir(dir string, o owner) error {
 // secretFiles are the files of the data directory that hold secrets: the
 // store (every account's keys) and the admin's credentials. configFile holds
 // none and stays readable (0644).
-var secretFiles = []string{dbFile, credentialsFile}
+var secretFiles = []string{dbFile, bolt.WALPath(dbFile), credentialsFile}
 
 // secureDataDir makes sure nobody but who runs serve can read or replace
 // what it keeps in dir, before anything is read or written there. The

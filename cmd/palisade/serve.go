@@ -228,10 +228,15 @@ func resolveDataDir(dir string, own owner) (string, error) {
 	return dir, makeDataDir(dir, own)
 }
 
-// openStore opens DIR/palisade.db, giving a newly created file to own.
+// openStore opens DIR/palisade.db, giving a newly created file (or its
+// write-ahead log) to own.
 func openStore(dir string, own owner, log *slog.Logger) (*bolt.Store, error) {
 	path := filepath.Join(dir, dbFile)
 	existed, err := fileExists(path)
+	if err != nil {
+		return nil, err
+	}
+	walExisted, err := fileExists(bolt.WALPath(path))
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +249,11 @@ func openStore(dir string, own owner, log *slog.Logger) (*bolt.Store, error) {
 	}
 	if !existed {
 		if err := own.chown(path); err != nil {
+			return nil, errors.Join(err, st.Close())
+		}
+	}
+	if ok, _ := fileExists(bolt.WALPath(path)); ok && !walExisted {
+		if err := own.chown(bolt.WALPath(path)); err != nil {
 			return nil, errors.Join(err, st.Close())
 		}
 	}

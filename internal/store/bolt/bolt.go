@@ -1,11 +1,16 @@
-// Package bolt is the embedded store.Store, on a single bbolt file: the
-// default backend of a one-machine Palisade.
+// Package bolt is the embedded store.Store, on a bbolt file and its
+// write-ahead log: the default backend of a one-machine Palisade.
 //
-// Every acknowledged transaction is on disk: bbolt fsyncs each commit
-// (NoSync stays false), and Txn returns only after the commit. To keep that
-// affordable under concurrent writers, transactions are group-committed: one
-// committer goroutine takes all waiting transactions as a batch and commits
-// them in one bbolt write transaction and one fsync. Each function runs once,
+// Every acknowledged transaction is on disk, and Txn returns only after it
+// is: its revisions are appended to the write-ahead log and synced (one
+// fdatasync of a preallocated file), then committed to bbolt unsynced;
+// checkpoints sync the bbolt file now and then, and Open replays what
+// followed the last one (wal.go and checkpoint.go say how this survives
+// a power loss). Should the log be unavailable, bbolt syncs each commit
+// itself. To keep commits affordable under concurrent writers, transactions
+// are group-committed: one committer goroutine takes all waiting
+// transactions as a batch and commits them in one bbolt write transaction
+// and one fsync. Each function runs once,
 // in its caller's goroutine (the committer lends it the bbolt transaction),
 // after the functions before it in the batch, whose writes it sees: the
 // batch is a serial order, so transactions are serializable without retry.
@@ -14,9 +19,9 @@
 // Views (Store.View) are bbolt read transactions in the caller's goroutine,
 // beside the writer.
 //
-// The file holds three buckets: kv (the keys), log (one entry per revision,
-// the events of that revision, for Watch) and meta (format, revision,
-// compaction point).
+// The file holds four buckets: kv (the keys), log (one entry per revision,
+// the events of that revision, for Watch; the write-ahead log's records are
+// these entries), meta (format, revision, compaction point) and lease.
 package bolt
 
 import (
@@ -88,40 +93,88 @@ type Store struct {
 
 	mu     sync.RWMutex // held for reading around every use of db
 	closed bool
+
+	// The write-ahead log (checkpoint.go), all under writer. wal nil:
+	// off, and bbolt syncs every commit.
+	wal             *wal
+	pin             *bbolt.Tx // a reader at the last checkpoint
+	file            *os.File  // the bbolt file, read-only: its meta pages
+	inode           uint64    // the file's, which the log's header names
+	mmapSize        int       // bbolt's map of the file
+	sinceCheckpoint int       // bytes of records since the last checkpoint
+	checkpointArmed bool      // timedCheckpoint is due
+	broken          error     // no more writes: the log failed and could not be left
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens the store in the file at path, creating it if needed.
+// Open opens the store in the file at path, creating it if needed, and
+// its write-ahead log beside it (WALPath): what a crash left in the log is
+// replayed first.
 func Open(path string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
-	_, statErr := os.Stat(path)
+	st, statErr := os.Stat(path)
+	hdr, restored, err := restoreCheckpoint(path, WALPath(path), opts.LockTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	mmapSize := 1 << 30 // virtual: a reader never blocks a write that grows the file (the pin is one)
+	if statErr == nil && int64(mmapSize) < 2*st.Size() {
+		mmapSize = int((2*st.Size() + 1<<30 - 1) &^ (1<<30 - 1))
+	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:      opts.LockTimeout,
 		FreelistType: bbolt.FreelistMapType,
 		// The free list is not written on each commit (a page less to
 		// allocate, encode and write per transaction); Open rebuilds it
-		// by scanning the file, as etcd does. Data and meta pages are
-		// still synced in order on each commit.
-		NoFreelistSync: true,
+		// by scanning the file, as etcd does.
+		NoFreelistSync:  true,
+		InitialMmapSize: mmapSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// After a restore, the checkpoint's pages must stay as they are until
+	// the first checkpoint of this process replaces the log's header: a
+	// crash before then restores the same checkpoint again. So a reader
+	// holds them, and the writes below (replay, leases) go elsewhere.
+	var pin *bbolt.Tx
+	if restored {
+		if pin, err = db.Begin(false); err != nil {
+			return nil, errors.Join(fmt.Errorf("open store %s: %w", path, err), db.Close())
+		}
+	}
 	rev, err := initialize(db)
+	if err == nil && restored {
+		from := rev
+		if rev, err = replay(db, WALPath(path), hdr, rev, opts.LogRetention); err == nil && rev > from {
+			opts.Logger.Info("store recovered from its write-ahead log", "path", path, "revisions", rev-from, "revision", rev)
+		}
+	}
+	if err == nil {
+		rev, err = dropOldLeases(db, rev)
+	}
 	if err == nil && errors.Is(statErr, os.ErrNotExist) {
 		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {
+		if pin != nil {
+			_ = pin.Rollback()
+		}
 		return nil, errors.Join(fmt.Errorf("open store %s: %w", path, err), db.Close())
 	}
 	s := &Store{
-		db: db, retention: opts.LogRetention, log: opts.Logger, hub: core.NewHub(rev),
-		reqs: make(chan *request), closing: make(chan struct{}), loopDone: make(chan struct{}),
+		db: db, retention: opts.LogRetention, log: opts.Logger, hub: core.NewHub(rev), mmapSize: mmapSize,
+		reqs: make(chan *request), closing: make(chan struct{}), loopDone: make(chan struct{}), pin: pin,
 	}
 	s.rev.Store(rev)
+	s.startWAL(WALPath(path))
+	if s.broken != nil {
+		s.closeWAL()
+		return nil, errors.Join(fmt.Errorf("open store %s: %w", path, s.broken), db.Close())
+	}
 	go s.commitLoop()
-	s.log.Info("store opened", "path", path, "revision", rev)
+	s.log.Info("store opened", "path", path, "revision", rev, "write_ahead_log", s.wal != nil)
 	return s, nil
 }
 
@@ -152,8 +205,9 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.closed = true
-		if cerr := s.db.Close(); cerr != nil {
-			err = fmt.Errorf("close store: %w", cerr)
+		werr := s.finishWAL()
+		if cerr := s.db.Close(); cerr != nil || werr != nil {
+			err = fmt.Errorf("close store: %w", errors.Join(werr, cerr))
 		}
 	})
 	return err
@@ -169,12 +223,21 @@ func (s *Store) view(fn func(b buckets) error) error {
 	return s.db.View(func(tx *bbolt.Tx) error { return fn(bucketsOf(tx)) })
 }
 
-// update runs fn in a bbolt write transaction, unless the store is closed.
+// update runs fn in a bbolt write transaction, unless the store is closed,
+// and makes it durable (the log does not hold it: a checkpoint does).
 func (s *Store) update(fn func(b buckets) error) error {
+	s.writer.Lock()
+	defer s.writer.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return store.ErrClosed
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error { return fn(bucketsOf(tx)) })
+	if s.broken != nil {
+		return s.broken
+	}
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return fn(bucketsOf(tx)) }); err != nil {
+		return err
+	}
+	return s.afterCommit(false)
 }

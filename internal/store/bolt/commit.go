@@ -27,12 +27,16 @@ func (s *Store) commit(batch []*request) []result {
 
 // runBatch runs the batch's functions one after the other in one bbolt
 // write transaction, each seeing the writes of those before it, and commits
-// them with one fsync. It returns each one's result, the new revision and
+// them with one fsync (of the write-ahead log, or of bbolt's file when the
+// log is off). It returns each one's result, the new revision and
 // the events of each revision written. On error nothing is committed, and
 // no result stands: even a failed or read-only function may have read
 // writes that were then lost.
 func (s *Store) runBatch(batch []*request) ([]result, int64, [][]store.Event, error) {
 	results := make([]result, len(batch))
+	if s.broken != nil {
+		return results, 0, nil, s.broken
+	}
 	// No s.mu here: Close takes s.writer before closing the file.
 	btx, err := s.db.Begin(true)
 	if err != nil {
@@ -46,14 +50,17 @@ func (s *Store) runBatch(batch []*request) ([]result, int64, [][]store.Event, er
 	}
 	rev := start
 	var changes [][]store.Event
+	var recs []walRecord
 	for i, req := range batch {
 		var events []store.Event
-		if results[i], events, err = s.runOne(b, req, rev); err != nil {
+		var entry []byte
+		if results[i], events, entry, err = s.runOne(b, req, rev); err != nil {
 			return results, 0, nil, err
 		}
 		if len(events) > 0 {
 			rev++
 			changes = append(changes, events)
+			recs = append(recs, walRecord{rev: rev, lease: req.lease, entry: entry})
 		}
 	}
 	if rev == start {
@@ -62,39 +69,52 @@ func (s *Store) runBatch(batch []*request) ([]result, int64, [][]store.Event, er
 	if err := s.finishBatch(b, rev); err != nil {
 		return results, 0, nil, err
 	}
+	from, n, err := s.logAhead(recs, btx)
+	if err != nil {
+		return results, 0, nil, err
+	}
 	if err := btx.Commit(); err != nil {
+		if n > 0 {
+			s.retractFailed(from, n)
+		}
 		return results, 0, nil, commitError(err)
+	}
+	if err := s.afterCommit(n > 0); err != nil {
+		// Committed, but not durable (and the store takes no more
+		// writes): the callers must not take it for done.
+		return results, 0, nil, err
 	}
 	return results, rev, changes, nil
 }
 
 // runOne runs one function at revision rev and applies its writes as
-// revision rev+1; it returns them (none: rev stays the revision). An error
-// is the storage's, not fn's.
-func (s *Store) runOne(b buckets, req *request, rev int64) (result, []store.Event, error) {
+// revision rev+1; it returns them and their log entry (none: rev stays the
+// revision). An error is the storage's, not fn's.
+func (s *Store) runOne(b buckets, req *request, rev int64) (result, []store.Event, []byte, error) {
 	if err := req.ctx.Err(); err != nil {
-		return result{err: err}, nil, nil
+		return result{err: err}, nil, nil, nil
 	}
 	if req.lease != 0 && !s.leases.Live(req.lease) {
-		return result{err: core.LeaseEnded(req.lease)}, nil, nil
+		return result{err: core.LeaseEnded(req.lease)}, nil, nil, nil
 	}
 	events, fnErr, err := s.changes(b, req, rev)
 	if err != nil {
-		return result{}, nil, err
+		return result{}, nil, nil, err
 	}
 	if fnErr != nil {
-		return result{err: fnErr}, nil, nil
+		return result{err: fnErr}, nil, nil, nil
 	}
 	if len(events) == 0 {
-		return result{rev: rev}, nil, nil
+		return result{rev: rev}, nil, nil, nil
 	}
-	if err := apply(b, rev+1, events); err != nil {
-		return result{}, nil, err
+	entry, err := apply(b, rev+1, events)
+	if err != nil {
+		return result{}, nil, nil, err
 	}
 	if err := b.attach(req.lease, events); err != nil {
-		return result{}, nil, err
+		return result{}, nil, nil, err
 	}
-	return result{rev: rev + 1}, events, nil
+	return result{rev: rev + 1}, events, entry, nil
 }
 
 // changes are the events of req at revision rev+1: those of its fn, or of
@@ -116,8 +136,8 @@ func (s *Store) changes(b buckets, req *request, rev int64) (events []store.Even
 	return events, nil, err
 }
 
-// apply writes one revision: its keys and its log entry.
-func apply(b buckets, rev int64, events []store.Event) error {
+// apply writes one revision: its keys and its log entry, which it returns.
+func apply(b buckets, rev int64, events []store.Event) ([]byte, error) {
 	for _, e := range events {
 		var err error
 		if e.Type == store.EventDelete {
@@ -126,13 +146,14 @@ func apply(b buckets, rev int64, events []store.Event) error {
 			err = b.kv.Put([]byte(e.KV.Key), encodeRecord(e.KV))
 		}
 		if err != nil {
-			return fmt.Errorf("write %q: %w", e.KV.Key, err)
+			return nil, fmt.Errorf("write %q: %w", e.KV.Key, err)
 		}
 	}
-	if err := b.log.Put(revKey(rev), encodeEntry(events)); err != nil {
-		return fmt.Errorf("write log entry %d: %w", rev, err)
+	entry := encodeEntry(events)
+	if err := b.log.Put(revKey(rev), entry); err != nil {
+		return nil, fmt.Errorf("write log entry %d: %w", rev, err)
 	}
-	return nil
+	return entry, nil
 }
 
 // finishBatch records the new revision and compacts the log to retention.

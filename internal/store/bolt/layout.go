@@ -26,8 +26,11 @@ var (
 	metaCompact = []byte("compact")
 )
 
-// formatVersion is the file format this package reads and writes.
-const formatVersion = 1
+// formatVersion is the file format this package reads and writes. 2: the
+// file goes with its write-ahead log (wal.go), and a version that knows
+// nothing of the log must not open it. Version 1 files (synced on every
+// commit, no log) are taken as they are and stamped 2.
+const formatVersion = 2
 
 // errCorrupt marks data this package cannot have written.
 var errCorrupt = errors.New("corrupt store data")
@@ -55,10 +58,18 @@ func initialize(db *bbolt.DB) (rev int64, err error) {
 		if err := checkFormat(b.meta); err != nil {
 			return err
 		}
-		if rev, err = b.revision(); err != nil {
-			return err
-		}
-		rev, err = dropLeases(b, rev)
+		rev, err = b.revision()
+		return err
+	})
+	return rev, err
+}
+
+// dropOldLeases deletes the keys of the leases of the process that had the
+// file before, in one revision after rev, and returns the revision then.
+func dropOldLeases(db *bbolt.DB, rev int64) (int64, error) {
+	err := db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		rev, err = dropLeases(bucketsOf(tx), rev)
 		return err
 	})
 	return rev, err
@@ -77,7 +88,7 @@ func dropLeases(b buckets, rev int64) (int64, error) {
 		return rev, err
 	}
 	if len(events) > 0 {
-		if err := apply(b, rev+1, events); err != nil {
+		if _, err := apply(b, rev+1, events); err != nil {
 			return rev, err
 		}
 		rev++
@@ -142,7 +153,11 @@ func checkFormat(meta *bbolt.Bucket) error {
 	if v == nil {
 		return meta.Put(metaFormat, encodeUint(formatVersion))
 	}
-	if got, err := decodeUint(v); err != nil || got != formatVersion {
+	got, err := decodeUint(v)
+	if err == nil && got == 1 {
+		return meta.Put(metaFormat, encodeUint(formatVersion))
+	}
+	if err != nil || got != formatVersion {
 		return fmt.Errorf("file format %x, want %d: %w", v, formatVersion, errCorrupt)
 	}
 	return nil

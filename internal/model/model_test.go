@@ -491,6 +491,22 @@ func TestResourceKeys(t *testing.T) {
 	}
 }
 
+func TestExpiryKeys(t *testing.T) {
+	s := Scope{Account: "123456789012", Region: "us-east-1"}
+	k := ExpiryKey(s, "sg-0123456789abcdef0")
+	if k != "e/123456789012/us-east-1/sg-0123456789abcdef0" {
+		t.Fatal(k)
+	}
+	if got, id, ok := ParseExpiryKey(k); !ok || got != s || id != "sg-0123456789abcdef0" {
+		t.Fatal(got, id, ok)
+	}
+	for _, bad := range []string{"e/1/2", "e//2/sg-1", "e/1/2/", "e/1/2/3/4", "r/1/2/sg-1", ResourceKey(s, KeyGroup, "sg-1")} {
+		if _, _, ok := ParseExpiryKey(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
 func TestCheckLabHostName(t *testing.T) {
 	for name, ok := range map[string]bool{"client": true, "office-1": true, "a.b_c": true, "": false, "-x": false, ".x": false,
 		"i-0123456789abcdef0": false, "i-x": false, "has space": false, "slash/": false, strings.Repeat("a", 65): false} {

@@ -37,6 +37,33 @@ const (
 // The indexes and their keys are the service's business (service/index.go).
 const IndexRoot = "x/"
 
+// ExpiryRoot holds one key per security group with a rule that expires
+// (model.ExpiresAtTag): the earliest expiry of its rules, RFC 3339, written
+// in the same transaction as the group. The service's expiry loop watches
+// it instead of every resource, so that a rule change of an ordinary group
+// wakes nothing there.
+//
+//	e/<account>/<region>/<group id>
+const ExpiryRoot = "e/"
+
+// ExpiryKey is the expiry key of a group.
+func ExpiryKey(s Scope, group string) string {
+	return ExpiryRoot + string(s.Account) + "/" + s.Region + "/" + group
+}
+
+// ParseExpiryKey splits an expiry key into its scope and group ID.
+func ParseExpiryKey(key string) (scope Scope, group string, ok bool) {
+	rest, ok := strings.CutPrefix(key, ExpiryRoot)
+	if !ok {
+		return scope, "", false
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" || strings.Contains(parts[2], "/") {
+		return scope, "", false
+	}
+	return Scope{Account: AccountID(parts[0]), Region: parts[1]}, parts[2], true
+}
+
 // IndexPrefix is the key prefix of every index entry of one account and
 // region.
 func IndexPrefix(acct AccountID, region string) string {

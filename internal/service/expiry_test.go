@@ -11,6 +11,7 @@ import (
 
 	"palisade.dev/palisade/internal/model"
 	"palisade.dev/palisade/internal/service"
+	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/mem"
 )
 
@@ -282,4 +283,87 @@ func TestRunExpiryOnTwoReplicas(t *testing.T) {
 			t.Errorf("%s logged %d times:\n%s", r.Rule.ID, n, logs.String())
 		}
 	}
+}
+
+// The expiry index holds a key for each group with an expiring rule, the
+// earliest expiry of its rules, in step with every change of the group:
+// authorize, tag, revoke, delete. A rule change of a group with no
+// expiring rule writes nothing there, so the expiry loop that watches it
+// is not woken.
+func TestExpiryIndexFollowsTheGroup(t *testing.T) {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	s, err := service.New(st, service.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{Service: s, clock: &clock{now: time.Now()}, t: t}
+	v := f.vpc(bob, "10.3.0.0/16", false)
+	g := f.group(bob, "web", v.ID)
+	plain := f.group(bob, "plain", v.ID)
+	key := model.ExpiryKey(model.Scope{Account: bob.Account, Region: bob.Region}, string(g.ID))
+	index := func() map[string]string {
+		t.Helper()
+		page, err := st.List(ctx, model.ExpiryRoot, store.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, kv := range page.KVs {
+			got[kv.Key] = string(kv.Value)
+		}
+		return got
+	}
+	want := func(at time.Time) {
+		t.Helper()
+		got := index()
+		if at.IsZero() {
+			if len(got) != 0 {
+				t.Fatalf("expiry index %v, want none", got)
+			}
+			return
+		}
+		if len(got) != 1 || got[key] != at.UTC().Format(time.RFC3339Nano) {
+			t.Fatalf("expiry index %v, want %s at %s", got, key, at.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	ref := service.GroupRef{ID: string(g.ID)}
+	later := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	soon := time.Now().Add(time.Hour).Truncate(time.Second)
+	rules, err := f.Authorize(ctx, bob, service.AuthorizeInput{Group: ref, Direction: model.Ingress, Permissions: ssh("10.0.0.0/8"), Tags: expiresAt(later)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(later)
+	if _, err := f.Authorize(ctx, bob, service.AuthorizeInput{Group: ref, Direction: model.Ingress, Permissions: ssh("10.1.0.0/16"), Tags: expiresAt(soon)}); err != nil {
+		t.Fatal(err)
+	}
+	want(soon)
+	// A rule change of another group writes nothing under the index.
+	rev, _ := st.Revision(ctx)
+	watch, err := st.Watch(ctx, model.ExpiryRoot, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Authorize(ctx, bob, service.AuthorizeInput{Group: service.GroupRef{ID: string(plain.ID)}, Direction: model.Ingress, Permissions: ssh("10.2.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case resp := <-watch:
+		t.Fatalf("a plain group's rule change touched the expiry index: %+v", resp)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// Moving the earlier expiry away leaves the other one.
+	if err := f.CreateTags(ctx, bob, []string{string(rules[0].Rule.ID)}, expiresAt(soon.Add(-30*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	want(soon.Add(-30 * time.Minute))
+	if _, err := f.Revoke(ctx, bob, service.RevokeInput{Group: ref, Direction: model.Ingress, RuleIDs: []string{string(rules[0].Rule.ID)}}); err != nil {
+		t.Fatal(err)
+	}
+	want(soon)
+	if _, err := f.DeleteSecurityGroup(ctx, bob, ref); err != nil {
+		t.Fatal(err)
+	}
+	want(time.Time{})
 }

@@ -87,10 +87,21 @@ func (t *tx) put(kind, id string, v any) error {
 	case model.SecurityGroup:
 		t.s.groups.written(key, b, &g)
 	}
+	if kind == kindGroup {
+		return t.noteExpiry(id, b)
+	}
 	return nil
 }
 
-func (t *tx) del(kind, id string) error { return t.Delete(resourceKey(t.c, kind, id)) }
+func (t *tx) del(kind, id string) error {
+	if err := t.Delete(resourceKey(t.c, kind, id)); err != nil {
+		return err
+	}
+	if kind == kindGroup {
+		return t.noteExpiry(id, nil)
+	}
+	return nil
+}
 
 // list decodes every resource of kind in the caller's scope.
 func list[T any](t *tx, kind string) ([]T, error) {

@@ -383,10 +383,12 @@ func (ed *tagEditor) flush() error {
 			changed = append(changed, d)
 		}
 	}
+	tooMany := model.Errorf(model.CodeInvalidParameterValue, "One request may tag at most %d resources (the rules of one group count once); split the request.", store.MaxTxnWrites)
 	if len(changed) > store.MaxTxnWrites {
-		return model.Errorf(model.CodeInvalidParameterValue, "One request may tag at most %d resources (the rules of one group count once); split the request.", store.MaxTxnWrites)
+		return tooMany
 	}
-	for _, d := range changed {
+	encoded := make([][]byte, len(changed))
+	for i, d := range changed {
 		if d.rules != nil {
 			b, err := json.Marshal(d.rules)
 			if err != nil {
@@ -398,7 +400,18 @@ func (ed *tagEditor) flush() error {
 		if err != nil {
 			return fmt.Errorf("encode %s/%s: %w", d.kind, d.id, err)
 		}
-		if err := ed.t.Put(resourceKey(ed.t.c, d.kind, d.id), b); err != nil {
+		encoded[i] = b
+		if d.kind == kindGroup { // a rule's expiry tag moves the group's expiry
+			if err := ed.t.noteExpiry(d.id, b); err != nil {
+				return err
+			}
+		}
+	}
+	if len(changed)+ed.t.pendingIndexWrites() > store.MaxTxnWrites {
+		return tooMany
+	}
+	for i, d := range changed {
+		if err := ed.t.Put(resourceKey(ed.t.c, d.kind, d.id), encoded[i]); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // canonicalRequest builds the SigV4 canonical request of r, whose query
@@ -138,13 +139,40 @@ func signature(secret string, c Credential, amzDate, canonical string) string {
 	return hex.EncodeToString(hmacSHA256(signingKey(secret, c), toSign))
 }
 
-// signingKey derives the key for one day, region and service.
+// signingKey derives the key for one day, region and service: four HMACs,
+// remembered (a client signs every request of a day with the same key).
 func signingKey(secret string, c Credential) []byte {
-	k := hmacSHA256([]byte("AWS4"+secret), c.Date)
+	id := derivedID{secret: secret, date: c.Date, region: c.Region, service: c.Service}
+	derived.mu.Lock()
+	k, ok := derived.keys[id]
+	derived.mu.Unlock()
+	if ok {
+		return k
+	}
+	k = hmacSHA256([]byte("AWS4"+secret), c.Date)
 	k = hmacSHA256(k, c.Region)
 	k = hmacSHA256(k, c.Service)
-	return hmacSHA256(k, Terminator)
+	k = hmacSHA256(k, Terminator)
+	derived.mu.Lock()
+	if len(derived.keys) >= maxDerivedKeys {
+		clear(derived.keys) // rare: a new day, or very many keys; derived again on use
+	}
+	derived.keys[id] = k
+	derived.mu.Unlock()
+	return k
 }
+
+// derivedID names a derived signing key; the secret is part of it, so a
+// rotated or deleted key's derivation is never used for another secret.
+type derivedID struct{ secret, date, region, service string }
+
+// maxDerivedKeys bounds the derived keys remembered.
+const maxDerivedKeys = 4096
+
+var derived = struct {
+	mu   sync.Mutex
+	keys map[derivedID][]byte
+}{keys: map[derivedID][]byte{}}
 
 func hmacSHA256(key []byte, data string) []byte {
 	m := hmac.New(sha256.New, key)

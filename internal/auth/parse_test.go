@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"net/http"
 	"reflect"
 	"strings"
@@ -200,4 +201,26 @@ func serverRequestFor(t *testing.T, authz, date, query string) *http.Request {
 
 func validHeaderValue(s string) bool {
 	return !strings.ContainsAny(s, "\r\n\x00")
+}
+
+// The remembered signing keys are per secret: a rotated secret never signs
+// with the key derived from the old one, and every key is the derivation.
+func TestSigningKeysArePerSecret(t *testing.T) {
+	c := Credential{AccessKeyID: "AKIAEXAMPLE", Date: "20261203", Region: "us-east-1", Service: "ec2"}
+	fresh := func(secret string) []byte {
+		k := hmacSHA256([]byte("AWS4"+secret), c.Date)
+		k = hmacSHA256(k, c.Region)
+		k = hmacSHA256(k, c.Service)
+		return hmacSHA256(k, Terminator)
+	}
+	for range 2 { // derived, then remembered
+		for _, secret := range []string{"old-secret", "new-secret"} {
+			if got := signingKey(secret, c); !bytes.Equal(got, fresh(secret)) {
+				t.Fatalf("signing key of %s: %x, want %x", secret, got, fresh(secret))
+			}
+		}
+	}
+	if bytes.Equal(signingKey("old-secret", c), signingKey("new-secret", c)) {
+		t.Fatal("two secrets share a signing key")
+	}
 }

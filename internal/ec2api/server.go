@@ -157,9 +157,10 @@ func (s *Server) finish(w http.ResponseWriter, ex *exchange) {
 	}
 	took := s.now().Sub(ex.start)
 	s.observe(ex, took)
-	s.log.Info("request", "action", clipValue(ex.action), "status", status, "request_id", ex.reqID,
-		"duration_ms", float64(took.Microseconds())/1000, "code", model.CodeOf(ex.err),
-		"account", ex.account, "service", ex.service)
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("action", clipValue(ex.action)),
+		slog.Int("status", status), slog.String("request_id", ex.reqID),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000), slog.String("code", model.CodeOf(ex.err)),
+		slog.String("account", ex.account), slog.String("service", ex.service))
 }
 
 // serve authenticates before it reads the body: a request without a known

@@ -91,8 +91,9 @@ func WriteResponse(w http.ResponseWriter, action, requestID string, body any) er
 // writer over it, recycled through xmlBuffers (a described group is a few
 // kilobytes, which growing a fresh buffer allocated twice over).
 type xmlBuffer struct {
-	doc bytes.Buffer
-	w   *bufio.Writer // over doc; as large as encoding/xml's own, so it uses it
+	doc  bytes.Buffer
+	w    *bufio.Writer // over doc; as large as encoding/xml's own, so it uses it
+	plan []byte        // where a plan renders (xmlplan.go)
 }
 
 var xmlBuffers = sync.Pool{New: func() any {
@@ -106,9 +107,10 @@ const maxPooledXML = 64 << 10
 
 // release returns b to the pool; what it rendered is no longer valid.
 func (b *xmlBuffer) release() {
-	if b.doc.Cap() > maxPooledXML {
+	if b.doc.Cap() > maxPooledXML || cap(b.plan) > maxPooledXML {
 		return
 	}
+	b.plan = b.plan[:0]
 	b.doc.Reset()
 	b.w.Reset(&b.doc)
 	xmlBuffers.Put(b)
@@ -119,6 +121,16 @@ func (b *xmlBuffer) release() {
 // that element's tags (encoding/xml never self-closes, so they are exact).
 // The result lives in buf.
 func marshalFields(body any, buf *xmlBuffer) ([]byte, error) {
+	if out, ok := planFields(body, buf.plan[:0]); ok {
+		buf.plan = out
+		return out, nil
+	}
+	return marshalFieldsXML(body, buf)
+}
+
+// marshalFieldsXML is marshalFields through encoding/xml, for the types
+// that have no plan.
+func marshalFieldsXML(body any, buf *xmlBuffer) ([]byte, error) {
 	v := reflect.ValueOf(body)
 	for v.Kind() == reflect.Pointer && !v.IsNil() {
 		v = v.Elem()

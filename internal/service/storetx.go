@@ -73,7 +73,16 @@ func (s *Service) decode(kv store.KeyValue, v any) error {
 }
 
 func (t *tx) put(kind, id string, v any) error {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	switch g := v.(type) { // the most written kind, encoded without reflection
+	case *model.SecurityGroup:
+		b = g.AppendJSON(nil)
+	case model.SecurityGroup:
+		b = g.AppendJSON(nil)
+	default:
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", kind, id, err)
 	}

@@ -168,3 +168,28 @@ func benchAccount(b *testing.B, n int) (s *Service, subnet, group string) {
 	}
 	return s, string(sn.ID), groups[0]
 }
+
+// BenchmarkDescribeGroupByID measures DescribeSecurityGroups of one group
+// by ID in an account of n groups: point reads, flat in n.
+func BenchmarkDescribeGroupByID(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) {
+			s := newTestService(b)
+			var last model.GroupID
+			for i := range n {
+				g, err := s.CreateSecurityGroup(ctx, alice, CreateSecurityGroupInput{Name: fmt.Sprintf("g%d", i), Description: "x"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				last = g.ID
+			}
+			b.ResetTimer()
+			for range b.N {
+				gs, _, err := s.DescribeSecurityGroups(ctx, alice, DescribeSecurityGroupsInput{IDs: []string{string(last)}})
+				if err != nil || len(gs) != 1 {
+					b.Fatal(len(gs), err)
+				}
+			}
+		})
+	}
+}

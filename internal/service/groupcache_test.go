@@ -214,3 +214,32 @@ func TestGroupCacheWritesDecodeTheSame(t *testing.T) {
 	}
 	check("tagged", false)
 }
+
+// Describing groups by ID alone reads them one by one; it answers what
+// selecting them from the list of all answers, errors included.
+func TestGroupsByIDAsFromTheList(t *testing.T) {
+	s := newTestService(t)
+	ctx := context.Background()
+	v := mustVPC(t, s, alice, "10.1.0.0/16", true)
+	web := string(mustGroup(t, s, alice, "web", string(v.ID)).ID)
+	db := string(mustGroup(t, s, alice, "db", string(v.ID)).ID)
+	missing := "sg-0123456789abcdef0"
+	for _, ids := range [][]string{{web}, {db, web}, {web, web, db}, {web, missing}, {missing, web}, {"sg-bad", web},
+		{web, "nope"}, {db, db}} {
+		err := s.read(ctx, alice, "test", func(tx *tx) error {
+			got, gotErr := groupsByID(tx, ids)
+			all, err := list[model.SecurityGroup](tx, kindGroup)
+			if err != nil {
+				return err
+			}
+			want, wantErr := selectByID(all, ids, model.KindGroup, func(g model.SecurityGroup) string { return string(g.ID) })
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+				t.Errorf("%v: by ID %v, %v; from the list %v, %v", ids, got, gotErr, want, wantErr)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

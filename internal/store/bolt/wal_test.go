@@ -356,3 +356,69 @@ func TestCloseLeavesNothingToRestore(t *testing.T) {
 	}
 	expect(t, r, map[string]int64{"a": 1})
 }
+
+// TestWALCrashWhileRecovering: a crash during Open, after it replayed the
+// log and dropped the old leases' keys (synced commits) but before its
+// first checkpoint replaced the header, leaves the old checkpoint
+// restorable: those writes did not reuse its pages.
+func TestWALCrashWhileRecovering(t *testing.T) {
+	noTimedCheckpoints(t)
+	path := filepath.Join(t.TempDir(), "palisade.db")
+	s := openForTest(t, path)
+	acked := map[string]int64{}
+	write := func(s *Store, from, to int) {
+		for i := from; i < to; i++ {
+			key := fmt.Sprintf("k%04d", i%120)
+			acked[key] = put(t, s, key, "v-"+key)
+		}
+	}
+	write(s, 0, 300)
+	s.writer.Lock()
+	if err := s.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	s.writer.Unlock()
+	lease, err := s.Grant(context.Background(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lease.Put(context.Background(), "leased", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	write(s, 300, 700)
+	crash(t, s)
+
+	var disk, log []byte
+	testHookRecovered = func() { // the power fails here
+		var err error
+		if disk, err = os.ReadFile(path); err != nil {
+			t.Error(err)
+		}
+		if log, err = os.ReadFile(WALPath(path)); err != nil {
+			t.Error(err)
+		}
+	}
+	r, err := Open(path, Options{})
+	testHookRecovered = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if disk == nil {
+		t.Fatal("the hook did not run")
+	}
+	if err := os.WriteFile(path, disk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(WALPath(path), log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again := openForTest(t, path)
+	defer again.Close()
+	expect(t, again, acked)
+	if _, err := again.Get(context.Background(), "leased"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the old lease's key: %v", err)
+	}
+}

@@ -15,6 +15,18 @@ import (
 	"palisade.dev/palisade/internal/store/mem"
 )
 
+// onMem is a service on a mem store of its own, on the real clock (the
+// expiry loop runs on it).
+func onMem(t *testing.T) (*service.Service, store.Store, *fixture) {
+	st := mem.New(mem.Options{})
+	t.Cleanup(func() { st.Close() })
+	s, err := service.New(st, service.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, st, &fixture{Service: s, clock: &clock{now: time.Now()}, t: t}
+}
+
 func expiresAt(t time.Time) model.Tags {
 	return model.Tags{{Key: model.ExpiresAtTag, Value: t.UTC().Format(time.RFC3339)}}
 }
@@ -215,13 +227,7 @@ func waitRules(t *testing.T, f *fixture, g model.GroupID, n int) {
 // A create-tags that moves an expiry later, seen through the watch, keeps
 // the rule past its old time; one that moves it sooner ends it then.
 func TestRunExpiryFollowsTagChanges(t *testing.T) {
-	st := mem.New(mem.Options{})
-	t.Cleanup(func() { st.Close() })
-	s, err := service.New(st, service.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{Service: s, clock: &clock{now: time.Now()}, t: t}
+	s, _, f := onMem(t)
 	v := f.vpc(bob, "10.3.0.0/16", false)
 	g := f.group(bob, "web", v.ID)
 	rctx, cancel := context.WithCancel(ctx)
@@ -291,13 +297,7 @@ func TestRunExpiryOnTwoReplicas(t *testing.T) {
 // expiring rule writes nothing there, so the expiry loop that watches it
 // is not woken.
 func TestExpiryIndexFollowsTheGroup(t *testing.T) {
-	st := mem.New(mem.Options{})
-	t.Cleanup(func() { st.Close() })
-	s, err := service.New(st, service.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{Service: s, clock: &clock{now: time.Now()}, t: t}
+	_, st, f := onMem(t)
 	v := f.vpc(bob, "10.3.0.0/16", false)
 	g := f.group(bob, "web", v.ID)
 	plain := f.group(bob, "plain", v.ID)

@@ -3,11 +3,12 @@
 //
 // Every acknowledged transaction is on disk, and Txn returns only after it
 // is: its revisions are appended to the write-ahead log and synced (one
-// fdatasync of a preallocated file), then committed to bbolt unsynced;
-// checkpoints sync the bbolt file now and then, and Open replays what
-// followed the last one (wal.go and checkpoint.go say how this survives
-// a power loss). Should the log be unavailable, bbolt syncs each commit
-// itself. To keep commits affordable under concurrent writers, transactions
+// fdatasync of a preallocated file), and kept in memory, where every read
+// sees them over bbolt's state, until bbolt takes a few dozen of them in
+// one unsynced commit (mem.go); checkpoints sync the bbolt file now and
+// then, and Open replays what followed the last one (wal.go and
+// checkpoint.go say how this survives a power loss). Should the log be
+// unavailable, bbolt commits and syncs each transaction itself. To keep commits affordable under concurrent writers, transactions
 // are group-committed: one committer goroutine takes all waiting
 // transactions as a batch and commits them in one bbolt write transaction
 // and one fsync. Each function runs once,
@@ -82,7 +83,10 @@ type Store struct {
 	log       *slog.Logger
 	hub       *core.Hub
 	rev       atomic.Int64 // last committed revision
-	leases    core.Leases
+	// mem: the revisions logged and not yet in bbolt (mem.go); replaced,
+	// never changed, under writer.
+	mem    atomic.Pointer[memRevs]
+	leases core.Leases
 
 	writer   sync.Mutex    // held by whoever runs a bbolt write transaction
 	queued   atomic.Int64  // transactions handed to the committer, not yet answered
@@ -171,6 +175,7 @@ func Open(path string, opts Options) (*Store, error) {
 		reqs: make(chan *request), closing: make(chan struct{}), loopDone: make(chan struct{}), pin: pin,
 	}
 	s.rev.Store(rev)
+	s.mem.Store(&memRevs{})
 	s.startWAL(WALPath(path))
 	if s.broken != nil {
 		s.closeWAL()
@@ -221,14 +226,16 @@ func (s *Store) Close() error {
 	return err
 }
 
-// view runs fn in a bbolt read transaction, unless the store is closed.
-func (s *Store) view(fn func(b buckets) error) error {
+// view runs fn in a bbolt read transaction, unless the store is closed,
+// with the revisions in memory taken before it began (mem.go).
+func (s *Store) view(fn func(b buckets, mem *memRevs) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return store.ErrClosed
 	}
-	return s.db.View(func(tx *bbolt.Tx) error { return fn(bucketsOf(tx)) })
+	mem := s.mem.Load()
+	return s.db.View(func(tx *bbolt.Tx) error { return fn(bucketsOf(tx), mem) })
 }
 
 // update runs fn in a bbolt write transaction, unless the store is closed,
@@ -243,6 +250,9 @@ func (s *Store) update(fn func(b buckets) error) error {
 	}
 	if s.broken != nil {
 		return s.broken
+	}
+	if err := s.flush(); err != nil {
+		return err
 	}
 	if err := s.db.Update(func(tx *bbolt.Tx) error { return fn(bucketsOf(tx)) }); err != nil {
 		return err

@@ -179,10 +179,14 @@ func (s *Store) startWAL(walPath string) {
 	}
 }
 
-// checkpoint syncs the bbolt file and records its meta pages in the log's
-// header, pinning the checkpoint's pages until the next one. The caller
-// holds s.writer, or is Open.
+// checkpoint syncs the bbolt file, after it has taken the revisions in
+// memory, and records its meta pages in the log's header, pinning the
+// checkpoint's pages until the next one. The caller holds s.writer, or is
+// Open. An error wrapping errFlush left the log as it was.
 func (s *Store) checkpoint() error {
+	if err := s.flush(); err != nil {
+		return err
+	}
 	pin, err := s.db.Begin(false)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -226,6 +230,10 @@ func (s *Store) header(pin *bbolt.Tx) (walHeader, error) {
 // be voided, the store takes no more writes.
 func (s *Store) leaveWAL(err error) {
 	s.log.Error("write-ahead log off: every commit syncs the store file from now on", "err", err)
+	if ferr := s.flush(); ferr != nil {
+		s.broken = fmt.Errorf("revisions only the write-ahead log holds cannot reach the store file, restart to recover them: %w", ferr)
+		return
+	}
 	if serr := s.db.Sync(); serr != nil {
 		s.broken = fmt.Errorf("store file cannot be synced, restart to recover it: %w", serr)
 		return
@@ -272,7 +280,9 @@ func (s *Store) logAhead(recs []walRecord, btx *bbolt.Tx) (from int64, n int, er
 	}
 	n = walSize(recs)
 	if !s.wal.fits(n) {
-		if err := s.checkpoint(); err != nil {
+		if err := s.checkpoint(); errors.Is(err, errFlush) {
+			return 0, 0, err // the log is full until bbolt takes what it holds
+		} else if err != nil {
 			s.leaveWAL(err)
 			return 0, 0, s.broken
 		}
@@ -298,7 +308,14 @@ func (s *Store) afterCommit(logged bool) error {
 		return nil // bbolt synced the commit
 	}
 	if !logged || s.sinceCheckpoint >= walCheckpointBytes {
-		if err := s.checkpoint(); err != nil {
+		err := s.checkpoint()
+		if logged && errors.Is(err, errFlush) {
+			// The batch is durable in the log; the next checkpoint
+			// tries again.
+			s.log.Warn("checkpoint postponed", "err", err)
+			return nil
+		}
+		if err != nil {
 			s.leaveWAL(err)
 			return s.broken
 		}
@@ -319,7 +336,9 @@ func (s *Store) timedCheckpoint() {
 	if s.wal == nil || s.sinceCheckpoint == 0 {
 		return
 	}
-	if err := s.checkpoint(); err != nil {
+	if err := s.checkpoint(); errors.Is(err, errFlush) {
+		s.log.Warn("checkpoint postponed", "err", err) // the next write arms the timer again
+	} else if err != nil {
 		s.leaveWAL(err)
 	}
 }
@@ -339,6 +358,9 @@ func (s *Store) finishWAL() error {
 		return nil
 	}
 	defer s.closeWAL()
+	if err := s.flush(); err != nil {
+		return err // the header stays: Open recovers
+	}
 	if err := s.db.Sync(); err != nil {
 		return fmt.Errorf("sync store file: %w", err) // the header stays: Open recovers
 	}

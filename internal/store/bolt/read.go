@@ -16,7 +16,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.KeyValue, error) {
 	}
 	var kv store.KeyValue
 	var ok bool
-	err := s.read(ctx, func(b buckets, _ int64) error {
+	err := s.read(ctx, func(b memBase, _ int64) error {
 		var err error
 		kv, ok, err = b.Get(key)
 		return err
@@ -30,7 +30,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.KeyValue, error) {
 // List implements store.Store: an empty transaction's view.
 func (s *Store) List(ctx context.Context, prefix string, opts store.ListOptions) (store.Page, error) {
 	var page store.Page
-	err := s.read(ctx, func(b buckets, rev int64) error {
+	err := s.read(ctx, func(b memBase, rev int64) error {
 		var err error
 		page, err = core.NewOverlay(b, rev).List(prefix, opts)
 		return err
@@ -45,7 +45,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) (int64, error
 		return 0, fmt.Errorf("nil view function: %w", store.ErrInvalidArgument)
 	}
 	var rev int64
-	err := s.read(ctx, func(b buckets, r int64) error {
+	err := s.read(ctx, func(b memBase, r int64) error {
 		rev = r
 		tx := core.NewView(b, r)
 		defer tx.End()
@@ -71,16 +71,16 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 }
 
 // read runs fn in a read transaction, with the revision it reads at.
-func (s *Store) read(ctx context.Context, fn func(b buckets, rev int64) error) error {
+func (s *Store) read(ctx context.Context, fn func(b memBase, rev int64) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.view(func(b buckets) error {
-		rev, err := b.revision()
+	return s.view(func(b buckets, mem *memRevs) error {
+		base, rev, err := readBase(b, mem)
 		if err != nil {
 			return err
 		}
-		return fn(b, rev)
+		return fn(base, rev)
 	})
 }
 

@@ -15,11 +15,11 @@ import (
 //
 // bbolt makes a commit durable with two fdatasyncs of the file (the pages,
 // then the meta page that points to them) and the writes of every page the
-// commit touched. With the log, a commit is instead a bbolt commit that is
-// not synced (NoSync: its pages reach the page cache, which is enough for a
-// process that dies) and one append to a small preallocated file, synced
-// with one fdatasync that flushes no metadata: the log's records are what
-// survives a power loss. Every so often (walCheckpointBytes of records, or
+// commit touched. With the log, a commit is instead one append to a small
+// preallocated file, synced with one fdatasync that flushes no metadata:
+// the log's records are what survives a power loss. bbolt takes the
+// revisions later, many in one commit that is not synced (NoSync: its pages
+// reach the page cache, which is enough for a process that dies; mem.go). Every so often (walCheckpointBytes of records, or
 // walCheckpointDelay after a write, or Close) a checkpoint syncs the bbolt
 // file and records its two meta pages in the log's header; the records
 // after it start afresh.

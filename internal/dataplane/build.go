@@ -31,6 +31,9 @@ type ruleset struct {
 	// previous build: diff takes their changes from here instead of
 	// comparing every element of both.
 	deltas map[*set]*setDelta
+	// clash: the interfaces left out, their index being another's
+	// (validate).
+	clash []string
 }
 
 // Names of the table's fixed objects. "ingress" and "egress" alone are nft
@@ -102,7 +105,7 @@ type builder struct {
 // inputs did not change, and returns the pieces it used (the next build's
 // prev). It is pure: Render prints its result, Apply sends it.
 func build(d Desired, prev *cache) (*ruleset, *cache, error) {
-	ports, hosts, err := validate(d)
+	ports, hosts, clash, err := validate(d)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +124,9 @@ func build(d Desired, prev *cache) (*ruleset, *cache, error) {
 			return nil, nil, err
 		}
 	}
-	return b.assemble(hosts), b.next, nil
+	rs := b.assemble(hosts)
+	rs.clash = clash
+	return rs, b.next, nil
 }
 
 // port adds p: the groups of its sides, the members of the groups its
@@ -222,7 +227,7 @@ func renderPort(p Port, observe bool, order [2][]model.GroupID) *portOut {
 	}
 	for _, a := range pol.Addrs {
 		a = a.Unmap()
-		o.own[famIdx(a.Is6())] = append(o.own[famIdx(a.Is6())], plainElem(true, ifnameVal(p.IfName), addrVal(a)))
+		o.own[famIdx(a.Is6())] = append(o.own[famIdx(a.Is6())], plainElem(true, ifaceVal(p.IfName), addrVal(a)))
 	}
 	return o
 }
@@ -351,7 +356,7 @@ func timeoutRules(d model.Direction, objs []*ctTimeoutObj) []rule {
 // mapElem is the element of a verdict map that decides v for the
 // interface ifName.
 func mapElem(ifName string, v *expr.Verdict) element {
-	k := ifnameVal(ifName)
+	k := ifaceVal(ifName)
 	text := k.text + " : accept"
 	if v.Kind == expr.VerdictGoto {
 		text = k.text + " : goto " + v.Chain
@@ -422,19 +427,19 @@ func (b *builder) portPieces(hosts []string) *portPieces {
 // the ports' own addresses, the verdict maps (maps[0] in_ports, [1]
 // out_ports) with the hosts' elements added.
 func fixedSets(hosts []string, own, maps [2][]element) []*set {
-	hs := &set{name: hostsSet, fields: []keyType{tIfname}}
+	hs := &set{name: hostsSet, fields: []keyType{tIface}}
 	for _, h := range hosts {
-		hs.elems = append(hs.elems, plainElem(false, ifnameVal(h)))
+		hs.elems = append(hs.elems, plainElem(false, ifaceVal(h)))
 		// A lab host has no egress rules: its new flows go straight to the
 		// receiver's side; and none towards it: what may leave reaches it.
 		maps[1] = append(maps[1], mapElem(h, &expr.Verdict{Kind: expr.VerdictGoto, Chain: ingressChain}))
 		maps[0] = append(maps[0], mapElem(h, &expr.Verdict{Kind: expr.VerdictAccept}))
 	}
 	sets := []*set{hs,
-		{name: ownSetName(false), fields: []keyType{tIfname, tIPv4}, elems: own[0]},
-		{name: ownSetName(true), fields: []keyType{tIfname, tIPv6}, elems: own[1]},
-		{name: outMap, fields: []keyType{tIfname}, vmap: true, elems: maps[1]},
-		{name: inMap, fields: []keyType{tIfname}, vmap: true, elems: maps[0]}}
+		{name: ownSetName(false), fields: []keyType{tIface, tIPv4}, elems: own[0]},
+		{name: ownSetName(true), fields: []keyType{tIface, tIPv6}, elems: own[1]},
+		{name: outMap, fields: []keyType{tIface}, vmap: true, elems: maps[1]},
+		{name: inMap, fields: []keyType{tIface}, vmap: true, elems: maps[0]}}
 	for _, s := range sets {
 		sortElems(s)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/policy"
 )
 
@@ -17,7 +18,7 @@ const TableName = "palisade"
 // Port is one instance interface (ENI) as the router sees it.
 type Port struct {
 	ENI    model.ENIID
-	IfName string         // router-side interface name (iifname/oifname), ≤ 15 bytes
+	IfName string         // router-side interface name, ≤ 15 bytes; the table matches its index (nsexec.IfIndex)
 	Policy *policy.Policy // effective policy; its Addrs are the only sources the port may use
 }
 
@@ -76,8 +77,42 @@ func validIfName(s string) bool {
 }
 
 // validate checks names and uniqueness, and returns the ports and host
+// interfaces sorted, without those left out because the index of their
+// interface is another's (clash, sorted).
+func validate(d Desired) (ports []Port, hosts []string, clash []string, err error) {
+	ports, hosts, err = validNames(d)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Interfaces are matched by index (nsexec.IfIndex, a hash of the
+	// name). Of names that hash alike, the first in name order keeps the
+	// index, the others are left out: none may pass for another.
+	names := slices.Clone(hosts)
+	for _, p := range ports {
+		names = append(names, p.IfName)
+	}
+	slices.Sort(names)
+	owner := map[int]string{}
+	left := map[string]bool{}
+	for _, n := range names {
+		x := nsexec.IfIndex(n)
+		if o, ok := owner[x]; ok {
+			left[n] = true
+			clash = append(clash, n+" (index of "+o+")")
+			continue
+		}
+		owner[x] = n
+	}
+	if len(left) > 0 {
+		ports = slices.DeleteFunc(ports, func(p Port) bool { return left[p.IfName] })
+		hosts = slices.DeleteFunc(hosts, func(h string) bool { return left[h] })
+	}
+	return ports, hosts, clash, nil
+}
+
+// validNames checks names and uniqueness, and returns the ports and host
 // interfaces sorted.
-func validate(d Desired) ([]Port, []string, error) {
+func validNames(d Desired) ([]Port, []string, error) {
 	ports := slices.Clone(d.Ports)
 	slices.SortFunc(ports, func(a, b Port) int { return strings.Compare(string(a.ENI), string(b.ENI)) })
 	ifs := map[string]string{} // interface name → who uses it

@@ -14,14 +14,13 @@
 // rules) and then the receiver's side (its ingress rules):
 //
 //	fwd_filter  (priority 0, policy drop): per family, ct state
-//	            established,related with iifname . saddr in own4/own6
+//	            established,related with iif . saddr in own4/own6
 //	            accept (nearly every packet ends here); anti-spoofing
-//	            (iifname . saddr in own4/own6, unless iifname is a lab
-//	            host's, else drop); ct state established,related accept
-//	            (a lab host's); invalid (but ICMP) drop; iifname vmap
-//	            @out_ports → goto <eni>_out, or, for a lab host, goto
-//	            fwd_ingress
-//	fwd_ingress (the receiver's side): oifname vmap @in_ports → goto
+//	            (iif . saddr in own4/own6, unless iif is a lab host's,
+//	            else drop); ct state established,related accept (a lab
+//	            host's); invalid (but ICMP) drop; iif vmap @out_ports →
+//	            goto <eni>_out, or, for a lab host, goto fwd_ingress
+//	fwd_ingress (the receiver's side): oif vmap @in_ports → goto
 //	            <eni>_in, or, for a lab host, accept; then drop
 //	<eni>_in / <eni>_out: the interface's conntrack timeouts if they are
 //	            not AWS's defaults, then a jump to the chain of each of its

@@ -21,7 +21,7 @@ import (
 // the receiver's side and of drops:
 //
 //	fwd_ingress  log prefix "N" group 1 snaplen 128     (first rule)
-//	             oifname vmap @in_ports
+//	             oif vmap @in_ports
 //	             log prefix "I" group 1 snaplen 128     (before the final drop)
 //	<eni>_out    … log prefix "E" group 1 snaplen 128   (before the final drop)
 //	<eni>_in     … log prefix "I" group 1 snaplen 128   (before the final drop)

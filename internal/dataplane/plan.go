@@ -356,9 +356,9 @@ func (t *Table) nftSet(s *set) *nftables.Set {
 		types[i] = f.dt
 	}
 	ns.KeyType = types[0]
-	if s.fields[0] == tIfname && len(types) == 1 {
-		// nft reads an ifname key in host byte order, as it declares it;
-		// without this userdata `nft list` shows the names as "".
+	if s.fields[0] == tIface && len(types) == 1 {
+		// nft reads an interface index key in host byte order, as it
+		// declares it; without this userdata `nft list` shows it swapped.
 		ns.KeyByteOrder = binaryutil.NativeEndian
 	}
 	if len(types) > 1 {

@@ -5,9 +5,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/nsexec"
 	"palisade.dev/palisade/internal/policy"
 )
 
@@ -138,5 +142,35 @@ func TestRenderRejects(t *testing.T) {
 		if _, err := Render(c.d); !errors.Is(err, c.want) {
 			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
 		}
+	}
+}
+
+// TestRenderLeavesOutClashingInterfaces: of two interfaces whose names hash
+// to one index, the first in name order is in the table and the other is
+// left out altogether, so that neither can send as the other.
+func TestRenderLeavesOutClashingInterfaces(t *testing.T) {
+	const first, second = "e000051b9", "e00024694" // nsexec.IfIndex alike
+	if nsexec.IfIndex(first) != nsexec.IfIndex(second) {
+		t.Fatal("the two names no longer share an index: find another pair")
+	}
+	d := goldenCases()["default"]
+	p0, p1 := d.Ports[0], d.Ports[1]
+	p0.IfName, p1.IfName = second, first
+	rs, _, err := build(Desired{Ports: []Port{p0, p1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rs.clash, []string{second + " (index of " + first + ")"}) {
+		t.Fatalf("left out %q", rs.clash)
+	}
+	text, err := Render(Desired{Ports: []Port{p0, p1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, portChainName(p1.ENI, model.Ingress)) || strings.Contains(text, portChainName(p0.ENI, model.Ingress)) {
+		t.Fatalf("want %s's chains and not %s's:\n%s", p1.ENI, p0.ENI, text)
+	}
+	if n := strings.Count(text, strconv.Itoa(nsexec.IfIndex(first))+" : goto"); n != 2 {
+		t.Fatalf("the index is in the verdict maps %d times, want 2 (one per map):\n%s", n, text)
 	}
 }

@@ -23,11 +23,11 @@ type keyType struct {
 }
 
 var (
-	tIfname = keyType{"ifname", nftables.TypeIFName, 16}
-	tIPv4   = keyType{"ipv4_addr", nftables.TypeIPAddr, 4}
-	tIPv6   = keyType{"ipv6_addr", nftables.TypeIP6Addr, 16}
-	tProto  = keyType{"inet_proto", nftables.TypeInetProto, 1}
-	tPort   = keyType{"inet_service", nftables.TypeInetService, 2}
+	tIface = keyType{"iface_index", nftables.TypeIFIndex, 4}
+	tIPv4  = keyType{"ipv4_addr", nftables.TypeIPAddr, 4}
+	tIPv6  = keyType{"ipv6_addr", nftables.TypeIP6Addr, 16}
+	tProto = keyType{"inet_proto", nftables.TypeInetProto, 1}
+	tPort  = keyType{"inet_service", nftables.TypeInetService, 2}
 )
 
 // load is an expression that loads one packet field into a register.
@@ -50,8 +50,10 @@ func payloadLoad(base expr.PayloadBase, off, n uint32) func(uint32) expr.Any {
 var (
 	ldNfproto = load{"meta nfproto", keyType{}, metaLoad(expr.MetaKeyNFPROTO)}
 	ldL4proto = load{"meta l4proto", tProto, metaLoad(expr.MetaKeyL4PROTO)}
-	ldIif     = load{"iifname", tIfname, metaLoad(expr.MetaKeyIIFNAME)}
-	ldOif     = load{"oifname", tIfname, metaLoad(expr.MetaKeyOIFNAME)}
+	// The interfaces by index (nsexec.IfIndex): four bytes from the
+	// device, where iifname/oifname copy a 16-byte name.
+	ldIif = load{"iif", tIface, metaLoad(expr.MetaKeyIIF)}
+	ldOif = load{"oif", tIface, metaLoad(expr.MetaKeyOIF)}
 	// ldDport reads the destination port of TCP and UDP (and of every
 	// protocol whose header starts with two ports).
 	ldDport = load{"th dport", tPort, payloadLoad(expr.PayloadBaseTransportHeader, 2, 2)}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables/expr"
 
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/nsexec"
 )
 
 // set is one named set or verdict map of the table.
@@ -19,7 +20,7 @@ type set struct {
 	fields   []keyType // more than one: a concatenation
 	interval bool      // elements are ranges (key … end); with ≥ 2 fields the kernel picks pipapo
 	timeout  bool      // some elements expire (expiring.go): the set has the timeout flag
-	vmap     bool      // a verdict map (ifname : verdict)
+	vmap     bool      // a verdict map (interface : verdict)
 	elems    []element // sorted by key
 }
 
@@ -111,10 +112,12 @@ func rangeElem(los, his []value, texts []string) element {
 	return element{key: pack(concat, los), end: pack(concat, his), text: strings.Join(texts, " . ")}
 }
 
-func ifnameVal(name string) value {
-	b := make([]byte, 16) // IFNAMSIZ, zero padded, as meta iifname loads it
-	copy(b, name)
-	return value{b, strconv.Quote(name)}
+// ifaceVal is the router-side interface named name, by its index
+// (nsexec.IfIndex) in host byte order, as meta iif loads it; nft writes it
+// as the number when no interface of the namespace has it.
+func ifaceVal(name string) value {
+	x := nsexec.IfIndex(name)
+	return value{binary.NativeEndian.AppendUint32(nil, uint32(x)), strconv.Itoa(x)}
 }
 
 func addrVal(a netip.Addr) value { return value{a.AsSlice(), a.String()} }

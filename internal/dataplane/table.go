@@ -137,6 +137,9 @@ func (t *Table) Apply(d Desired) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if len(want.clash) > 0 {
+		t.log.Error("interfaces left out of the table: their names hash to the index of another (the lab cannot make them either)", "interfaces", want.clash)
+	}
 	t.cache = next
 	if t.last != nil {
 		if p, ok := diff(t.last, want); ok {

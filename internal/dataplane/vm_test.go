@@ -198,10 +198,10 @@ func (p packet) meta(k expr.MetaKey) []byte {
 		return []byte{unix.NFPROTO_IPV4}
 	case expr.MetaKeyL4PROTO:
 		return []byte{p.l4proto}
-	case expr.MetaKeyIIFNAME:
-		return ifnameVal(p.iif).b
-	case expr.MetaKeyOIFNAME:
-		return ifnameVal(p.oif).b
+	case expr.MetaKeyIIF:
+		return ifaceVal(p.iif).b
+	case expr.MetaKeyOIF:
+		return ifaceVal(p.oif).b
 	}
 	panic(fmt.Sprintf("vm: meta key %d", k))
 }

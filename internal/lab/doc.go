@@ -106,8 +106,10 @@
 // The router namespace is the "host" of the nftables layout: one table and
 // one conntrack per VPC. Traffic between instances, and between instances
 // and lab hosts, passes its forward hook, entering by the sender's router
-// interface (iifname) and leaving by the receiver's (oifname). Instance
-// interfaces all start with ENIIfPrefix, host interfaces with HostIfPrefix.
+// interface (iif) and leaving by the receiver's (oif). Instance interfaces
+// all start with ENIIfPrefix, host interfaces with HostIfPrefix, and every
+// router-side interface has the index its name gives (nsexec.IfIndex), by
+// which the data plane matches it.
 // ARP (proxy ARP) and IPv6 neighbour discovery with fe80::1 are answered by
 // the router itself (input/output, never forward), so a forward chain with
 // policy drop does not break them; an input chain must let ICMPv6 ND in.

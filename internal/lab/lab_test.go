@@ -506,3 +506,65 @@ func TestIPv6OnlyNICWithSeveralAddresses(t *testing.T) {
 	mustReach(t, b.ID, netip.AddrPortFrom(ip("2001:db8:1:a::20"), srv.Port()), a.ID, ip("2001:db8:1:b::11"))
 	mustNotReach(t, b.ID, netip.AddrPortFrom(ip("2001:db8:1:a::30"), srv.Port()))
 }
+
+// TestRouterInterfacesHaveTheirIndex: the router side of every veth has
+// the index its name gives (nsexec.IfIndex), which the data plane matches;
+// a veth made before that rule (the kernel's index, markers all right) is
+// made again with it.
+func TestRouterInterfacesHaveTheirIndex(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	vpc := vpcID()
+	a, b := instance(vpc, "172.31.5.9/20"), instance(vpc, "172.31.5.10/20")
+	h := Host{Name: "plh-" + randHex(8), VPC: vpc, IPv4: ip("203.0.113.9")}
+	mustEnsureVPC(t, l, vpc)
+	mustEnsure(t, l, a, b)
+	mustEnsureHost(t, l, h)
+	for _, name := range []string{RouterIfName(a.NICs[0].ENI), RouterIfName(b.NICs[0].ENI), HostIfName(h.Name)} {
+		if x, ok := routerIndex(t, l, vpc, name); !ok || x != nsexec.IfIndex(name) {
+			t.Fatalf("%s has index %d (%v), want %d", name, x, ok, nsexec.IfIndex(name))
+		}
+	}
+
+	// b's veth as an older lab made it: same names and markers, the
+	// kernel's index.
+	r, err := openSpace(l.RouterNamespace(vpc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, err := openSpace(string(b.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	name := RouterIfName(b.NICs[0].ENI)
+	outer, _ := linkByName(r.h, name)
+	inner, _ := linkByName(s.h, "eth0")
+	if outer == nil || inner == nil {
+		t.Fatal("no veth for b")
+	}
+	outerAlias, innerAlias := outer.Attrs().Alias, inner.Attrs().Alias
+	if err := delLink(r.h, outer); err != nil {
+		t.Fatal(err)
+	}
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = name
+	if err := r.h.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(s.ns))}); err != nil {
+		t.Fatal(err)
+	}
+	outer, _ = linkByName(r.h, name)
+	inner, _ = linkByName(s.h, "eth0")
+	if err := errors.Join(r.h.LinkSetAlias(outer, outerAlias), s.h.LinkSetAlias(inner, innerAlias)); err != nil {
+		t.Fatal(err)
+	}
+	if x, _ := routerIndex(t, l, vpc, name); x == nsexec.IfIndex(name) {
+		t.Fatalf("the kernel gave %s the index of its name", name)
+	}
+	mustEnsure(t, l, b)
+	if x, _ := routerIndex(t, l, vpc, name); x != nsexec.IfIndex(name) {
+		t.Fatalf("%s kept index %d after Ensure, want %d", name, x, nsexec.IfIndex(name))
+	}
+	srvB := serve(t, b.ID, netip.Addr{})
+	mustReach(t, a.ID, netip.AddrPortFrom(ip("172.31.5.10"), srvB.Port()), b.ID, ip("172.31.5.9"))
+}

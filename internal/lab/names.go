@@ -8,9 +8,8 @@ import (
 	"palisade.dev/palisade/internal/model"
 )
 
-// Prefixes of the interface names on the router side. A data plane that must
-// fail closed can catch every instance-facing interface with
-// iifname/oifname ENIIfPrefix+"*"; host-facing interfaces never match it.
+// Prefixes of the interface names on the router side: instance-facing
+// interfaces start with ENIIfPrefix, host-facing ones with HostIfPrefix.
 const (
 	ENIIfPrefix  = "e"
 	HostIfPrefix = "h"
@@ -20,7 +19,8 @@ const (
 const digits32 = "0123456789abcdefghijklmnopqrstuv"
 
 // RouterIfName returns the name of the router-side interface of the network
-// interface eniID, as the data plane matches it (iifname/oifname).
+// interface eniID (the data plane matches its index, nsexec.IfIndex of the
+// name).
 //
 // Linux interface names hold at most 15 bytes, and an ENI id "eni-" + 17 hex
 // digits carries 68 bits, so the first 14 hex digits (56 bits) would let two

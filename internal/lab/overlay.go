@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"palisade.dev/palisade/internal/model"
+	"palisade.dev/palisade/internal/nsexec"
 )
 
 // OverlayIfName is the router-side VXLAN interface that joins a VPC's router
@@ -155,7 +156,7 @@ func (l *Lab) overlayLink(r *space, o Overlay) (netlink.Link, error) {
 		return nil, err
 	}
 	if vx, ok := link.(*netlink.Vxlan); ok && vx.VxlanId == int(o.VNI) && vx.Port == VXLANPort &&
-		addrOf(vx.SrcAddr) == o.Local && bytes.Equal(vx.HardwareAddr, o.MAC) {
+		addrOf(vx.SrcAddr) == o.Local && bytes.Equal(vx.HardwareAddr, o.MAC) && vx.Index == nsexec.IfIndex(OverlayIfName) {
 		return link, prepareLink(r.h, link, alias, l.mtu)
 	}
 	if link != nil {
@@ -172,7 +173,7 @@ func (l *Lab) overlayLink(r *space, o Overlay) (netlink.Link, error) {
 	}
 	defer h.Close()
 	vx := &netlink.Vxlan{
-		LinkAttrs: netlink.LinkAttrs{Name: OverlayIfName, HardwareAddr: o.MAC, Namespace: netlink.NsFd(r.ns)},
+		LinkAttrs: netlink.LinkAttrs{Name: OverlayIfName, Index: nsexec.IfIndex(OverlayIfName), HardwareAddr: o.MAC, Namespace: netlink.NsFd(r.ns)},
 		VxlanId:   int(o.VNI),
 		SrcAddr:   o.Local.AsSlice(),
 		Port:      VXLANPort,

@@ -1,11 +1,15 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+
+	"palisade.dev/palisade/internal/nsexec"
 )
 
 // Gateways on the router side of every veth. Each router-side interface
@@ -62,7 +66,7 @@ func paired(outer, inner netlink.Link, p pair) bool {
 	}
 	om, _ := linkMarker(outer)
 	im, _ := linkMarker(inner)
-	return om == p.outerMark && im == p.innerMark &&
+	return om == p.outerMark && im == p.innerMark && outer.Attrs().Index == nsexec.IfIndex(p.outer) &&
 		outer.Attrs().ParentIndex == inner.Attrs().Index &&
 		inner.Attrs().ParentIndex == outer.Attrs().Index
 }
@@ -84,13 +88,18 @@ func (l *Lab) replacePair(r, s *space, p pair, outer, inner netlink.Link) (netli
 
 // createPair creates the veth in the router namespace with its peer born in
 // s: no end of it ever exists in the namespace of the process. The router
-// end gets no auto-generated link-local address (fe80::1 is its only one);
-// the inner end skips DAD, so its link-local address is never tentative.
+// end has the index its name gives (nsexec.IfIndex), by which the data
+// plane knows it, and no auto-generated link-local address (fe80::1 is its
+// only one); the inner end skips DAD, so its link-local address is never
+// tentative.
 func (l *Lab) createPair(r, s *space, p pair) (netlink.Link, netlink.Link, error) {
 	attrs := netlink.NewLinkAttrs()
-	attrs.Name, attrs.MTU = p.outer, l.mtu
+	attrs.Name, attrs.MTU, attrs.Index = p.outer, l.mtu, nsexec.IfIndex(p.outer)
 	v := &netlink.Veth{LinkAttrs: attrs, PeerName: p.inner, PeerNamespace: netlink.NsFd(int(s.ns))}
 	if err := r.h.LinkAdd(v); err != nil {
+		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EBUSY) {
+			err = fmt.Errorf("%w (interface index %d, which another interface of the router may hold: two names hashed alike)", err, attrs.Index)
+		}
 		return nil, nil, fmt.Errorf("create veth %s (%s) – %s (%s): %w", p.outer, r.name, p.inner, s.name, err)
 	}
 	outer, err := r.h.LinkByName(p.outer)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"syscall"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"palisade.dev/palisade/internal/store"
 	"palisade.dev/palisade/internal/store/internal/core"
 )
@@ -222,23 +220,11 @@ func (s *Store) runBatchInMemory(batch []*request, results []result) (rev int64,
 		if err := s.flush(); err != nil {
 			return 0, nil, err
 		}
-		err := s.db.Update(func(tx *bbolt.Tx) error {
-			wb := bucketsOf(tx)
-			for _, r := range added {
-				if err := write(wb, r.rev, r.events, r.entry); err != nil {
-					return err
-				}
-				if err := wb.attach(0, r.events); err != nil {
-					return err
-				}
-			}
-			return s.finishBatch(wb, rev)
-		})
-		if err != nil {
+		if err := s.commitRevs(added); err != nil {
 			if n > 0 {
 				s.retractFailed(from, n)
 			}
-			return 0, nil, commitError(err)
+			return 0, nil, err
 		}
 		return rev, changes, s.afterCommit(n > 0)
 	}

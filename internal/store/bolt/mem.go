@@ -182,19 +182,31 @@ func (s *Store) flush() error {
 	if mem == nil || len(mem.revs) == 0 {
 		return nil
 	}
-	last := mem.revs[len(mem.revs)-1].rev
+	if err := s.commitRevs(mem.revs); err != nil {
+		return fmt.Errorf("%w: %w", errFlush, err)
+	}
+	s.mem.Store(&memRevs{})
+	return nil
+}
+
+// commitRevs commits revs to bbolt in one write transaction: their keys,
+// log entries and revision; a key they write without a lease leaves its
+// lease, if it had one.
+func (s *Store) commitRevs(revs []memRev) error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := bucketsOf(tx)
-		for _, r := range mem.revs {
+		for _, r := range revs {
 			if err := write(b, r.rev, r.events, r.entry); err != nil {
 				return err
 			}
+			if err := b.attach(0, r.events); err != nil {
+				return err
+			}
 		}
-		return s.finishBatch(b, last)
+		return s.finishBatch(b, revs[len(revs)-1].rev)
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", errFlush, commitError(err))
+		return commitError(err)
 	}
-	s.mem.Store(&memRevs{})
 	return nil
 }

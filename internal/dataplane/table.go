@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type Table struct {
 	// exactly last (see generation.go); valid when genKnown.
 	gen      uint32
 	genKnown bool
+	// clash: the interfaces the last Apply left out (validate), logged
+	// when they change rather than at every Apply.
+	clash []string
 }
 
 // Result describes what one Apply did.
@@ -137,9 +141,10 @@ func (t *Table) Apply(d Desired) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if len(want.clash) > 0 {
+	if len(want.clash) > 0 && !slices.Equal(want.clash, t.clash) {
 		t.log.Error("interfaces left out of the table: their names hash to the index of another (the lab cannot make them either)", "interfaces", want.clash)
 	}
+	t.clash = want.clash
 	t.cache = next
 	if t.last != nil {
 		if p, ok := diff(t.last, want); ok {

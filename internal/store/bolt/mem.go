@@ -112,6 +112,9 @@ func (m memBase) Get(key string) (store.KeyValue, bool, error) {
 // Scan implements core.Base: bbolt's keys and the newest events of the
 // revisions in memory, merged in key order.
 func (m memBase) Scan(prefix, after string, fn func(store.KeyValue) bool) error {
+	if len(m.revs) == 0 {
+		return m.buckets.Scan(prefix, after, fn)
+	}
 	newest := map[string]store.Event{}
 	for _, r := range m.revs {
 		for _, e := range r.events {

@@ -41,8 +41,8 @@ type ruleset struct {
 const (
 	baseChain    = "fwd_filter"  // the only base chain: hook forward
 	ingressChain = "fwd_ingress" // the receiver's side of a new flow
+	hostChain    = "fwd_host"    // what a lab host sends
 	hostsSet     = "hosts"
-	outMap       = "out_ports"
 	inMap        = "in_ports"
 )
 
@@ -50,6 +50,10 @@ const (
 var basePriority int32 = 0
 
 func ownSetName(v6 bool) string { return "own" + famName(v6) }
+
+// outMapName is the verdict map of one family from a port's interface and
+// one of its own addresses to the port's egress chain.
+func outMapName(v6 bool) string { return "out_ports" + famName(v6) }
 
 var directions = []model.Direction{model.Ingress, model.Egress}
 
@@ -187,8 +191,9 @@ type portOut struct {
 	observe   bool // rendered with the drop log rules (Desired.Observe)
 
 	chains [2]*chain
-	maps   [2]element // [0] in_ports, [1] out_ports
-	own    [2][]element
+	in     element      // in_ports: the interface to the ingress chain
+	own    [2][]element // own4, own6: the interface and each own address
+	out    [2][]element // out_ports4, out_ports6: the same keys to the egress chain
 	objs   []*ctTimeoutObj
 }
 
@@ -223,11 +228,15 @@ func renderPort(p Port, observe bool, order [2][]model.GroupID) *portOut {
 		// Counted, for Drops: only refused packets pay for it.
 		c.rules = append(c.rules, new(ruleBuilder).counter().drop())
 		o.chains[i] = c
-		o.maps[i] = mapElem(p.IfName, &expr.Verdict{Kind: expr.VerdictGoto, Chain: c.name})
 	}
+	o.in = mapElem(plainElem(false, ifaceVal(p.IfName)), &expr.Verdict{Kind: expr.VerdictGoto, Chain: o.chains[0].name})
+	egress := &expr.Verdict{Kind: expr.VerdictGoto, Chain: o.chains[1].name}
 	for _, a := range pol.Addrs {
 		a = a.Unmap()
-		o.own[famIdx(a.Is6())] = append(o.own[famIdx(a.Is6())], plainElem(true, ifaceVal(p.IfName), addrVal(a)))
+		k := plainElem(true, ifaceVal(p.IfName), addrVal(a))
+		f := famIdx(a.Is6())
+		o.own[f] = append(o.own[f], k)
+		o.out[f] = append(o.out[f], mapElem(k, egress))
 	}
 	return o
 }
@@ -353,15 +362,14 @@ func timeoutRules(d model.Direction, objs []*ctTimeoutObj) []rule {
 	return out
 }
 
-// mapElem is the element of a verdict map that decides v for the
-// interface ifName.
-func mapElem(ifName string, v *expr.Verdict) element {
-	k := ifaceVal(ifName)
+// mapElem is the element of a verdict map that decides v for the key of
+// k, an element of a plain set.
+func mapElem(k element, v *expr.Verdict) element {
 	text := k.text + " : accept"
 	if v.Kind == expr.VerdictGoto {
 		text = k.text + " : goto " + v.Chain
 	}
-	return element{key: k.b, verdict: v, text: text}
+	return element{key: k.key, verdict: v, text: text}
 }
 
 // assemble orders everything: objects, the fixed sets and maps, member
@@ -374,7 +382,7 @@ func (b *builder) assemble(hosts []string) *ruleset {
 	for _, o := range gp.sets {
 		rs.sets = append(rs.sets, o.x)
 	}
-	rs.chains = append(rs.chains, forwardBase(), ingressSide(b.observe))
+	rs.chains = append(rs.chains, fixedChains(b.observe)...)
 	rs.chains = append(rs.chains, pp.chains...)
 	for _, o := range gp.chains {
 		rs.chains = append(rs.chains, o.x)
@@ -402,16 +410,18 @@ func (b *builder) portPieces(hosts []string) *portPieces {
 	}
 	pp = &portPieces{hosts: hosts}
 	objs := map[string]*ctTimeoutObj{}
-	var own, maps [2][]element // maps: [0] in_ports, [1] out_ports
+	var in []element
+	var own, out [2][]element // [0] IPv4, [1] IPv6
 	for _, p := range b.ports {
-		out := b.next.ports[p.ENI]
-		for _, o := range out.objs {
+		po := b.next.ports[p.ENI]
+		for _, o := range po.objs {
 			objs[o.name] = o
 		}
-		for i := range directions {
-			pp.chains = append(pp.chains, out.chains[i])
-			maps[i] = append(maps[i], out.maps[i])
-			own[i] = append(own[i], out.own[i]...)
+		pp.chains = append(pp.chains, po.chains[:]...)
+		in = append(in, po.in)
+		for f := range own {
+			own[f] = append(own[f], po.own[f]...)
+			out[f] = append(out[f], po.out[f]...)
 		}
 	}
 	for _, o := range objs {
@@ -419,27 +429,28 @@ func (b *builder) portPieces(hosts []string) *portPieces {
 	}
 	sortedByName(pp.objs, func(o *ctTimeoutObj) string { return o.name })
 	sortedByName(pp.chains, func(c *chain) string { return c.name })
-	pp.sets = fixedSets(hosts, own, maps)
+	pp.sets = fixedSets(hosts, own, out, in)
 	return pp
 }
 
 // fixedSets are the sets and maps that are always there: the lab hosts,
-// the ports' own addresses, the verdict maps (maps[0] in_ports, [1]
-// out_ports) with the hosts' elements added.
-func fixedSets(hosts []string, own, maps [2][]element) []*set {
+// the ports' own addresses (own4, own6) and the same keys to the ports'
+// egress chains (out_ports4, out_ports6), and in_ports with the hosts'
+// elements added.
+func fixedSets(hosts []string, own, out [2][]element, in []element) []*set {
 	hs := &set{name: hostsSet, fields: []keyType{tIface}}
 	for _, h := range hosts {
-		hs.elems = append(hs.elems, plainElem(false, ifaceVal(h)))
-		// A lab host has no egress rules: its new flows go straight to the
-		// receiver's side; and none towards it: what may leave reaches it.
-		maps[1] = append(maps[1], mapElem(h, &expr.Verdict{Kind: expr.VerdictGoto, Chain: ingressChain}))
-		maps[0] = append(maps[0], mapElem(h, &expr.Verdict{Kind: expr.VerdictAccept}))
+		k := plainElem(false, ifaceVal(h))
+		hs.elems = append(hs.elems, k)
+		// Nothing is towards a lab host: what may leave reaches it.
+		in = append(in, mapElem(k, &expr.Verdict{Kind: expr.VerdictAccept}))
 	}
 	sets := []*set{hs,
 		{name: ownSetName(false), fields: []keyType{tIface, tIPv4}, elems: own[0]},
 		{name: ownSetName(true), fields: []keyType{tIface, tIPv6}, elems: own[1]},
-		{name: outMap, fields: []keyType{tIface}, vmap: true, elems: maps[1]},
-		{name: inMap, fields: []keyType{tIface}, vmap: true, elems: maps[0]}}
+		{name: outMapName(false), fields: []keyType{tIface, tIPv4}, vmap: true, elems: out[0]},
+		{name: outMapName(true), fields: []keyType{tIface, tIPv6}, vmap: true, elems: out[1]},
+		{name: inMap, fields: []keyType{tIface}, vmap: true, elems: in}}
 	for _, s := range sets {
 		sortElems(s)
 	}
@@ -583,24 +594,31 @@ func sortElems(s *set) {
 	})
 }
 
+// fixedChains are the chains made at every build (they are few and
+// small): the base chain and the two it goes on to, whatever the ports.
+func fixedChains(observe bool) []*chain {
+	return []*chain{forwardBase(), ingressSide(observe), hostSide()}
+}
+
 // forwardBase is the table's only base chain; every forwarded packet passes
 // it once. Every interface but a lab host's may send only from its own
 // addresses (checked before the conntrack shortcut, so a spoofed packet
-// cannot ride on another interface's flow; an unknown interface has no
-// addresses and is dropped); then established and related traffic passes,
-// and a new flow goes to the sending port's chain, or, from a lab host
-// (which no security group governs), straight to the receiver's side.
-// Policy drop: an interface that is no port gets nothing.
+// cannot ride on another interface's flow); then established and related
+// traffic passes, and a new flow goes to the sending port's chain, or,
+// from a lab host (which no security group governs), straight to the
+// receiver's side. Policy drop: an interface that is no port and no lab
+// host gets nothing, nor does a port sending from an address not its own.
 //
 // The first two rules are the path of nearly every packet: a packet of an
 // established or related flow, from an instance port and one of its own
 // addresses, is accepted by one rule, the conntrack state tested first
-// (it fails at once for a new flow, before the address lookup). What they
-// do not accept passes the full check: a packet from a port and an
-// address that are not together in own4/own6 is dropped unless the
-// interface is a lab host's (the hosts lookup runs only when the address
-// lookup failed), and only then may a lab host's established packet or a
-// port's new flow go on.
+// (it fails at once for a new flow, before the address lookup). A new
+// flow then meets one lookup that both checks its source and picks its
+// chain: out_ports4/6 holds the same keys as own4/own6 (interface and own
+// address), each to the port's egress chain. Before it, what conntrack
+// finds invalid is dropped; after it, only what is not a port's own
+// remains: a lab host's packets go on in fwd_host, the rest (a spoofed
+// source, an unknown interface) meets the policy.
 //
 // One base chain instead of one per side: nf_tables runs a base chain per
 // hook and packet, and an accept ends only the current one, so a second
@@ -609,29 +627,26 @@ func sortElems(s *set) {
 // the receiver's side (goto fwd_ingress), which decides.
 func forwardBase() *chain {
 	return &chain{name: baseChain, base: &basePriority, rules: []rule{
-		ownEstablished(false),
-		ownEstablished(true),
-		antiSpoof(false),
-		antiSpoof(true),
-		new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").accept(),
+		new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").nfproto(false).
+			lookup([]load{ldIif, ldAddr(false, true)}, ownSetName(false), false).accept(),
+		// The family first: an IPv4 packet, new or not, fails it at once.
+		new(ruleBuilder).nfproto(true).ctState(ctEstablished|ctRelated, "established,related").
+			lookup([]load{ldIif, ldAddr(true, true)}, ownSetName(true), false).accept(),
 		dropInvalid(),
-		new(ruleBuilder).vmap(ldIif, outMap).done(),
+		new(ruleBuilder).nfproto(false).vmap([]load{ldIif, ldAddr(false, true)}, outMapName(false)).done(),
+		new(ruleBuilder).nfproto(true).vmap([]load{ldIif, ldAddr(true, true)}, outMapName(true)).done(),
+		new(ruleBuilder).lookup([]load{ldIif}, hostsSet, false).goTo(hostChain),
 	}}
 }
 
-// ownEstablished accepts a packet of one family of an established or
-// related flow that a port sends from one of its own addresses.
-func ownEstablished(v6 bool) rule {
-	return new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").nfproto(v6).
-		lookup([]load{ldIif, ldAddr(v6, true)}, ownSetName(v6), false).accept()
-}
-
-// antiSpoof drops a packet of one family whose interface and source address
-// are not one of a port's, unless it comes from a lab host.
-func antiSpoof(v6 bool) rule {
-	return new(ruleBuilder).nfproto(v6).
-		lookup([]load{ldIif, ldAddr(v6, true)}, ownSetName(v6), true).
-		lookup([]load{ldIif}, hostsSet, true).drop()
+// hostSide is what a lab host sends, reached by goto from the base chain:
+// its established and related packets pass; its new flows go straight to
+// the receiver's side (a lab host has no egress rules).
+func hostSide() *chain {
+	return &chain{name: hostChain, rules: []rule{
+		new(ruleBuilder).ctState(ctEstablished|ctRelated, "established,related").accept(),
+		new(ruleBuilder).goTo(ingressChain),
+	}}
 }
 
 // dropInvalid drops what conntrack finds invalid (a TCP segment outside
@@ -658,7 +673,7 @@ func ingressSide(observe bool) *chain {
 	if observe {
 		c.rules = append(c.rules, logNew())
 	}
-	c.rules = append(c.rules, new(ruleBuilder).vmap(ldOif, inMap).done())
+	c.rules = append(c.rules, new(ruleBuilder).vmap([]load{ldOif}, inMap).done())
 	if observe {
 		c.rules = append(c.rules, logDrop(model.Ingress))
 	}

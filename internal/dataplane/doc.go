@@ -15,11 +15,14 @@
 //
 //	fwd_filter  (priority 0, policy drop): per family, ct state
 //	            established,related with iif . saddr in own4/own6
-//	            accept (nearly every packet ends here); anti-spoofing
-//	            (iif . saddr in own4/own6, unless iif is a lab host's,
-//	            else drop); ct state established,related accept (a lab
-//	            host's); invalid (but ICMP) drop; iif vmap @out_ports →
-//	            goto <eni>_out, or, for a lab host, goto fwd_ingress
+//	            accept (nearly every packet ends here); invalid (but
+//	            ICMP) drop; per family, iif . saddr vmap
+//	            @out_ports4/out_ports6 → goto <eni>_out (the same keys as
+//	            own4/own6: one lookup checks the source and picks the
+//	            chain); iif in hosts → goto fwd_host; what is left (a
+//	            spoofed source, an unknown interface) meets the policy
+//	fwd_host    (what a lab host sends): ct state established,related
+//	            accept; goto fwd_ingress
 //	fwd_ingress (the receiver's side): oif vmap @in_ports → goto
 //	            <eni>_in, or, for a lab host, accept; then drop
 //	<eni>_in / <eni>_out: the interface's conntrack timeouts if they are

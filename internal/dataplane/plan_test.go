@@ -34,7 +34,7 @@ func TestDiffElemsMergeMatchesByID(t *testing.T) {
 				s.elems = append(s.elems, rangeElem([]value{portVal(lo)}, []value{portVal(lo + uint16(rng.IntN(3)))}, nil))
 			default:
 				v := &expr.Verdict{Kind: expr.VerdictGoto, Chain: fmt.Sprintf("c%d", rng.IntN(2))}
-				s.elems = append(s.elems, mapElem(fmt.Sprintf("e%d", rng.IntN(20)), v))
+				s.elems = append(s.elems, mapElem(plainElem(false, ifaceVal(fmt.Sprintf("e%d", rng.IntN(20)))), v))
 			}
 		}
 		sortElems(s)

@@ -170,7 +170,19 @@ func TestRenderLeavesOutClashingInterfaces(t *testing.T) {
 	if !strings.Contains(text, portChainName(p1.ENI, model.Ingress)) || strings.Contains(text, portChainName(p0.ENI, model.Ingress)) {
 		t.Fatalf("want %s's chains and not %s's:\n%s", p1.ENI, p0.ENI, text)
 	}
-	if n := strings.Count(text, strconv.Itoa(nsexec.IfIndex(first))+" : goto"); n != 2 {
-		t.Fatalf("the index is in the verdict maps %d times, want 2 (one per map):\n%s", n, text)
+	idx := strconv.Itoa(nsexec.IfIndex(first))
+	if n := strings.Count(text, idx+" : goto "+portChainName(p1.ENI, model.Ingress)); n != 1 {
+		t.Fatalf("the index is in in_ports %d times, want once:\n%s", n, text)
+	}
+	if len(p1.Policy.Addrs) == 0 {
+		t.Fatal("the port has no address")
+	}
+	for _, a := range p1.Policy.Addrs {
+		if n := strings.Count(text, idx+" . "+a.String()+" : goto "+portChainName(p1.ENI, model.Egress)); n != 1 {
+			t.Fatalf("%s . %s is in the egress maps %d times, want once:\n%s", idx, a, n, text)
+		}
+	}
+	if n := strings.Count(text, idx+" "); n != 1+2*len(p1.Policy.Addrs) {
+		t.Fatalf("the index is in the table %d times, want %d (in_ports; own and out_ports for each address):\n%s", n, 1+2*len(p1.Policy.Addrs), text)
 	}
 }

@@ -122,14 +122,7 @@ func (b *ruleBuilder) neq(l load, val []byte, text string) *ruleBuilder {
 
 // lookup matches when the concatenation of loads is (inv: is not) in set.
 func (b *ruleBuilder) lookup(loads []load, set string, inv bool) *ruleBuilder {
-	var texts []string
-	var es []expr.Any
-	k := 0
-	for _, l := range loads {
-		texts = append(texts, l.text)
-		es = append(es, l.mk(reg(k)))
-		k += words(l.typ)
-	}
+	texts, es := keyLoads(loads)
 	op := " @"
 	if inv {
 		op = " != @"
@@ -138,10 +131,24 @@ func (b *ruleBuilder) lookup(loads []load, set string, inv bool) *ruleBuilder {
 	return b.add(strings.Join(texts, " . ")+op+set, es...)
 }
 
-// vmap jumps as the verdict map m says for l.
-func (b *ruleBuilder) vmap(l load, m string) *ruleBuilder {
-	return b.add(l.text+" vmap @"+m, l.mk(reg(0)),
-		&expr.Lookup{SourceRegister: reg(0), DestRegister: unix.NFT_REG_VERDICT, IsDestRegSet: true, SetName: m})
+// vmap jumps as the verdict map m says for the concatenation of loads;
+// a key m does not hold goes on to the next rule.
+func (b *ruleBuilder) vmap(loads []load, m string) *ruleBuilder {
+	texts, es := keyLoads(loads)
+	es = append(es, &expr.Lookup{SourceRegister: reg(0), DestRegister: unix.NFT_REG_VERDICT, IsDestRegSet: true, SetName: m})
+	return b.add(strings.Join(texts, " . ")+" vmap @"+m, es...)
+}
+
+// keyLoads loads the concatenation of loads from register 1 on, each
+// field in whole registers, as nft lays out a concatenated key.
+func keyLoads(loads []load) (texts []string, es []expr.Any) {
+	k := 0
+	for _, l := range loads {
+		texts = append(texts, l.text)
+		es = append(es, l.mk(reg(k)))
+		k += words(l.typ)
+	}
+	return texts, es
 }
 
 // Conntrack state bits (nf_conntrack_common.h: NF_CT_STATE_BIT).

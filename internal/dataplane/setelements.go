@@ -20,7 +20,7 @@ type set struct {
 	fields   []keyType // more than one: a concatenation
 	interval bool      // elements are ranges (key … end); with ≥ 2 fields the kernel picks pipapo
 	timeout  bool      // some elements expire (expiring.go): the set has the timeout flag
-	vmap     bool      // a verdict map (interface : verdict)
+	vmap     bool      // a verdict map (key : verdict)
 	elems    []element // sorted by key
 }
 

@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"internal/agent":     {"internal/policy", "internal/dataplane", "internal/lab", "internal/store", "internal/model", "internal/hosts"},
 	"internal/hosts":     {"internal/model", "internal/store"}, // the hosts' registry: shared by agent and service
 	"internal/client":    {},
-	"internal/testutil":  {},
+	"internal/testutil":  {"internal/client"},
 	"internal/archtest":  {},
 	"internal/e2e":       {},    // _test.go files only: it drives the built binary from outside
 	"internal/bench":     {"*"}, // a harness, like cmd: it wires everything together to measure it

@@ -23,6 +23,7 @@ import (
 
 	"palisade.dev/palisade/internal/agent"
 	"palisade.dev/palisade/internal/auth"
+	"palisade.dev/palisade/internal/client"
 	"palisade.dev/palisade/internal/ec2api"
 	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/model"
@@ -112,6 +113,7 @@ func (cp *controlPlane) serve(h http.Handler) error {
 		BaseEndpoint: aws.String(cp.endpoint),
 		Credentials:  credentials.StaticCredentialsProvider{Value: cp.creds},
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Transport: client.SDKTransport(http.DefaultTransport.(*http.Transport).Clone())},
 	})
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"palisade.dev/palisade/internal/client"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -90,7 +91,7 @@ func startServerTLS(t testing.TB, dir string, env []string, roots *x509.CertPool
 	s.endpoint = "http://" + s.addr
 	if roots != nil {
 		s.endpoint = "https://" + s.addr
-		s.http = &http.Client{Transport: testutil.SDKTransport(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}})}
+		s.http = &http.Client{Transport: client.SDKTransport(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}})}
 	}
 	s.waitHealthy()
 	return s

@@ -179,6 +179,7 @@ stdout, with the targets and PASS or MISS.`,
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "parallel connections of the connection-rate client")
 	f.IntVar(&cfg.Samples, "samples", cfg.Samples, "latency samples of each kind")
 	f.BoolVar(&cfg.Expiring, "expiring", false, "every rule of the setup expires a day ahead (kernel element timeouts), to measure what they cost")
+	f.BoolVar(&cfg.Control, "control", false, "also measure a second conntrack-only router against the floor (an A/A comparison: the run's own noise); each repeat takes a fifth longer")
 	f.IntVar(&cfg.CPU, "cpu", cfg.CPU, "CPU to pin the traffic to (-1: the last one)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&verbose, "verbose", false, "log what the control plane, the agent and the lab do")

@@ -52,6 +52,11 @@ type DataplaneConfig struct {
 	// a day ahead: the kernel then holds them as elements with timeouts,
 	// in sets with the timeout flag, whose per-packet cost this measures.
 	Expiring bool
+	// Control adds a second conntrack-only router, built like the
+	// floor's, to every repeat (DataplaneResult.Control): an A/A
+	// comparison whose spread is the run's own noise. It makes each
+	// repeat a fifth longer.
+	Control bool
 }
 
 // DefaultDataplaneConfig returns the sizes of the issues: 10,000 rules over
@@ -247,6 +252,9 @@ func (r *dpRun) measureTraffic(ctx context.Context, sides []*side) error {
 		return err
 	}
 	r.res.Baseline, r.res.Firewall, r.res.Floor, r.res.ManyGroups = reports[0], reports[1], reports[2], reports[3]
+	if len(reports) > 4 {
+		r.res.Control = &reports[4]
+	}
 	return nil
 }
 
@@ -281,9 +289,11 @@ func closeAll(lns []net.Listener) {
 // has no firewall table; the firewall's VPC towards the heavy server;
 // another VPC like the baseline's whose table only accepts (established
 // flows first): conntrack alone, the floor under any stateful firewall;
-// the firewall's VPC towards the many-groups server. The floor runs
-// between the two firewall runs it is compared with, so that each pair
-// runs back to back. It checks that the client reaches the server on each
+// the firewall's VPC towards the many-groups server; with Control, a
+// second VPC like the floor's. The floor runs between the two firewall
+// runs it is compared with, so that each pair runs back to back (the
+// control runs one step further from it, so its spread errs on the wide
+// side). It checks that the client reaches the server on each
 // and that the firewall blocks what it must.
 func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 	base := &side{name: "baseline", addr: r.sc.srv.addr}
@@ -302,6 +312,16 @@ func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 		{name: "firewall", router: router, client: r.sc.cli.id, server: r.sc.srv.id, addr: r.sc.srv.addr, conntrak: true},
 		floor,
 		{name: "many groups", router: router, client: r.sc.cli.id, server: r.sc.many.id, addr: r.sc.many.addr, conntrak: true, noBulk: true},
+	}
+	if r.cfg.Control {
+		again := &side{name: "conntrack only again", addr: r.sc.srv.addr, conntrak: true, noBulk: true}
+		if err := r.baseline(again); err != nil {
+			return nil, nil, err
+		}
+		if err := conntrackOnly(again.router); err != nil {
+			return nil, nil, err
+		}
+		sides = append(sides, again)
 	}
 	var started []*side
 	stop = func() {

@@ -12,8 +12,9 @@ import (
 	"palisade.dev/palisade/internal/testutil"
 )
 
-// TestDataplaneSmoke runs the data-plane benchmark at toy sizes, once: it
-// must complete, clean up and print its table. Speed is never asserted.
+// TestDataplaneSmoke runs the data-plane benchmark at toy sizes, once,
+// with the control (--control): it must complete, clean up and print its
+// table. Speed is never asserted.
 func TestDataplaneSmoke(t *testing.T) {
 	testutil.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -23,7 +24,7 @@ func TestDataplaneSmoke(t *testing.T) {
 		Interfaces: 3, RulesPerInterface: 5, HeavyRules: 30, Members: 20,
 		Repeats: 1, Duration: 300 * time.Millisecond, Workers: 2, Samples: 3, CPU: -1,
 		RouterPrefix: "ptb" + suffix, BaselinePrefix: "ptz" + suffix, ManyGroups: 2, ManyGroupRules: 10,
-		Helper: testHelper, Progress: testutil.LogWriter(t),
+		Control: true, Helper: testHelper, Progress: testutil.LogWriter(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +36,8 @@ func TestDataplaneSmoke(t *testing.T) {
 	t.Logf("\n%s", out.String())
 	for _, want := range []string{"new TCP connections/s", "bulk TCP throughput", "rule change → enforced",
 		"membership change → enforced", "membership change, kernel commit", "conntrack only (the floor)",
-		"many groups / conntrack only, per repeat", "runs, firewall / conntrack only", "targets met"} {
+		"many groups / conntrack only, per repeat", "runs, firewall / conntrack only", "targets met",
+		"A/A control: conntrack only again / conntrack only", "runs, control, conntrack only again / conntrack only"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}
@@ -50,6 +52,10 @@ func TestDataplaneSmoke(t *testing.T) {
 	}
 	if len(res.ManyGroupsConnOverFloor.Runs) != 1 || res.ManyGroupsConnOverFloor.Median <= 0 {
 		t.Errorf("many groups over the floor: %+v", res.ManyGroupsConnOverFloor)
+	}
+	if res.Control == nil || len(res.Control.ConnPerSec) != 1 || res.Control.ConnPerSec[0] <= 0 ||
+		res.ControlOverFloor == nil || len(res.ControlOverFloor.Runs) != 1 || res.ControlOverFloor.Median <= 0 {
+		t.Errorf("control: %+v over the floor %+v", res.Control, res.ControlOverFloor)
 	}
 	if _, err := json.Marshal(res); err != nil {
 		t.Error(err)

@@ -50,6 +50,13 @@ type DataplaneResult struct {
 	// else ran on the traffic's CPU meanwhile.
 	CPUOverFloor           RatioReport `json:"conn_per_cpu_over_floor"`
 	ManyGroupsCPUOverFloor RatioReport `json:"many_groups_conn_per_cpu_over_floor"`
+	// Control, with --control, is a second conntrack-only router built
+	// like the floor's, and ControlOverFloor its runs over the floor's of
+	// the same repeat: an A/A comparison, nothing changed between the two,
+	// so its spread is this run's own noise, the error bar of the ratios
+	// over the floor.
+	Control          *TrafficReport `json:"conntrack_only_again,omitempty"`
+	ControlOverFloor *RatioReport   `json:"conntrack_only_again_over_floor,omitempty"`
 
 	// RuleChange and MemberChange run from an API call returning to the
 	// first connection the change allows.
@@ -232,6 +239,10 @@ func (r *DataplaneResult) check() {
 	r.ManyGroupsConnOverFloor = pairedRatios(r.ManyGroups.ConnPerSec, r.Floor.ConnPerSec)
 	r.CPUOverFloor = pairedRatios(r.Floor.CPUPerConnUs, r.Firewall.CPUPerConnUs)
 	r.ManyGroupsCPUOverFloor = pairedRatios(r.Floor.CPUPerConnUs, r.ManyGroups.CPUPerConnUs)
+	if r.Control != nil {
+		rr := pairedRatios(r.Control.ConnPerSec, r.Floor.ConnPerSec)
+		r.ControlOverFloor = &rr
+	}
 	over := func(name string, rr RatioReport) Check {
 		return Check{name, fmt.Sprintf("%.3f", rr.Median), fmt.Sprintf("≥ %.2f", targetOverFloor), rr.Median >= targetOverFloor}
 	}
@@ -245,6 +256,12 @@ func (r *DataplaneResult) check() {
 		{"membership change, API to enforced, p99", fmt.Sprintf("%.1f ms", r.MemberChange.P99Ms), fmt.Sprintf("< %.0f ms", targetEnforcedP99), r.MemberChange.P99Ms < targetEnforcedP99},
 		{"membership change, kernel commit, p99", fmt.Sprintf("%.3f ms", r.MemberCommit.P99Ms), fmt.Sprintf("< %.0f ms", targetMemberCommit), r.MemberCommit.P99Ms < targetMemberCommit},
 	}
+}
+
+// writeRatioRuns writes the per-repeat ratios of name over the floor.
+func writeRatioRuns(w io.Writer, name string, rr RatioReport) {
+	fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, middle half %.3f–%.3f, spread %.3f–%.3f)\n",
+		name, joinFloats(rr.Runs, "%.3f"), rr.Median, rr.Q1, rr.Q3, rr.Min, rr.Max)
 }
 
 func ratio(a, b float64) float64 {
@@ -281,6 +298,9 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "  many groups: connections/s\t\t%.0f\t%.3f×\t\t\n", r.ManyGroups.MedianConnPerSec, ratio(r.ManyGroups.MedianConnPerSec, r.Baseline.MedianConnPerSec))
 	fmt.Fprintf(tw, "  many groups / conntrack only, per repeat\t\t\t%.3f×\t≥ %.2f×\t%s\n", r.ManyGroupsConnOverFloor.Median, targetOverFloor, passMiss(c[checkManyOverFloor].Pass))
 	fmt.Fprintf(tw, "  conntrack only (the floor)\t\t%.0f\t%.3f×\t\t\n", r.Floor.MedianConnPerSec, r.FloorConnRatio)
+	if r.ControlOverFloor != nil {
+		fmt.Fprintf(tw, "  A/A control: conntrack only again / conntrack only\t\t\t%.3f×\t(1×)\t\n", r.ControlOverFloor.Median)
+	}
 	fmt.Fprintf(tw, "CPU per connection (traffic's tasks), µs\t%.1f\t%.1f\t\t\t\n", r.Baseline.MedianCPUPerConnUs, r.Firewall.MedianCPUPerConnUs)
 	fmt.Fprintf(tw, "  many groups; conntrack only\t\t%.1f; %.1f\t\t\t\n", r.ManyGroups.MedianCPUPerConnUs, r.Floor.MedianCPUPerConnUs)
 	fmt.Fprintf(tw, "  connections per CPU-second, firewall / conntrack only, per repeat\t\t\t%.3f×\t(≥ %.2f×)\t\n", r.CPUOverFloor.Median, targetOverFloor)
@@ -299,16 +319,22 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nruns, connections/s: baseline %s; conntrack only %s; firewall %s; many groups %s\n",
+	again := ""
+	if r.Control != nil {
+		again = "; conntrack only again " + joinFloats(r.Control.ConnPerSec, "%.0f")
+	}
+	fmt.Fprintf(w, "\nruns, connections/s: baseline %s; conntrack only %s; firewall %s; many groups %s%s\n",
 		joinFloats(r.Baseline.ConnPerSec, "%.0f"), joinFloats(r.Floor.ConnPerSec, "%.0f"),
-		joinFloats(r.Firewall.ConnPerSec, "%.0f"), joinFloats(r.ManyGroups.ConnPerSec, "%.0f"))
+		joinFloats(r.Firewall.ConnPerSec, "%.0f"), joinFloats(r.ManyGroups.ConnPerSec, "%.0f"), again)
 	for _, x := range []struct {
 		name string
 		rr   RatioReport
 	}{{"firewall", r.ConnOverFloor}, {"many groups", r.ManyGroupsConnOverFloor},
 		{"connections per CPU-second, firewall", r.CPUOverFloor}, {"connections per CPU-second, many groups", r.ManyGroupsCPUOverFloor}} {
-		fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, middle half %.3f–%.3f, spread %.3f–%.3f)\n",
-			x.name, joinFloats(x.rr.Runs, "%.3f"), x.rr.Median, x.rr.Q1, x.rr.Q3, x.rr.Min, x.rr.Max)
+		writeRatioRuns(w, x.name, x.rr)
+	}
+	if r.ControlOverFloor != nil {
+		writeRatioRuns(w, "control, conntrack only again", *r.ControlOverFloor)
 	}
 	fmt.Fprintf(w, "runs, CPU µs per connection: baseline %s; conntrack only %s; firewall %s; many groups %s\n",
 		joinFloats(r.Baseline.CPUPerConnUs, "%.1f"), joinFloats(r.Floor.CPUPerConnUs, "%.1f"),

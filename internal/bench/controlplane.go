@@ -113,7 +113,7 @@ func (cp *controlPlane) serve(h http.Handler) error {
 		BaseEndpoint: aws.String(cp.endpoint),
 		Credentials:  credentials.StaticCredentialsProvider{Value: cp.creds},
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   &http.Client{Transport: client.SDKTransport(http.DefaultTransport.(*http.Transport).Clone())},
+		HTTPClient:   client.NewSDKHTTPClient(),
 	})
 	return nil
 }

@@ -301,10 +301,7 @@ func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 		return nil, nil, err
 	}
 	floor := &side{name: "conntrack only", addr: r.sc.srv.addr, conntrak: true}
-	if err := r.baseline(floor); err != nil {
-		return nil, nil, err
-	}
-	if err := conntrackOnly(floor.router); err != nil {
+	if err := r.floor(floor); err != nil {
 		return nil, nil, err
 	}
 	router := r.fwLab.RouterNamespace(model.VpcID(r.sc.vpc))
@@ -315,10 +312,7 @@ func (r *dpRun) sides() (sides []*side, stop func(), err error) {
 	}
 	if r.cfg.Control {
 		again := &side{name: "conntrack only again", addr: r.sc.srv.addr, conntrak: true, noBulk: true}
-		if err := r.baseline(again); err != nil {
-			return nil, nil, err
-		}
-		if err := conntrackOnly(again.router); err != nil {
+		if err := r.floor(again); err != nil {
 			return nil, nil, err
 		}
 		sides = append(sides, again)
@@ -369,6 +363,15 @@ func (r *dpRun) baseline(s *side) error {
 		*x.ns = string(inst.ID)
 	}
 	return nil
+}
+
+// floor wires a VPC like the baseline's whose router's table only accepts
+// (conntrackOnly).
+func (r *dpRun) floor(s *side) error {
+	if err := r.baseline(s); err != nil {
+		return err
+	}
+	return conntrackOnly(s.router)
 }
 
 // reaches checks that the client namespace connects to the traffic server.

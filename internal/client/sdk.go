@@ -17,6 +17,12 @@ import (
 // of `palisade bench` use it.
 func SDKTransport(next http.RoundTripper) http.RoundTripper { return readOnlyBodies{next} }
 
+// NewSDKHTTPClient returns an HTTP client for aws-sdk-go-v2 clients:
+// SDKTransport over a clone of http.DefaultTransport.
+func NewSDKHTTPClient() *http.Client {
+	return &http.Client{Transport: SDKTransport(http.DefaultTransport.(*http.Transport).Clone())}
+}
+
 // readOnlyBodies passes requests to its transport with bodies that offer
 // only Read and Close.
 type readOnlyBodies struct{ next http.RoundTripper }

@@ -555,6 +555,9 @@ func TestRouterInterfacesHaveTheirIndex(t *testing.T) {
 	}
 	outer, _ = linkByName(r.h, name)
 	inner, _ = linkByName(s.h, "eth0")
+	if outer == nil || inner == nil {
+		t.Fatal("the veth made again is not there")
+	}
 	if err := errors.Join(r.h.LinkSetAlias(outer, outerAlias), s.h.LinkSetAlias(inner, innerAlias)); err != nil {
 		t.Fatal(err)
 	}

@@ -455,8 +455,12 @@ func labDeleteVPC(t *testing.T, l *labServer) {
 	if err := syscall.Stat(filepath.Join(netnsDir, router), &ns); err != nil {
 		t.Fatal(err)
 	}
-	if !holds(l.cmd.Process.Pid, ns) {
-		t.Fatalf("palisade serve holds no descriptor of %s: the check below would prove nothing", router)
+	// The agent opens the namespace to install its table right after the
+	// lab creates it.
+	for deadline := time.Now().Add(5 * time.Second); !holds(l.cmd.Process.Pid, ns); time.Sleep(retryEvery) {
+		if time.Now().After(deadline) {
+			t.Fatalf("palisade serve holds no descriptor of %s: the check below would prove nothing", router)
+		}
 	}
 	if _, err := l.ec2.DeleteSubnet(t.Context(), &ec2.DeleteSubnetInput{SubnetId: aws.String(v.Subnet)}); err != nil {
 		t.Fatal(err)

@@ -33,21 +33,7 @@ import (
 //
 //	go test -run '^$' -bench CPUPerCallVersusMoto -benchtime 300x ./internal/e2e/
 func BenchmarkCPUPerCallVersusMoto(b *testing.B) {
-	motoPath, err := exec.LookPath("moto_server")
-	if err != nil {
-		b.Skip("moto_server is not on PATH (pip install 'moto[server]')")
-	}
-	s := startServer(b, b.TempDir())
-	creds := newAccount(b, s)
-	client := s.ec2(creds)
-	palisade := &callCosts{pid: s.cmd.Process.Pid, client: client, group: newCostGroup(b, client, nil)}
-	floor := startReplay(b, s, creds, palisade.group)
-	moto := startMoto(b, motoPath)
-	vpcs, err := moto.client.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
-	if err != nil || len(vpcs.Vpcs) == 0 {
-		b.Fatalf("moto's default VPC: %v", err)
-	}
-	moto.group = newCostGroup(b, moto.client, vpcs.Vpcs[0].VpcId)
+	s, palisade, moto, floor := startCostServers(b)
 	b.ResetTimer()
 	for n := range b.N {
 		for _, c := range []*callCosts{palisade, moto, floor} {
@@ -57,13 +43,43 @@ func BenchmarkCPUPerCallVersusMoto(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	reportVersusMoto(b, palisade, moto, floor)
+	s.stop()
+}
+
+// reportVersusMoto reports each server's CPU per call and the ratios
+// between them.
+func reportVersusMoto(b *testing.B, palisade, moto, floor *callCosts) {
 	palisade.report(b, "")
 	moto.report(b, "moto-")
 	floor.report(b, "floor-")
 	b.ReportMetric(moto.sum().Seconds()/palisade.sum().Seconds(), "moto-cpu/palisade-cpu")
 	b.ReportMetric(floor.sum().Seconds()/palisade.sum().Seconds(), "floor-cpu/palisade-cpu")
 	b.ReportMetric(moto.sum().Seconds()/floor.sum().Seconds(), "moto-cpu/floor-cpu")
-	s.stop()
+}
+
+// startCostServers starts palisade serve, moto's server and the replay
+// server (recording palisade's responses first), each with a group of 20
+// rules, and returns their costs with SDK clients; it skips b when
+// moto_server is not on PATH (pip's moto package installs it; Debian has
+// no package of it).
+func startCostServers(b *testing.B) (s *server, palisade, moto, floor *callCosts) {
+	motoPath, err := exec.LookPath("moto_server")
+	if err != nil {
+		b.Skip("moto_server is not on PATH (pip install 'moto[server]')")
+	}
+	s = startServer(b, b.TempDir())
+	creds := newAccount(b, s)
+	client := s.ec2(creds)
+	palisade = &callCosts{pid: s.cmd.Process.Pid, client: client, group: newCostGroup(b, client, nil)}
+	floor = startReplay(b, s, creds, palisade.group)
+	moto = startMoto(b, motoPath)
+	vpcs, err := moto.client.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
+	if err != nil || len(vpcs.Vpcs) == 0 {
+		b.Fatalf("moto's default VPC: %v", err)
+	}
+	moto.group = newCostGroup(b, moto.client, vpcs.Vpcs[0].VpcId)
+	return s, palisade, moto, floor
 }
 
 // newCostGroup creates a group of 20 rules (in vpc, if set) for callCosts.

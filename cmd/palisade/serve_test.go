@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -456,6 +457,25 @@ func TestConnectionCap(t *testing.T) {
 	held.Close()
 	if got := <-answered; got != "served" {
 		t.Fatalf("after the slot was freed: %q", got)
+	}
+}
+
+// TestTuneProcs: serve runs Go code on serveProcs processors, unless
+// GOMAXPROCS is set, which wins as in any Go program.
+func TestTuneProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	runtime.GOMAXPROCS(serveProcs + 1)
+	tuneProcs(env(nil))
+	if got := runtime.GOMAXPROCS(0); got != serveProcs {
+		t.Errorf("GOMAXPROCS unset: %d processors, want %d", got, serveProcs)
+	}
+	runtime.GOMAXPROCS(serveProcs + 1)
+	tuneProcs(env(map[string]string{"GOMAXPROCS": "2"}))
+	if got := runtime.GOMAXPROCS(0); got != serveProcs+1 {
+		t.Errorf("GOMAXPROCS set: %d processors, want the runtime's %d, left alone", got, serveProcs+1)
 	}
 }
 

@@ -99,6 +99,28 @@ func TestMetricsAfterAWSCLI(t *testing.T) {
 	}
 }
 
+// TestServeProcessors: serve runs Go code on one processor, as its
+// /metrics reports, unless the environment sets GOMAXPROCS.
+func TestServeProcessors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		env  []string
+		want float64
+	}{
+		{"unset", nil, 1},
+		{"GOMAXPROCS=2", []string{"GOMAXPROCS=2"}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServerEnv(t, t.TempDir(), append(baseEnv(t), c.env...))
+			if got := scrape(t, s)["go_sched_gomaxprocs_threads"]; got != c.want {
+				t.Errorf("go_sched_gomaxprocs_threads = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 // TestMetricsOff: with --metrics=false, /metrics is the API's, which
 // wants a signature.
 func TestMetricsOff(t *testing.T) {

@@ -240,8 +240,17 @@ func (s *Store) mapErr(ctx context.Context, err error) error {
 	return fmt.Errorf("etcd: %w", err)
 }
 
+// proposalDropped is what etcd answers, with no error code of its own,
+// when raft drops a request's proposal, as it does while leadership moves
+// from member to member: the request was not applied, and trying it again
+// is safe.
+const proposalDropped = "raft proposal dropped"
+
 // unavailable reports an error that says etcd could not answer now.
 func unavailable(err error) bool {
+	if rpctypes.ErrorDesc(err) == proposalDropped {
+		return true
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrNoLeader) ||
 		errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) ||
 		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) || errors.Is(err, rpctypes.ErrLeaderChanged) ||

@@ -255,3 +255,62 @@ func TestClusterDownAndBack(t *testing.T) {
 	}
 	checkChain(t, s, acked, collectAll(t, ch, acked[len(acked)-1]))
 }
+
+// While leadership moves from member to member under writes, every write
+// that fails fails with store.ErrUnavailable, which an API call answers
+// with a retryable 503; never with an error a client would take as
+// final. (etcd answers a proposal that raft dropped during the move with
+// "raft proposal dropped" and no code of its own.)
+func TestLeaderMovesUnderWrites(t *testing.T) {
+	c := testutil.StartEtcd(t, 3)
+	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: c.Endpoints, Prefix: "/moves/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var done, retryable int
+	var final []error
+	for w := range 8 {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := s.Txn(ctx, func(tx store.Tx) error {
+					return tx.Put(fmt.Sprintf("w/%d", w), []byte(strconv.Itoa(n)))
+				})
+				cancel()
+				mu.Lock()
+				switch {
+				case err == nil:
+					done++
+				case errors.Is(err, store.ErrUnavailable):
+					retryable++
+				default:
+					final = append(final, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range 16 {
+		leader, _ := c.Leader(t)
+		c.MoveLeader(t, (leader+1)%3)
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d writes done, %d unavailable (retryable) during 16 leader moves", done, retryable)
+	if len(final) > 0 {
+		t.Fatalf("%d writes failed with an error that is not retryable, the first: %v", len(final), final[0])
+	}
+	if done == 0 {
+		t.Fatal("no write went through")
+	}
+}

@@ -248,7 +248,7 @@ const proposalDropped = "raft proposal dropped"
 
 // unavailable reports an error that says etcd could not answer now.
 func unavailable(err error) bool {
-	if rpctypes.ErrorDesc(err) == proposalDropped {
+	if strings.Contains(rpctypes.ErrorDesc(err), proposalDropped) {
 		return true
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrNoLeader) ||

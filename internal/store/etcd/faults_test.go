@@ -270,6 +270,8 @@ func TestLeaderMovesUnderWrites(t *testing.T) {
 	defer s.Close()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer halt() // also when the leader cannot be moved: no writer outlives the test
 	var mu sync.Mutex
 	var done, retryable int
 	var final []error
@@ -304,8 +306,7 @@ func TestLeaderMovesUnderWrites(t *testing.T) {
 		c.MoveLeader(t, (leader+1)%3)
 		time.Sleep(100 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	halt()
 	t.Logf("%d writes done, %d unavailable (retryable) during 16 leader moves", done, retryable)
 	if len(final) > 0 {
 		t.Fatalf("%d writes failed with an error that is not retryable, the first: %v", len(final), final[0])

@@ -107,7 +107,7 @@ func (t *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
 // server on them, stopped when b ends. It returns the replay server's
 // costs with a client.
 func startReplay(b *testing.B, s *server, creds aws.Credentials, group *string) *callCosts {
-	rec := &recorder{next: client.SDKTransport(http.DefaultTransport.(*http.Transport).Clone()), byAction: map[string]replayed{}}
+	rec := &recorder{next: client.NewSDKHTTPClient().Transport, byAction: map[string]replayed{}}
 	recording := &callCosts{client: ec2At(s.endpoint, "us-east-1", creds, &http.Client{Transport: rec}), group: group, pid: s.cmd.Process.Pid}
 	if err := recording.sequence(1 << 23); err != nil {
 		b.Fatalf("recording palisade's responses: %v", err)

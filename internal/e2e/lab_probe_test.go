@@ -10,6 +10,7 @@ import (
 
 	"palisade.dev/palisade/internal/lab"
 	"palisade.dev/palisade/internal/labtest"
+	"palisade.dev/palisade/internal/nsexec"
 )
 
 // Probes: what a user observes, with real sockets opened inside the lab's
@@ -46,15 +47,16 @@ var (
 	ping      = labtest.Ping
 )
 
-// waitNS waits until the agent has made the named namespaces and, for
-// instances and lab hosts, their routes out. Lab hosts have no state in the
+// waitNS waits until the agent has made the named namespaces (a namespace
+// is mounted on the name, not just the file that the mount goes on) and,
+// for instances and lab hosts, their routes out. Lab hosts have no state in the
 // API that says they are wired (instances do: launch waits until running),
 // so this is how a test knows that one can send at all.
 func waitNS(t *testing.T, names ...string) {
 	t.Helper()
 	deadline := time.Now().Add(applyWait)
 	for _, n := range names {
-		for !nsExists(n) || !strings.HasPrefix(n, "palisade-vpc-") && !routed(n) {
+		for !nsexec.IsNamespace(nsexec.Path(n)) || !strings.HasPrefix(n, "palisade-vpc-") && !routed(n) {
 			if time.Now().After(deadline) {
 				t.Fatalf("namespace %s did not appear, with a route out, within %v", n, applyWait)
 			}

@@ -450,7 +450,7 @@ func labLifecycle(t *testing.T, l *labServer) {
 func labDeleteVPC(t *testing.T, l *labServer) {
 	v := newVPC(t, l.ec2, false)
 	router := "palisade-" + v.ID
-	waitNS(t, router)
+	waitNS(t, router) // a namespace is mounted on the name: before, its identity is a plain file's
 	var ns syscall.Stat_t
 	if err := syscall.Stat(filepath.Join(netnsDir, router), &ns); err != nil {
 		t.Fatal(err)

@@ -134,7 +134,7 @@ func describeRules(t testing.TB, client *ec2.Client, group string) []types.Secur
 //     commit) falls into the request during or after which it runs.
 //
 //     go test -run '^$' -bench API -benchtime 5s ./internal/e2e/
-//     go test -run '^$' -bench API/CPUPerCall -benchtime 2000x ./internal/e2e/
+//     go test -run '^$' -bench 'API$/CPUPerCall' -benchtime 2000x ./internal/e2e/
 func BenchmarkAPI(b *testing.B) { benchmarkAPI(b, startServer(b, b.TempDir())) }
 
 // benchmarkAPI runs the API benchmarks against s.

@@ -470,7 +470,7 @@ func labDeleteVPC(t *testing.T, l *labServer) {
 	}
 	waitNSGone(t, router)
 	// The agent lets go right after it deletes the namespace.
-	for deadline := time.Now().Add(2 * time.Second); holds(l.cmd.Process.Pid, ns); time.Sleep(retryEvery) {
+	for deadline := time.Now().Add(10 * time.Second); holds(l.cmd.Process.Pid, ns); time.Sleep(retryEvery) {
 		if time.Now().After(deadline) {
 			t.Fatalf("palisade serve still holds the deleted router namespace of %s open", v.ID)
 		}

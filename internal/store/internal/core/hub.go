@@ -60,9 +60,12 @@ func (h *Hub) Notify(rev int64, events ...[]store.Event) {
 			case w.signal <- struct{}{}:
 			default:
 			}
-		case w.waiting && !w.pending:
-			// Nothing under its prefix since it read all: it moves on
-			// without reading, so that compaction never leaves it behind.
+		case !w.pending:
+			// Nothing under its prefix since it last looked: it moves on
+			// without reading (when it parks, or reads again for a later
+			// commit), so that compaction never leaves it behind. This
+			// holds while it reads too: commits that land then are past
+			// its read.
 			w.idle = rev
 		}
 	}
@@ -110,7 +113,7 @@ type watcher struct {
 
 	// Under hub.mu:
 	waiting bool  // read all up to idle, waiting for a signal
-	idle    int64 // while waiting: no event under prefix up to here
+	idle    int64 // no event under prefix from the last look up to here
 	pending bool  // a commit touched prefix since the watcher last looked
 }
 
@@ -145,13 +148,18 @@ func (w *watcher) run(ctx context.Context, parked bool) {
 
 // park starts waiting, unless a commit touched the prefix since the
 // watcher began reading: then it returns false and the watcher reads
-// again. Otherwise every commit notified so far that the read did not see
-// touched nothing under the prefix, and the watcher is past them too.
+// again, from past the commits before that one, which touched nothing
+// under the prefix (the read began at or before the first of them, and
+// saw the log up to its end). Otherwise every commit notified so far that
+// the read did not see touched nothing under the prefix, and the watcher
+// is past them too.
 func (w *watcher) park() bool {
 	w.hub.mu.Lock()
 	defer w.hub.mu.Unlock()
 	if w.pending {
 		w.pending = false
+		w.after = max(w.after, w.idle)
+		w.idle = w.hub.rev // it looks again now
 		return false
 	}
 	w.waiting, w.idle = true, max(w.after, w.hub.rev)
@@ -165,6 +173,7 @@ func (w *watcher) unpark() {
 	defer w.hub.mu.Unlock()
 	w.waiting, w.pending = false, false
 	w.after = max(w.after, w.idle)
+	w.idle = w.hub.rev // it looks again now
 	select {
 	case <-w.signal:
 	default:

@@ -148,9 +148,9 @@ func (w *watcher) run(ctx context.Context, parked bool) {
 
 // park starts waiting, unless a commit touched the prefix since the
 // watcher began reading: then it returns false and the watcher reads
-// again, from past the commits before that one, which touched nothing
-// under the prefix (the read began at or before the first of them, and
-// saw the log up to its end). Otherwise every commit notified so far that
+// again, from past the commits notified between its last look and that
+// one, which touched nothing under the prefix (the read that followed
+// the last look covered the log up to it). Otherwise every commit notified so far that
 // the read did not see touched nothing under the prefix, and the watcher
 // is past them too.
 func (w *watcher) park() bool {

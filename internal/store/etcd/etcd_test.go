@@ -26,6 +26,17 @@ func open(t testing.TB, c *testutil.EtcdCluster, dir string, cfg storetest.Confi
 	})
 }
 
+// openAt opens a store under prefix on the cluster, closed when t ends.
+func openAt(t testing.TB, c *testutil.EtcdCluster, prefix string) *etcd.Store {
+	t.Helper()
+	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: c.Endpoints, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestConformance(t *testing.T) {
 	c := testutil.StartEtcd(t, 3)
 	storetest.Run(t, storetest.Factory{
@@ -42,11 +53,7 @@ func TestConformance(t *testing.T) {
 // it run again.
 func TestLargeTransactions(t *testing.T) {
 	c := testutil.StartEtcd(t, 3)
-	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: c.Endpoints, Prefix: "/large/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, c, "/large/")
 	ctx := context.Background()
 	const n = 600
 	for i := 0; i < n; i += store.MaxTxnWrites {
@@ -64,7 +71,7 @@ func TestLargeTransactions(t *testing.T) {
 	// Read every other key one by one (n/2 separate ranges), write one; a
 	// concurrent write to one of the keys read forces a second run.
 	runs := 0
-	_, err = s.Txn(ctx, func(tx store.Tx) error {
+	_, err := s.Txn(ctx, func(tx store.Tx) error {
 		runs++
 		for j := 0; j < n; j += 2 {
 			if _, err := tx.Get(fmt.Sprintf("k/%04d", j)); err != nil {
@@ -111,11 +118,7 @@ func TestLargeTransactions(t *testing.T) {
 // a delete it did not see.
 func TestCompactCollectsTombstones(t *testing.T) {
 	c := testutil.StartEtcd(t, 3)
-	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: c.Endpoints, Prefix: "/gc/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, c, "/gc/")
 	ctx := context.Background()
 	const n = 250
 	for i := range n {

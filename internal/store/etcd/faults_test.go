@@ -155,11 +155,7 @@ func collectAll(t *testing.T, ch <-chan store.WatchResponse, upTo int64) []store
 // delivers every committed revision in order.
 func TestLeaderChangeAndMemberLoss(t *testing.T) {
 	c := testutil.StartEtcd(t, 3)
-	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: c.Endpoints, Prefix: "/faults/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, c, "/faults/")
 	from, err := s.Revision(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -263,11 +259,7 @@ func TestClusterDownAndBack(t *testing.T) {
 // "raft proposal dropped" and no code of its own.)
 func TestLeaderMovesUnderWrites(t *testing.T) {
 	c := testutil.StartEtcd(t, 3)
-	s, err := etcd.Open(context.Background(), etcd.Options{Endpoints: c.Endpoints, Prefix: "/moves/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, c, "/moves/")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	halt := sync.OnceFunc(func() { close(stop); wg.Wait() })

@@ -28,7 +28,7 @@ func BenchmarkCPUPerCallBoto3(b *testing.B) {
 	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
 		b.Skipf("python3 cannot import boto3: %v", err)
 	}
-	_, palisade, moto, floor := startCostServers(b)
+	s, palisade, moto, floor := startCostServers(b)
 	var servers []boto3Server
 	for _, c := range []*callCosts{palisade, moto, floor} {
 		creds, err := c.client.Options().Credentials.Retrieve(context.Background())
@@ -46,6 +46,7 @@ func BenchmarkCPUPerCallBoto3(b *testing.B) {
 		c.n = b.N
 	}
 	reportVersusMoto(b, palisade, moto, floor)
+	s.stop() // a clean exit, and no race or panic in the log, as BenchmarkCPUPerCallVersusMoto checks
 }
 
 // boto3Server is one server the driver calls: where, as whom, which

@@ -165,14 +165,14 @@ func TestLabREADMESSHForOneHour(t *testing.T) {
 	}
 
 	var mine allowedRule
-	if err := json.Unmarshal([]byte(pal("allow", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--my-ip", "--for", "6s")), &mine); err != nil {
+	if err := json.Unmarshal([]byte(pal("allow", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--my-ip", "--for", "10s")), &mine); err != nil {
 		t.Fatal(err)
 	}
 	if mine.CIDR != "127.0.0.1/32" || !strings.HasPrefix(mine.RuleID, "sgr-") || mine.ExpiresAt == "" {
 		t.Errorf("palisade allow --my-ip: %+v, want a rule for 127.0.0.1/32 with an expiry", mine)
 	}
 	var theirs allowedRule
-	if err := json.Unmarshal([]byte(pal("allow", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "198.51.100.7/32", "--for", "6s")), &theirs); err != nil {
+	if err := json.Unmarshal([]byte(pal("allow", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "198.51.100.7/32", "--for", "10s")), &theirs); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "nc from the stranger to port 22", "succeeded", knock)

@@ -115,8 +115,8 @@ type labHost struct {
 // TestLabREADMESSHForOneHour follows README.md's "SSH for one hour" with
 // its commands, on the lab of the walkthrough before it, with seconds for
 // the hour (enough of them for a loaded machine, where one aws CLI command
-// can take five, so the rules that it authorizes or tags expire 15 s after
-// the command starts): palisade allow --my-ip and --cidr, then the aws CLI's tag
+// can take five, so the rules that it authorizes or tags expire 15 or 20 s
+// later): palisade allow --my-ip and --cidr, then the aws CLI's tag
 // when authorizing, create-tags and describe-security-group-rules. The
 // stranger gets in, and times out once the rule has expired.
 func TestLabREADMESSHForOneHour(t *testing.T) {
@@ -189,12 +189,14 @@ func TestLabREADMESSHForOneHour(t *testing.T) {
 	rule = aws("ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "198.51.100.0/24",
 		"--query", "SecurityGroupRules[0].SecurityGroupRuleId", "--output", "text")
 	eventually(t, "nc from the stranger to port 22", "succeeded", knock)
-	// The 15 s cover the two aws CLI commands before the expiry.
-	until = strings.TrimSpace(mustRun(t, "date", "-u", "-d", "+15 seconds", "+%Y-%m-%dT%H:%M:%SZ"))
+	// The 20 s cover the two aws CLI commands and the stranger's connection
+	// (the tag made the rule's elements expiring) before the expiry.
+	until = strings.TrimSpace(mustRun(t, "date", "-u", "-d", "+20 seconds", "+%Y-%m-%dT%H:%M:%SZ"))
 	aws("ec2", "create-tags", "--resources", rule, "--tags", "Key=palisade:expires-at,Value="+until)
 	if out := aws("ec2", "describe-security-group-rules", "--filters", "Name=tag-key,Values=palisade:expires-at", "--query", "SecurityGroupRules[].SecurityGroupRuleId", "--output", "text"); out != rule {
 		t.Errorf("describe-security-group-rules --filters Name=tag-key,Values=palisade:expires-at: %q, want %s", out, rule)
 	}
+	eventually(t, "nc from the stranger to port 22", "succeeded", knock)
 	waitExpired(rule, until)
 	l.stop()
 }

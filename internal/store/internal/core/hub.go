@@ -150,9 +150,9 @@ func (w *watcher) run(ctx context.Context, parked bool) {
 // watcher began reading: then it returns false and the watcher reads
 // again, from past the commits notified between its last look and that
 // one, which touched nothing under the prefix (the read that followed
-// the last look covered the log up to it). Otherwise every commit notified so far that
-// the read did not see touched nothing under the prefix, and the watcher
-// is past them too.
+// the last look covered the log up to it). Otherwise every commit
+// notified so far that the read did not see touched nothing under the
+// prefix, and the watcher is past them too.
 func (w *watcher) park() bool {
 	w.hub.mu.Lock()
 	defer w.hub.mu.Unlock()

@@ -144,7 +144,9 @@ traffic's tasks spent per connection; the time from an API call returning
 to the first connection it allows, for a rule change and a membership
 change; and the kernel's commit time of a membership change in a table of
 the same content. Prints progress to stderr and a table (or JSON) to
-stdout, with the targets and PASS or MISS.`,
+stdout, with the targets and PASS or MISS; a ratio over the floor is
+UNSURE when the target lies inside its median's 95% confidence interval
+(the run's noise is wider than the gap: raise --repeats).`,
 		Example: `  sudo palisade bench dataplane
   sudo palisade bench dataplane --members 1000 --repeats 5 --output json`,
 		Args: cobra.NoArgs,

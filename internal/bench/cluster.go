@@ -684,7 +684,7 @@ func (r *ClusterResult) check() {
 	at := r.Hosts >= targetClusterHosts
 	row := func(name string, l ClusterLatency) Check {
 		target := fmt.Sprintf("< %.0f ms at %d hosts", targetClusterP99, targetClusterHosts)
-		return Check{name, fmt.Sprintf("%.1f ms at %d hosts", l.P99Ms, r.Hosts), target, at && l.P99Ms < targetClusterP99 || !at}
+		return Check{Name: name, Value: fmt.Sprintf("%.1f ms at %d hosts", l.P99Ms, r.Hosts), Target: target, Pass: at && l.P99Ms < targetClusterP99 || !at}
 	}
 	r.Checks = []Check{
 		row("rule change, API to all hosts compiled, p99", r.RuleChange),

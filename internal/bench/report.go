@@ -144,7 +144,8 @@ func median(xs []float64) float64 {
 
 // RatioReport holds the ratios of paired runs (one per repeat), their
 // median and their spread: all of them, and the middle half (the first
-// and third quartiles).
+// and third quartiles). CILow and CIHigh bound the median with at least
+// 95% confidence (medianCI); both are 0 with fewer than 6 runs.
 type RatioReport struct {
 	Runs   []float64 `json:"runs"`
 	Median float64   `json:"median"`
@@ -152,6 +153,32 @@ type RatioReport struct {
 	Max    float64   `json:"max"`
 	Q1     float64   `json:"q1"`
 	Q3     float64   `json:"q3"`
+	CILow  float64   `json:"median_ci95_low,omitempty"`
+	CIHigh float64   `json:"median_ci95_high,omitempty"`
+}
+
+// hasInterval tells whether there were enough runs for an interval.
+func (rr RatioReport) hasInterval() bool { return rr.CILow != 0 || rr.CIHigh != 0 }
+
+// judge compares the median with a target it should reach: pass when the
+// whole confidence interval reaches it, miss when none of it does, unsure
+// when the interval straddles it (the run's noise is wider than the gap:
+// more repeats would tell). Without an interval (too few runs) the median
+// alone decides.
+func (rr RatioReport) judge(target float64) (pass, unsure bool) {
+	if !rr.hasInterval() {
+		return rr.Median >= target, false
+	}
+	return rr.CILow >= target, rr.CILow < target && rr.CIHigh >= target
+}
+
+// interval renders the median's confidence interval, or says why there
+// is none.
+func (rr RatioReport) interval() string {
+	if !rr.hasInterval() {
+		return "no 95% interval: under 6 repeats"
+	}
+	return fmt.Sprintf("95%% interval of the median %.3f–%.3f", rr.CILow, rr.CIHigh)
 }
 
 // pairedRatios divides each of a's runs by b's run of the same repeat.
@@ -164,8 +191,32 @@ func pairedRatios(a, b []float64) RatioReport {
 		s := slices.Sorted(slices.Values(r.Runs))
 		r.Median, r.Min, r.Max = median(s), s[0], s[len(s)-1]
 		r.Q1, r.Q3 = math.Round(quantile(s, 0.25)*1000)/1000, math.Round(quantile(s, 0.75)*1000)/1000
+		r.CILow, r.CIHigh, _ = medianCI(s)
 	}
 	return r
+}
+
+// medianCI is a confidence interval of at least 95% for the median of
+// the population the sorted values s were drawn from, whatever its
+// distribution: the order statistics s[k-1] and s[n-k], k the largest
+// rank with P(B < k) ≤ 2.5% for B binomial(n, ½), the number of values
+// below the true median. With 15 values that is the 4th and the 12th
+// (96.5%). ok is false below 6 values, too few for any such interval.
+func medianCI(s []float64) (lo, hi float64, ok bool) {
+	n := len(s)
+	lgFact := func(x int) float64 { v, _ := math.Lgamma(float64(x + 1)); return v }
+	k, below := 0, 0.0
+	for i := range n {
+		below += math.Exp(lgFact(n) - lgFact(i) - lgFact(n-i) - float64(n)*math.Ln2) // P(B = i)
+		if below > 0.025 {
+			break
+		}
+		k = i + 1
+	}
+	if k == 0 {
+		return 0, 0, false
+	}
+	return s[k-1], s[n-k], true
 }
 
 // quantile is the q-quantile of the sorted values s, interpolated between
@@ -201,12 +252,23 @@ func (l *LatencyReport) summarize() {
 	l.P50Ms, l.P99Ms, l.MaxMs = rank(0.50), rank(0.99), s[len(s)-1]
 }
 
-// Check is one goal of the issue, with what was measured.
+// Check is one goal of the issue, with what was measured. Unsure marks a
+// check the run cannot decide: its median's confidence interval
+// straddles the target (Pass is then false).
 type Check struct {
 	Name   string `json:"name"`
 	Value  string `json:"value"`
 	Target string `json:"target"`
 	Pass   bool   `json:"pass"`
+	Unsure bool   `json:"unsure,omitempty"`
+}
+
+// result is the check's verdict for the table.
+func (c Check) result() string {
+	if c.Unsure {
+		return "UNSURE"
+	}
+	return passMiss(c.Pass)
 }
 
 // Targets of the data plane (docs/dataplane.md#measured-costs).
@@ -244,24 +306,26 @@ func (r *DataplaneResult) check() {
 		r.ControlOverFloor = &rr
 	}
 	over := func(name string, rr RatioReport) Check {
-		return Check{name, fmt.Sprintf("%.3f", rr.Median), fmt.Sprintf("≥ %.2f", targetOverFloor), rr.Median >= targetOverFloor}
+		pass, unsure := rr.judge(targetOverFloor)
+		return Check{Name: name, Value: fmt.Sprintf("%.3f (%s)", rr.Median, rr.interval()), Target: fmt.Sprintf("≥ %.2f", targetOverFloor),
+			Pass: pass, Unsure: unsure}
 	}
 	// In the order of the check* indexes.
 	r.Checks = []Check{
-		{"new connections/s, firewall / baseline", fmt.Sprintf("%.3f", r.ConnRatio), fmt.Sprintf("≥ %.2f", targetConnRatio), r.ConnRatio >= targetConnRatio},
+		{Name: "new connections/s, firewall / baseline", Value: fmt.Sprintf("%.3f", r.ConnRatio), Target: fmt.Sprintf("≥ %.2f", targetConnRatio), Pass: r.ConnRatio >= targetConnRatio},
 		over("new connections/s, firewall / conntrack only", r.ConnOverFloor),
 		over("new connections/s, many groups / conntrack only", r.ManyGroupsConnOverFloor),
-		{"bulk throughput, firewall / baseline", fmt.Sprintf("%.3f", r.BulkRatio), fmt.Sprintf("≥ %.2f", targetBulkRatio), r.BulkRatio >= targetBulkRatio},
-		{"rule change, API to enforced, p99", fmt.Sprintf("%.1f ms", r.RuleChange.P99Ms), fmt.Sprintf("< %.0f ms", targetEnforcedP99), r.RuleChange.P99Ms < targetEnforcedP99},
-		{"membership change, API to enforced, p99", fmt.Sprintf("%.1f ms", r.MemberChange.P99Ms), fmt.Sprintf("< %.0f ms", targetEnforcedP99), r.MemberChange.P99Ms < targetEnforcedP99},
-		{"membership change, kernel commit, p99", fmt.Sprintf("%.3f ms", r.MemberCommit.P99Ms), fmt.Sprintf("< %.0f ms", targetMemberCommit), r.MemberCommit.P99Ms < targetMemberCommit},
+		{Name: "bulk throughput, firewall / baseline", Value: fmt.Sprintf("%.3f", r.BulkRatio), Target: fmt.Sprintf("≥ %.2f", targetBulkRatio), Pass: r.BulkRatio >= targetBulkRatio},
+		{Name: "rule change, API to enforced, p99", Value: fmt.Sprintf("%.1f ms", r.RuleChange.P99Ms), Target: fmt.Sprintf("< %.0f ms", targetEnforcedP99), Pass: r.RuleChange.P99Ms < targetEnforcedP99},
+		{Name: "membership change, API to enforced, p99", Value: fmt.Sprintf("%.1f ms", r.MemberChange.P99Ms), Target: fmt.Sprintf("< %.0f ms", targetEnforcedP99), Pass: r.MemberChange.P99Ms < targetEnforcedP99},
+		{Name: "membership change, kernel commit, p99", Value: fmt.Sprintf("%.3f ms", r.MemberCommit.P99Ms), Target: fmt.Sprintf("< %.0f ms", targetMemberCommit), Pass: r.MemberCommit.P99Ms < targetMemberCommit},
 	}
 }
 
 // writeRatioRuns writes the per-repeat ratios of name over the floor.
 func writeRatioRuns(w io.Writer, name string, rr RatioReport) {
-	fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, middle half %.3f–%.3f, spread %.3f–%.3f)\n",
-		name, joinFloats(rr.Runs, "%.3f"), rr.Median, rr.Q1, rr.Q3, rr.Min, rr.Max)
+	fmt.Fprintf(w, "runs, %s / conntrack only: %s (median %.3f, %s, middle half %.3f–%.3f, spread %.3f–%.3f)\n",
+		name, joinFloats(rr.Runs, "%.3f"), rr.Median, rr.interval(), rr.Q1, rr.Q3, rr.Min, rr.Max)
 }
 
 func ratio(a, b float64) float64 {
@@ -281,8 +345,8 @@ func passMiss(ok bool) string {
 // WriteTable prints the result for people.
 func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	s := r.Setup
-	fmt.Fprintf(w, "Palisade data-plane benchmark: kernel %s, %d CPUs, traffic pinned to CPU %d, %d interleaved repeats of %.1f s, medians\n",
-		r.Kernel, r.CPUs, r.TrafficCPU, r.Repeats, r.RunSeconds)
+	fmt.Fprintf(w, "Palisade data-plane benchmark: kernel %s, %d CPUs, traffic pinned to CPU %d, %d interleaved repeats of %v, medians\n",
+		r.Kernel, r.CPUs, r.TrafficCPU, r.Repeats, time.Duration(r.RunSeconds*1e9).Round(time.Millisecond))
 	fmt.Fprintf(w, "Setup through the EC2 API (%s): %d instances; %d rules on the router: %d interfaces × %d rules, the server's interface with %d rules (raised quota), the many-groups server's with %d groups × %d CIDR rules before the group that allows; a referenced group of %d members\n\n",
 		(time.Duration(s.Seconds*1000) * time.Millisecond).Round(time.Second), s.Instances, s.RouterRules, s.RuleInterfaces, s.RulesPerInterface, s.HeavyRules,
 		s.ManyGroups, s.ManyGroupRules, s.Members)
@@ -294,12 +358,12 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw, "metric\tbaseline\tfirewall\tresult\ttarget\t")
 	fmt.Fprintf(tw, "new TCP connections/s\t%.0f\t%.0f\t%.3f×\t≥ %.2f×\t%s\n", r.Baseline.MedianConnPerSec, r.Firewall.MedianConnPerSec,
 		r.ConnRatio, targetConnRatio, passMiss(c[checkConn].Pass))
-	fmt.Fprintf(tw, "  firewall / conntrack only, per repeat\t\t\t%.3f×\t≥ %.2f×\t%s\n", r.ConnOverFloor.Median, targetOverFloor, passMiss(c[checkOverFloor].Pass))
+	fmt.Fprintf(tw, "  firewall / conntrack only, per repeat\t\t\t%s\t≥ %.2f×\t%s\n", withCI(r.ConnOverFloor), targetOverFloor, c[checkOverFloor].result())
 	fmt.Fprintf(tw, "  many groups: connections/s\t\t%.0f\t%.3f×\t\t\n", r.ManyGroups.MedianConnPerSec, ratio(r.ManyGroups.MedianConnPerSec, r.Baseline.MedianConnPerSec))
-	fmt.Fprintf(tw, "  many groups / conntrack only, per repeat\t\t\t%.3f×\t≥ %.2f×\t%s\n", r.ManyGroupsConnOverFloor.Median, targetOverFloor, passMiss(c[checkManyOverFloor].Pass))
+	fmt.Fprintf(tw, "  many groups / conntrack only, per repeat\t\t\t%s\t≥ %.2f×\t%s\n", withCI(r.ManyGroupsConnOverFloor), targetOverFloor, c[checkManyOverFloor].result())
 	fmt.Fprintf(tw, "  conntrack only (the floor)\t\t%.0f\t%.3f×\t\t\n", r.Floor.MedianConnPerSec, r.FloorConnRatio)
 	if r.ControlOverFloor != nil {
-		fmt.Fprintf(tw, "  A/A control: conntrack only again / conntrack only\t\t\t%.3f×\t(1×)\t\n", r.ControlOverFloor.Median)
+		fmt.Fprintf(tw, "  A/A control: conntrack only again / conntrack only\t\t\t%s\t(1×)\t\n", withCI(*r.ControlOverFloor))
 	}
 	fmt.Fprintf(tw, "CPU per connection (traffic's tasks), µs\t%.1f\t%.1f\t\t\t\n", r.Baseline.MedianCPUPerConnUs, r.Firewall.MedianCPUPerConnUs)
 	fmt.Fprintf(tw, "  many groups; conntrack only\t\t%.1f; %.1f\t\t\t\n", r.ManyGroups.MedianCPUPerConnUs, r.Floor.MedianCPUPerConnUs)
@@ -346,15 +410,31 @@ func (r *DataplaneResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "runs, Gbit/s: baseline %s; conntrack only %s; firewall %s\n", joinFloats(r.Baseline.BulkGbps, "%.2f"),
 		joinFloats(r.Floor.BulkGbps, "%.2f"), joinFloats(r.Firewall.BulkGbps, "%.2f"))
 	fmt.Fprintf(w, "latency samples: %d per row (p99 by nearest rank)\n", len(r.RuleChange.SamplesMs))
-	misses := 0
+	met, unsure := 0, 0
 	for _, c := range r.Checks {
-		if !c.Pass {
-			misses++
+		switch {
+		case c.Pass:
+			met++
+		case c.Unsure:
+			unsure++
 		}
 	}
-	_, err := fmt.Fprintf(w, "%d of %d targets met; wall time %s\n", len(r.Checks)-misses, len(r.Checks),
+	undecided := ""
+	if unsure > 0 {
+		undecided = fmt.Sprintf(", %d undecided (the target lies inside the 95%% interval: this run's noise is wider than the gap; more --repeats narrow it)", unsure)
+	}
+	_, err := fmt.Fprintf(w, "%d of %d targets met%s; wall time %s\n", met, len(r.Checks), undecided,
 		(time.Duration(r.WallSeconds*1000) * time.Millisecond).Round(time.Second))
 	return err
+}
+
+// withCI renders a ratio's median with its confidence interval, for the
+// table's result column.
+func withCI(rr RatioReport) string {
+	if !rr.hasInterval() {
+		return fmt.Sprintf("%.3f×", rr.Median)
+	}
+	return fmt.Sprintf("%.3f× (%.3f–%.3f)", rr.Median, rr.CILow, rr.CIHigh)
 }
 
 func latencyRow(w io.Writer, name string, l LatencyReport, target string, pass bool) {

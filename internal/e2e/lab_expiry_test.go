@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
 
 	"palisade.dev/palisade/internal/labtest"
 	"palisade.dev/palisade/internal/testutil"
@@ -65,8 +63,7 @@ func TestLabRuleExpiry(t *testing.T) {
 		t.Helper()
 		_, err := l.ec2.RevokeSecurityGroupIngress(t.Context(), &ec2.RevokeSecurityGroupIngressInput{
 			GroupId: aws.String(g), SecurityGroupRuleIds: []string{rule}})
-		var ae smithy.APIError
-		if err != nil && !(errors.As(err, &ae) && ae.ErrorCode() == "InvalidSecurityGroupRuleId.NotFound") {
+		if err != nil && !isCode(err, "InvalidSecurityGroupRuleId.NotFound") {
 			t.Fatalf("revoke %s: %v", rule, err)
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"palisade.dev/palisade/internal/ec2api"
 	"palisade.dev/palisade/internal/service"
 	"palisade.dev/palisade/internal/store/bolt"
+	"palisade.dev/palisade/internal/sysmon"
 )
 
 // Timeouts of the HTTP server. Query API requests are small (bodies are
@@ -72,15 +73,32 @@ flags win.`,
 func daemon(cmd *cobra.Command, run func(ctx context.Context, log *slog.Logger) error) {
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags(), os.LookupEnv) }
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		slack, sysmonTID, slackErr := sysmon.Tune() // first: it may re-execute the program
 		tuneGC(os.LookupEnv)
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+		logSlack(log, slack, sysmonTID, slackErr)
 		if err := run(ctx, log); err != nil {
 			return err
 		}
 		log.Info("stopped")
 		return nil
+	}
+}
+
+// logSlack logs what sysmon.Tune did.
+func logSlack(log *slog.Logger, scope sysmon.Scope, tid int, err error) {
+	const msg = "go runtime: sysmon's timer slack"
+	switch {
+	case err != nil:
+		log.Warn(msg+" left at the kernel's default; API calls cost more CPU", "err", err)
+	case scope == sysmon.SysmonThread:
+		log.Info(msg, "scope", string(scope), "thread", tid, "timer_slack", sysmon.TimerSlack)
+	case scope == sysmon.EveryThread:
+		log.Info(msg, "scope", string(scope), "timer_slack", sysmon.TimerSlack)
+	default:
+		log.Info(msg, "scope", string(scope))
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"palisade.dev/palisade/internal/client"
+	"palisade.dev/palisade/internal/sysmon"
 	"palisade.dev/palisade/internal/testutil"
 )
 
@@ -27,8 +30,10 @@ import (
 // palisade serve gave to it once, recorded, and does nothing else (no
 // signature check, no store). What it spends per call is what any Go
 // server spends on the same requests on this machine: the runtime, the
-// network and HTTP. It is this test binary itself, started again with
-// replayEnv naming the file of recorded responses.
+// network and HTTP. Its runtime is tuned as serve's is (cmd/palisade):
+// one processor, GOGC=400 and sysmon's timer slack. It is this test
+// binary itself, started again with replayEnv naming the file of
+// recorded responses.
 const replayEnv = "PALISADE_E2E_REPLAY"
 
 // replayed is one recorded response.
@@ -41,6 +46,11 @@ type replayed struct {
 // runReplayServer serves the responses of the file named by replayEnv on a
 // loopback port, which it prints on stdout, until it is killed.
 func runReplayServer(path string) int {
+	runtime.GOMAXPROCS(1)   // serveProcs
+	debug.SetGCPercent(400) // daemonGCPercent
+	if _, _, err := sysmon.Tune(); err != nil {
+		fmt.Fprintln(os.Stderr, "replay server:", err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -62,12 +62,26 @@ func startServerEnv(t testing.TB, dir string, env []string, args ...string) *ser
 // it serves HTTPS with (args then hold --tls-cert and --tls-key).
 func startServerTLS(t testing.TB, dir string, env []string, roots *x509.CertPool, args ...string) *server {
 	t.Helper()
+	return launchServer(t, dir, env, roots, nil, args...)
+}
+
+// startServerAs is startServer run as the user cred names, who must be
+// able to create dir.
+func startServerAs(t testing.TB, dir string, cred *syscall.Credential, args ...string) *server {
+	t.Helper()
+	return launchServer(t, dir, baseEnv(t), nil, cred, args...)
+}
+
+// launchServer starts a server as startServerTLS does, as the user cred
+// names when it is set.
+func launchServer(t testing.TB, dir string, env []string, roots *x509.CertPool, cred *syscall.Credential, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(palisadeBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
 	cmd.Env = env
 	// A test binary that dies without its cleanups (killed, timed out)
 	// takes its servers with it: a lab server left running would keep its
 	// namespaces alive.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Credential: cred}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 
 // The kernel's timer slack, which every thread has unless it asked for
 // another, and the one serve gives the Go runtime's monitor thread
-// (cmd/palisade/sysmon.go says why).
+// (internal/sysmon says why).
 const (
 	defaultSlackNs = "50000"
 	sysmonSlackNs  = "10000000"

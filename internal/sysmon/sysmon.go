@@ -80,7 +80,7 @@ func Tune() (Scope, int, error) {
 		}
 		return Inherited, 0, nil
 	}
-	tid, err := sysmonTID(os.Getpid())
+	tid, err := sysmonTID()
 	if err != nil {
 		return Unchanged, 0, err
 	}
@@ -112,7 +112,7 @@ func execWithSlack() error {
 	return fmt.Errorf("re-execute %s with a timer slack: %w", exe, err)
 }
 
-// sysmonTID finds the thread of process pid that runs sysmon. The
+// sysmonTID finds the thread of this process that runs sysmon. The
 // runtime starts sysmon before any other thread, first thing in
 // runtime.main, so it is the thread whose ID the kernel handed out next
 // after the process's own (IDs are handed out in increasing order,
@@ -121,7 +121,7 @@ func execWithSlack() error {
 // (its deep sleep; the runtime's other idle threads wait without one).
 // It looks a few times, a millisecond apart, since a thread caught
 // running shows no system call.
-func sysmonTID(pid int) (int, error) {
+func sysmonTID() (int, error) {
 	entries, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return 0, err
@@ -132,7 +132,7 @@ func sysmonTID(pid int) (int, error) {
 			tids = append(tids, tid)
 		}
 	}
-	tid, ok := nextThread(pid, tids)
+	tid, ok := nextThread(os.Getpid(), tids)
 	if !ok {
 		return 0, errors.New("find sysmon: the process has no other thread")
 	}
